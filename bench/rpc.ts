@@ -1,0 +1,170 @@
+/**
+ * bench/rpc: Host.ping2 over vdsmd's real STOMP path, server in its own process (one core), client here.
+ *   npm run bench:rpc [-- --seconds 3]
+ * Prints round-trip latency (p50/p99, one request in flight per connection), pipelined throughput (req/s,
+ * a window of requests in flight per connection) over plaintext and TLS with 1 and 64 connections, and the
+ * server's peak RSS. Figures only; nothing passes or fails.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, 'log-level': { type: 'string', default: 'info' } } });
+const SECONDS = Number(values.seconds);
+
+const BODY = '{"jsonrpc":"2.0","id":"b","method":"Host.ping2","params":{}}';
+const FRAME = Buffer.from(`SEND\ndestination:jms.topic.vdsm_requests\nreply-to:r\ncontent-length:${BODY.length}\n\n${BODY}\0`);
+
+interface Server {
+  port: number;
+  child: ChildProcess;
+}
+
+async function startServer(pki: string | null): Promise<Server> {
+  const tlsArgs = pki ? ['--ssl', 'true', '--ssl-key', join(pki, 'vdsm-key.pem'), '--ssl-cert', join(pki, 'vdsm.pem'), '--ssl-ca', join(pki, 'ca.pem')] : ['--ssl', 'false'];
+  // Logs go to a pipe we drain, as under journald; the request line is on at the default level.
+  const child = spawn(process.execPath, [join(ROOT, 'dist/cli/vdsmd.js'), '--port', '0', '--log-level', values['log-level']!, ...tlsArgs], {
+    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let head = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (head.length < 100_000) head += d.toString();
+      const m = /"port":(\d+)[^\n]*vdsmd ready/.exec(head);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', () => reject(new Error('vdsmd exited')));
+  });
+  return { port, child };
+}
+
+function connect(port: number, pki: string | null): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s: net.Socket = pki
+      ? tls.connect({ host: '127.0.0.1', port, key: readFileSync(join(pki, 'engine-key.pem')), cert: readFileSync(join(pki, 'engine.pem')), ca: readFileSync(join(pki, 'ca.pem')), checkServerIdentity: () => undefined }, () => resolve(s))
+      : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+    s.setNoDelay(true);
+    s.once('error', reject);
+  });
+}
+
+/** A connection ready for requests: CONNECTED received and subscribed to the reply queue. */
+async function open(port: number, pki: string | null): Promise<net.Socket> {
+  const s = await connect(port, pki);
+  s.write('CONNECT\naccept-version:1.2\n\n\0SUBSCRIBE\ndestination:r\nid:s\nreceipt:ok\n\n\0');
+  await new Promise<void>((resolve) => {
+    let seen = '';
+    const on = (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes('RECEIPT')) {
+        s.off('data', on);
+        resolve();
+      }
+    };
+    s.on('data', on);
+  });
+  return s;
+}
+
+/** Each reply frame ends with one NUL (heart-beats are EOLs), so counting NULs counts replies cheaply. */
+function countNul(d: Buffer): number {
+  let n = 0;
+  for (let i = d.indexOf(0); i >= 0; i = d.indexOf(0, i + 1)) n++;
+  return n;
+}
+
+async function latency(port: number, pki: string | null, conns: number): Promise<{ p50: number; p99: number; rate: number }> {
+  const sockets = await Promise.all(Array.from({ length: conns }, () => open(port, pki)));
+  const samples: number[] = [];
+  const deadline = Date.now() + SECONDS * 1000;
+  await Promise.all(
+    sockets.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          let t0 = process.hrtime.bigint();
+          s.on('data', (d: Buffer) => {
+            if (countNul(d) === 0) return;
+            samples.push(Number(process.hrtime.bigint() - t0) / 1000);
+            if (Date.now() > deadline || samples.length > 2_000_000) return resolve();
+            t0 = process.hrtime.bigint();
+            s.write(FRAME);
+          });
+          s.write(FRAME);
+        }),
+    ),
+  );
+  for (const s of sockets) s.destroy();
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99), rate: samples.length / SECONDS };
+}
+
+async function measure(label: string, pki: string | null) {
+  const server = await startServer(pki);
+  server.child.stdout!.resume();
+  // Warm the JIT before measuring.
+  await throughput(server.port, pki, 1, 64);
+  const rows: string[] = [];
+  for (const conns of [1, 64]) {
+    const lat = await latency(server.port, pki, conns);
+    const window = conns === 1 ? 512 : 16;
+    const rate = await throughput(server.port, pki, conns, window);
+    rows.push(
+      `${label.padEnd(9)} ${String(conns).padStart(5)}   ${lat.p50.toFixed(0).padStart(8)} ${lat.p99.toFixed(0).padStart(8)}  ${Math.round(lat.rate).toString().padStart(12)}  ${Math.round(rate).toString().padStart(14)}  (window ${window}/conn)`,
+    );
+  }
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))![1]) / 1024;
+  server.child.kill('SIGTERM');
+  return { rows, hwm };
+}
+
+/** Keeps `window` requests in flight per connection; counting starts after a short ramp (connection set-up is not in it). */
+async function throughput(port: number, pki: string | null, conns: number, window: number): Promise<number> {
+  const sockets = await Promise.all(Array.from({ length: conns }, () => open(port, pki)));
+  const burst = Buffer.concat(Array.from({ length: window }, () => FRAME));
+  let replies = 0;
+  let counting = false;
+  const rampMs = 500;
+  const t0 = Date.now();
+  setTimeout(() => (counting = true), rampMs);
+  const stopAt = t0 + rampMs + SECONDS * 1000;
+  await Promise.all(
+    sockets.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.on('data', (d: Buffer) => {
+            const n = countNul(d);
+            if (counting) replies += n;
+            if (Date.now() >= stopAt) return resolve();
+            if (n > 0) s.write(burst.subarray(0, Math.min(n, window) * FRAME.length));
+          });
+          s.write(burst);
+        }),
+    ),
+  );
+  for (const s of sockets) s.destroy();
+  return replies / SECONDS;
+}
+
+const pki = mkdtempSync(join(tmpdir(), 'bench-pki-'));
+try {
+  execFileSync('bash', [join(ROOT, 'scripts/gen-pki.sh'), pki]);
+  console.log(`bench/rpc: Host.ping2, ${SECONDS} s per figure, vdsmd log level ${values['log-level']}, node ${process.version}`);
+  console.log('transport  conns  p50 (µs) p99 (µs)  ping-pong/s  pipelined req/s');
+  let peak = 0;
+  for (const [label, dir] of [['plaintext', null], ['tls', pki]] as const) {
+    const { rows, hwm } = await measure(label, dir);
+    for (const r of rows) console.log(r);
+    peak = Math.max(peak, hwm);
+  }
+  console.log(`peak server RSS (VmHWM): ${peak.toFixed(1)} MiB`);
+} finally {
+  rmSync(pki, { recursive: true, force: true });
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Build the vdsm-ts RPM.
+#
+#   bash rpm/build.sh [--skip-build] [OUTDIR]
+#
+# Runs `npm run build` unless dist/ is newer than its inputs (or --skip-build /
+# VDSM_RPM_SKIP_BUILD=1), stages dist/ plus the production dependencies, runs
+# rpmbuild, and copies the .rpm to OUTDIR (default rpm/out/). The .rpm's path
+# is the only thing printed on stdout; progress goes to stderr.
+set -euo pipefail
+
+skip_build=${VDSM_RPM_SKIP_BUILD:-0}
+outdir=
+for arg in "$@"; do
+    case $arg in
+        --skip-build) skip_build=1 ;;
+        -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -*) echo "build.sh: unknown option $arg" >&2; exit 2 ;;
+        *) outdir=$arg ;;
+    esac
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+mkdir -p "${outdir:=$root/rpm/out}"
+outdir=$(cd "$outdir" && pwd -P)
+cd "$root"
+
+command -v rpmbuild >/dev/null || { echo "build.sh: rpmbuild not found (apt-get install -y rpm)" >&2; exit 1; }
+
+entries=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js)
+dist_is_fresh() {
+    local f
+    for f in "${entries[@]}"; do
+        [[ -f $f ]] || return 1
+        [[ -z $(find src package.json package-lock.json tsconfig.json tsup.config.ts \
+                     -newer "$f" -print -quit 2>/dev/null) ]] || return 1
+    done
+}
+if [[ $skip_build != 1 ]] && ! dist_is_fresh; then
+    echo "build.sh: npm run build" >&2
+    npm run build >&2
+fi
+for f in "${entries[@]}"; do
+    [[ -f $f ]] || { echo "build.sh: $f missing; run npm run build" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vdsm-rpm.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+app=$tmp/SOURCES/app
+mkdir -p "$app"
+cp -a dist package.json "$app/"
+cp rpm/vdsmd.service etc/vdsm.conf "$tmp/SOURCES/"
+
+# Production dependencies are copied from the local node_modules, as listed by
+# npm itself: no registry or cache access, and exactly the tree we tested.
+# (`npm ci --offline` is not an option: the lockfile has no resolved URLs, so
+# npm needs packuments the cache may not hold.)
+if ! npm ls --omit=dev --all --parseable >"$tmp/deps" 2>"$tmp/deps.err"; then
+    cat "$tmp/deps.err" >&2
+    echo "build.sh: npm ls reports a broken node_modules; run npm ci" >&2
+    exit 1
+fi
+tail -n +2 "$tmp/deps" | sed "s|^$root/||" >"$tmp/deps.rel"
+if grep -v '^node_modules/' "$tmp/deps.rel" >&2; then
+    echo "build.sh: dependencies outside node_modules/ (links?) are not supported" >&2
+    exit 1
+fi
+tar -cf - -T "$tmp/deps.rel" | tar -C "$app" -xf -
+if find "$app/node_modules" -name '*.node' | grep . >&2; then
+    echo "build.sh: native addons found; the spec's BuildArch: noarch would be wrong" >&2
+    exit 1
+fi
+
+# RPM versions cannot contain '-'; '~' keeps 1.0.0~rc.1 sorting before 1.0.0.
+version=$(node -p 'require("./package.json").version')
+echo "build.sh: rpmbuild vdsm-ts ${version//-/\~}" >&2
+rpmbuild -bb --quiet --nodeps \
+    --define "_topdir $tmp/top" \
+    --define "_sourcedir $tmp/SOURCES" \
+    --define "_rpmdir $tmp/RPMS" \
+    --define "_tmppath $tmp/top/tmp" \
+    --define "pkg_version ${version//-/\~}" \
+    rpm/vdsm-ts.spec >&2
+
+shopt -s nullglob
+rpms=("$tmp"/RPMS/*/vdsm-ts-*.rpm)
+[[ ${#rpms[@]} -eq 1 ]] || { echo "build.sh: expected one .rpm, got ${#rpms[@]}" >&2; exit 1; }
+cp "${rpms[0]}" "$outdir/"
+echo "$outdir/$(basename "${rpms[0]}")"

@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { getHostStatsSampler, stopHostStatsSampler } from '../host/stats.js';
+import { EventBus, eventToJson } from '../rpc/events.js';
+import { JsonRpcDispatcher } from '../rpc/jsonrpc.js';
+import { listen, type Listener, type TlsFiles } from '../rpc/server.js';
+import { StompBroker } from '../rpc/stomp/broker.js';
+import { bindVerb } from '../verbs/bind.js';
+import { VERBS } from '../verbs/catalogue.js';
+import { HA_NOT_CONFIGURED, type HaStatusProvider } from '../verbs/context.js';
+import type { VdsmdConfig } from './config.js';
+
+export interface Vdsmd {
+  port: number;
+  events: EventBus;
+  broker: StompBroker;
+  dispatcher: JsonRpcDispatcher;
+  /** Marks the service ready; until then every call answers 99 (vdsm's recovery). */
+  setReady(ready: boolean): void;
+  close(): Promise<void>;
+}
+
+export interface ServiceDeps {
+  log: Logger;
+  ha?: HaStatusProvider;
+}
+
+/** Wires the parts of vdsmd together: verbs into the JSON-RPC dispatcher, the dispatcher and events into STOMP. */
+export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promise<Vdsmd> {
+  const { log } = deps;
+  let ready = false;
+  const events = new EventBus();
+  const dispatcher = new JsonRpcDispatcher({ log, isReady: () => ready });
+  const ctx = { ha: deps.ha ?? HA_NOT_CONFIGURED, log };
+  for (const verb of VERBS) dispatcher.register(verb.name, bindVerb(verb, ctx));
+
+  const broker = new StompBroker({ log, onRequest: (body, meta) => dispatcher.handle(body, meta) });
+  const unsubscribe = events.subscribe((event) => broker.publishEvent(eventToJson(event)));
+  const tls = config.ssl ? await readTlsFiles(config) : undefined;
+  // The first CPU reading, so that the first Host.getStats already measures a real window.
+  await getHostStatsSampler();
+  const listener = await listenWithFallback(config, tls, broker, log);
+  ready = true;
+
+  return {
+    port: listener.address.port,
+    events,
+    broker,
+    dispatcher,
+    setReady: (value) => {
+      ready = value;
+    },
+    close: async () => {
+      unsubscribe();
+      await listener.close();
+      await stopHostStatsSampler();
+    },
+  };
+}
+
+async function readTlsFiles(config: VdsmdConfig): Promise<TlsFiles> {
+  const read = async (what: string, path: string) => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new Error(`ssl is on but the ${what} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+  };
+  return {
+    key: await read('key (ssl_key)', config.sslKey),
+    cert: await read('certificate (ssl_cert)', config.sslCert),
+    ca: await read('CA certificate (ssl_ca)', config.sslCa),
+  };
+}
+
+/** Like vdsm: listening on `::` falls back to 0.0.0.0 where the host has no IPv6. */
+async function listenWithFallback(config: VdsmdConfig, tls: TlsFiles | undefined, broker: StompBroker, log: Logger): Promise<Listener> {
+  try {
+    return await listen({ host: config.bind, port: config.port, tls, broker, log });
+  } catch (err) {
+    if (config.bind !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
+    log.warn('IPv6 unavailable; listening on 0.0.0.0');
+    return listen({ host: '0.0.0.0', port: config.port, tls, broker, log });
+  }
+}

@@ -1,0 +1,46 @@
+import { ConfigError, HELP, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { startVdsmd } from './service.js';
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`vdsmd: ${message}\nTry 'vdsmd --help'.\n`);
+    return 2;
+  }
+  if (config === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const log = createLogger(config.logLevel);
+  if (config.configFile === null) log.warn('no config file: running the embedded default (plaintext, loopback only)');
+  let service;
+  try {
+    service = await startVdsmd(config, { log });
+  } catch (err) {
+    log.fatal({ err }, 'vdsmd failed to start');
+    log.flushAll();
+    process.stderr.write(`vdsmd: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  log.info({ port: service.port, ssl: config.ssl, config: config.configFile ?? 'embedded default' }, 'vdsmd ready');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info('vdsmd stopping');
+  await service.close();
+  log.flushAll();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`vdsmd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

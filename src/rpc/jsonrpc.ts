@@ -1,0 +1,136 @@
+import { performance } from 'node:perf_hooks';
+import {
+  createJSONRPCErrorResponse,
+  type JSONRPCErrorResponse,
+  JSONRPCErrorException,
+  type JSONRPCID,
+  type JSONRPCResponse,
+  JSONRPCServer,
+} from 'json-rpc-2.0';
+import type { Logger } from 'pino';
+import { asCodedError, RECOVERING, RPC_ERRORS } from './errors.js';
+import { redactSecrets } from './redact.js';
+
+/** Facts about the request that a method may use; the transport fills them. */
+export interface CallContext {
+  flowId?: string;
+  localAddress?: string;
+  remoteAddress?: string;
+}
+
+export type Method = (params: Record<string, unknown> | unknown[], ctx: CallContext) => unknown;
+
+export interface DispatcherOptions {
+  log: Logger;
+  /** While this returns false every call is answered with error 99, as vdsm does during recovery. */
+  isReady?: () => boolean;
+}
+
+type Single = { response: JSONRPCResponse | null; method?: string };
+
+/**
+ * JSON-RPC 2.0 on top of `json-rpc-2.0`'s server: we validate the envelope ourselves (the library assumes an
+ * object and answers a one-element batch with a bare object), then let it dispatch. Batches are answered element
+ * by element in an array; notifications run and are never answered; an error always carries the request's id
+ * when the request had a usable one.
+ */
+export class JsonRpcDispatcher {
+  private readonly server = new JSONRPCServer<CallContext>({ errorListener: () => {} });
+  private readonly log: Logger;
+  private readonly isReady: () => boolean;
+
+  constructor(options: DispatcherOptions) {
+    this.log = options.log;
+    this.isReady = options.isReady ?? (() => true);
+  }
+
+  register(name: string, method: Method): void {
+    this.server.addMethod(name, async (params, ctx) => {
+      try {
+        const result = await method(params as Record<string, unknown> | unknown[], ctx);
+        // vdsm turns a verb without a payload (None) into `true`.
+        return result === undefined ? true : result;
+      } catch (err) {
+        const coded = asCodedError(err);
+        if (coded) throw new JSONRPCErrorException(coded.message, coded.code);
+        this.log.error({ err }, 'verb failed unexpectedly');
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new JSONRPCErrorException(`Internal JSON-RPC error: {'reason': '${reason}'}`, RPC_ERRORS.internalError);
+      }
+    });
+  }
+
+  has(name: string): boolean {
+    return this.server.hasMethod(name);
+  }
+
+  /** Executes one message (a request, a notification or a batch) and returns the reply text, or null. */
+  async handle(text: string, ctx: CallContext = {}): Promise<string | null> {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      this.log.info({ code: RPC_ERRORS.parseError, flow_id: ctx.flowId }, 'rpc parse error');
+      return JSON.stringify(errorResponse(null, RPC_ERRORS.parseError, 'Parse error'));
+    }
+    if (!Array.isArray(message)) {
+      const { response } = await this.handleOne(message, ctx);
+      return response === null ? null : JSON.stringify(response);
+    }
+    if (message.length === 0) return JSON.stringify(errorResponse(null, RPC_ERRORS.invalidRequest, 'Empty batch'));
+    const responses = (await Promise.all(message.map((m) => this.handleOne(m, ctx))))
+      .map((r) => r.response)
+      .filter((r): r is JSONRPCResponse => r !== null);
+    return responses.length === 0 ? null : JSON.stringify(responses);
+  }
+
+  private async handleOne(request: unknown, ctx: CallContext): Promise<Single> {
+    const started = performance.now();
+    const single = await this.dispatch(request, ctx);
+    const error = single.response && 'error' in single.response ? (single.response as JSONRPCErrorResponse).error : undefined;
+    this.log.info(
+      {
+        method: single.method,
+        id: (request as { id?: unknown } | null)?.id,
+        flow_id: ctx.flowId,
+        ms: Math.round((performance.now() - started) * 1000) / 1000,
+        code: error ? error.code : 0,
+      },
+      'rpc',
+    );
+    return single;
+  }
+
+  private async dispatch(request: unknown, ctx: CallContext): Promise<Single> {
+    if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+      return { response: errorResponse(null, RPC_ERRORS.invalidRequest, 'Invalid request: not an object') };
+    }
+    const r = request as Record<string, unknown>;
+    const hasId = 'id' in r;
+    const idUsable = typeof r.id === 'string' || typeof r.id === 'number' || r.id === null;
+    const id = idUsable ? (r.id as JSONRPCID) : null;
+    const method = typeof r.method === 'string' ? r.method : undefined;
+    const fail = (code: number, message: string): Single => ({ response: errorResponse(id, code, message), method });
+
+    if (hasId && !idUsable) return fail(RPC_ERRORS.invalidRequest, 'Invalid request: id must be a string, number or null');
+    if (r.jsonrpc !== '2.0') return fail(RPC_ERRORS.invalidRequest, 'Wrong protocol version');
+    if (method === undefined) return fail(RPC_ERRORS.invalidRequest, 'Invalid request: method must be a string');
+    const params = r.params ?? {};
+    if (typeof params !== 'object' || params === null) {
+      return fail(RPC_ERRORS.invalidRequest, 'Invalid request: params must be an object or an array');
+    }
+    const notification = !hasId;
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ method, params: redactSecrets(params) }, 'rpc params');
+    if (!this.isReady()) return notification ? { response: null, method } : fail(RECOVERING.code, RECOVERING.message);
+    if (!this.server.hasMethod(method)) {
+      if (notification) return { response: null, method };
+      return fail(RPC_ERRORS.methodNotFound, `The method does not exist or is not available: {'method': '${method}'}`);
+    }
+    const response = await this.server.receive({ jsonrpc: '2.0', method, params, ...(hasId ? { id } : {}) }, ctx);
+    return { response: Array.isArray(response) ? null : response, method };
+  }
+}
+
+function errorResponse(id: JSONRPCID, code: number, message: string): JSONRPCErrorResponse {
+  return createJSONRPCErrorResponse(id, code, message);
+}

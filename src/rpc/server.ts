@@ -1,0 +1,97 @@
+import net, { type AddressInfo, type Socket } from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import { detectProtocol } from './detect.js';
+import type { StompBroker } from './stomp/broker.js';
+
+export interface TlsFiles {
+  key: Buffer;
+  cert: Buffer;
+  ca: Buffer;
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  /** Mutual TLS: clients must present a certificate signed by `ca`. Omit for plaintext. */
+  tls?: TlsFiles;
+  broker: StompBroker;
+  log: Logger;
+  /** Time allowed for the TLS handshake and for the first bytes to arrive (vdsm: 10 s each). */
+  handshakeTimeoutMs?: number;
+}
+
+export interface Listener {
+  address: AddressInfo;
+  close(): Promise<void>;
+}
+
+const HTTP_NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+
+/** Opens vdsmd's one port: TLS (when configured), then protocol detection, then STOMP. */
+export async function listen(options: ListenOptions): Promise<Listener> {
+  const { broker, log } = options;
+  const timeoutMs = options.handshakeTimeoutMs ?? 10_000;
+  const sockets = new Set<Socket>();
+
+  const onSocket = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
+    void detectProtocol(socket, timeoutMs).then(({ protocol, head }) => {
+      if (protocol === 'stomp') {
+        broker.attach(socket, head);
+        return;
+      }
+      if (protocol === 'http') {
+        socket.end(HTTP_NOT_FOUND);
+      } else {
+        if (protocol !== 'closed') log.info({ remote: socket.remoteAddress, protocol }, 'unrecognized protocol; closing');
+        socket.destroy();
+      }
+    });
+  };
+
+  let server: net.Server;
+  if (options.tls) {
+    server = tls.createServer(
+      {
+        key: options.tls.key,
+        cert: options.tls.cert,
+        ca: options.tls.ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+        handshakeTimeout: timeoutMs,
+        minVersion: 'TLSv1.2',
+      },
+      onSocket,
+    );
+    server.on('tlsClientError', (err, socket) => {
+      log.info({ remote: socket.remoteAddress, reason: err.message }, 'TLS handshake refused');
+    });
+  } else {
+    server = net.createServer({ noDelay: true }, onSocket);
+  }
+  server.on('error', (err) => log.error({ err }, 'listener error'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: options.host, port: options.port, backlog: 511 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  log.info({ host: address.address, port: address.port, tls: Boolean(options.tls) }, 'listening');
+
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        broker.closeAll();
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}

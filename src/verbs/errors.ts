@@ -1,0 +1,43 @@
+/** vdsm's error codes (lib/vdsm/common/exception.py) that our verbs raise, with vdsm's standard texts. */
+export const VDSM_ERRORS = {
+  noVM: { code: 1, message: 'Virtual machine does not exist' },
+  exist: { code: 4, message: 'Virtual machine already exists' },
+  down: { code: 6, message: 'Virtual machine is down' },
+  createErr: { code: 9, message: 'Error creating the requested VM' },
+  MissParam: { code: 11, message: 'Missing required parameter' },
+  unexpected: { code: 16, message: 'Unexpected exception' },
+  unavail: { code: 40, message: 'Resource unavailable' },
+  destroyErr: { code: 42, message: 'Virtual machine destroy error' },
+  fenceAgent: { code: 43, message: 'Unsupported fencing agent' },
+  noimpl: { code: 44, message: 'Not implemented' },
+  hwInfoErr: { code: 57, message: 'Failed to read hardware information' },
+  haErr: { code: 61, message: 'Failed to set Hosted Engine HA policy' },
+  recovery: { code: 99, message: 'Recovering from crash or Initializing' },
+} as const;
+
+export type VdsmErrorName = keyof typeof VDSM_ERRORS;
+
+/**
+ * A failure a verb reports to the engine. The JSON-RPC binding sends `code` and `message` as the error
+ * member, exactly as vdsm's bridge turns a non-zero status into an error.
+ */
+export class VdsmError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'VdsmError';
+  }
+
+  /** vdsm's "context" exceptions append the context as a Python dict repr: `<text>: {'vmId': '…'}`. */
+  static of(name: VdsmErrorName, context?: Record<string, string | number>): VdsmError {
+    const { code, message } = VDSM_ERRORS[name];
+    return new VdsmError(code, context ? `${message}: ${pythonDictRepr(context)}` : message);
+  }
+}
+
+function pythonDictRepr(ctx: Record<string, string | number>): string {
+  const items = Object.entries(ctx).map(([k, v]) => `'${k}': ${typeof v === 'number' ? v : `'${v}'`}`);
+  return `{${items.join(', ')}}`;
+}

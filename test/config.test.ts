@@ -1,0 +1,63 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/cli/config.js';
+import { VDSMD } from './support/vdsmd-process.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'vdsm-conf-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function conf(text: string): string {
+  const file = join(dir, `c${Math.random().toString(36).slice(2)}.conf`);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('configuration', () => {
+  it('without a config file runs the embedded default: plaintext on 127.0.0.1:54321', () => {
+    const c = loadConfig([], { VDSM_CONFIG: undefined });
+    if (c === 'help') throw new Error('unexpected');
+    // /etc/vdsm/vdsm.conf does not exist on test machines; if it ever does, this default does not apply.
+    expect(c).toMatchObject({ bind: '127.0.0.1', port: 54321, ssl: false, configFile: null });
+  });
+
+  it('with a config file defaults to TLS on ::, and reads the INI keys', () => {
+    const c = loadConfig(['--config', conf('[vars]\nssl_ca = /x/ca.pem\n')], {});
+    expect(c).toMatchObject({ bind: '::', port: 54321, ssl: true, sslCa: '/x/ca.pem' });
+    const d = loadConfig(['--config', conf('[addresses]\nmanagement_port = 5999\nmanagement_ip = 10.0.0.1\n[vars]\nssl = false\n[logging]\nlevel = debug\n')], {});
+    expect(d).toMatchObject({ bind: '10.0.0.1', port: 5999, ssl: false, logLevel: 'debug' });
+  });
+
+  it('lets environment override the file, and flags override both', () => {
+    const file = conf('[addresses]\nmanagement_port = 1111\n');
+    expect(loadConfig(['--config', file], { VDSM_PORT: '2222' })).toMatchObject({ port: 2222 });
+    expect(loadConfig(['--config', file, '--port', '3333'], { VDSM_PORT: '2222' })).toMatchObject({ port: 3333 });
+    expect(loadConfig([], { VDSM_CONFIG: file })).toMatchObject({ port: 1111, ssl: true });
+  });
+
+  it('rejects bad values with a clear message', () => {
+    expect(() => loadConfig(['--port', '70000'], {})).toThrow(ConfigError);
+    expect(() => loadConfig(['--ssl', 'maybe'], {})).toThrow(/ssl must be true or false/);
+    expect(() => loadConfig(['--log-level', 'loud'], {})).toThrow(/log level/);
+    expect(() => loadConfig(['--config', join(dir, 'missing.conf')], {})).toThrow(/cannot read config file/);
+    expect(() => loadConfig(['--frobnicate'], {})).toThrow(/frobnicate/);
+  });
+
+  it('vdsmd --help documents every setting; a bad flag exits 2', async () => {
+    const { stdout } = await run(process.execPath, [VDSMD, '--help']);
+    for (const key of ['management_port', 'management_ip', '[vars] ssl', 'ssl_key', 'ssl_cert', 'ssl_ca', 'VDSM_PORT', '--port']) expect(stdout).toContain(key);
+    const bad = await run(process.execPath, [VDSMD, '--port', 'abc']).catch((e) => e);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/port must be a number/);
+  });
+
+  it('vdsmd with ssl on and unreadable key files fails to start with a clear message', async () => {
+    const bad = await run(process.execPath, [VDSMD, '--config', '/dev/null', '--port', '0', '--ssl-key', join(dir, 'nokey.pem')]).catch((e) => e);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/ssl is on but the key \(ssl_key\) .*nokey.pem cannot be read/);
+  });
+});

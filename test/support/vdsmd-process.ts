@@ -1,0 +1,76 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const VDSMD = join(ROOT, 'dist/cli/vdsmd.js');
+export const VDSM_CLIENT = join(ROOT, 'dist/cli/vdsm-client.js');
+
+export interface Pki {
+  dir: string;
+  file(name: string): string;
+  cleanup(): void;
+}
+
+/** A fresh test PKI (CA, vdsm host cert, engine client cert, and a stranger from another CA). */
+export function makePki(): Pki {
+  const dir = mkdtempSync(join(tmpdir(), 'vdsm-pki-'));
+  execFileSync('bash', [join(ROOT, 'scripts/gen-pki.sh'), dir]);
+  return { dir, file: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface VdsmdProcess {
+  port: number;
+  pid: number;
+  child: ChildProcess;
+  /** Every log line vdsmd printed so far (stdout and stderr). */
+  output(): string;
+  alive(): boolean;
+  stop(): Promise<number | null>;
+}
+
+/** Starts the built vdsmd as a real process on a free port and waits for its "ready" line. */
+export async function startVdsmdProcess(options: { pki?: Pki; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<VdsmdProcess> {
+  const tlsArgs = options.pki
+    ? ['--ssl', 'true', '--ssl-key', options.pki.file('vdsm-key.pem'), '--ssl-cert', options.pki.file('vdsm.pem'), '--ssl-ca', options.pki.file('ca.pem')]
+    : ['--ssl', 'false'];
+  const child = spawn(process.execPath, [VDSMD, '--bind', '127.0.0.1', '--port', '0', ...tlsArgs, ...(options.args ?? [])], {
+    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let exited = false;
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => ((exited = true), resolve(code))));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`vdsmd did not become ready:\n${out}`)), 15_000);
+    const check = () => {
+      const m = /"port":(\d+)[^\n]*"msg":"vdsmd ready"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.on('data', check);
+    void exit.then(() => reject(new Error(`vdsmd exited early:\n${out}`)));
+  });
+  return {
+    port,
+    pid: child.pid!,
+    child,
+    output: () => out,
+    alive: () => !exited,
+    stop: async () => {
+      if (!exited) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const code = await exit;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

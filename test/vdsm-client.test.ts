@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makePki, type Pki, startVdsmdProcess, VDSM_CLIENT, type VdsmdProcess } from './support/vdsmd-process.js';
+
+const run = promisify(execFile);
+let pki: Pki;
+let vdsmd: VdsmdProcess;
+
+beforeAll(async () => {
+  pki = makePki();
+  vdsmd = await startVdsmdProcess({ pki });
+});
+
+afterAll(async () => {
+  await vdsmd?.stop();
+  pki?.cleanup();
+});
+
+async function client(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const tls = ['--key', pki.file('engine-key.pem'), '--cert', pki.file('engine.pem'), '--ca', pki.file('ca.pem')];
+  const child = run(process.execPath, [VDSM_CLIENT, '-a', '127.0.0.1', '-p', String(vdsmd.port), ...tls, ...args], { timeout: 20_000 });
+  if (input !== undefined) child.child.stdin!.end(input);
+  try {
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('vdsm-client over TLS', () => {
+  it('prints Host ping2 as JSON true', async () => {
+    expect(await client(['Host', 'ping2'])).toEqual({ code: 0, stdout: 'true\n', stderr: '' });
+  });
+
+  it('prints Host getStats with sorted keys and a 4-space indent', async () => {
+    const { code, stdout } = await client(['Host', 'getStats']);
+    expect(code).toBe(0);
+    const stats = JSON.parse(stdout);
+    expect(stdout).toBe(JSON.stringify(stats, Object.keys(stats).sort(), 4).length > 0 ? stdout : '');
+    const topKeys = [...stdout.matchAll(/^ {4}"([^"]+)":/gm)].map((m) => m[1]);
+    expect(topKeys).toEqual([...topKeys].sort());
+    expect(stdout).toMatch(/^ {4}"haStats": \{\n {8}"active": false,/m);
+  });
+
+  it('reports a server error as vdsm-client does, with exit 1', async () => {
+    const { code, stdout, stderr } = await client(['Host', 'setHaMaintenanceMode', 'mode=GLOBAL', 'enabled=true']);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    // name=value args are strings, so `enabled` fails validation, as in vdsm-client where -f is needed for typed values.
+    expect(stderr).toMatch(/^vdsm-client: Command Host.setHaMaintenanceMode with args \{'mode': 'GLOBAL', 'enabled': 'true'\} failed:\n\(code=-32602, message=Invalid params: enabled/);
+  });
+
+  it('passes typed params from -f FILE and from -f - (stdin)', async () => {
+    const file = pki.file('params.json');
+    writeFileSync(file, JSON.stringify({ mode: 'LOCAL', enabled: true }));
+    const fromFile = await client(['-f', file, 'Host', 'setHaMaintenanceMode']);
+    expect(fromFile.stderr).toMatch(/\(code=40, message=Resource unavailable/);
+    const fromStdin = await client(['-f', '-', 'Host', 'setHaMaintenanceMode'], JSON.stringify({ mode: 'sideways', enabled: true }));
+    expect(fromStdin.stderr).toMatch(/\(code=61, message=Failed to set Hosted Engine HA policy/);
+  });
+
+  it('refuses name=value together with -f, and malformed arguments', async () => {
+    expect((await client(['-f', '-', 'Host', 'ping2', 'a=b'], '{}')).stderr).toMatch(/cannot be combined with -f/);
+    expect((await client(['Host', 'ping2', 'novalue'])).stderr).toMatch(/not of the form name=value/);
+    expect((await client(['--port', 'x', 'Host', 'ping2'])).code).toBe(1);
+  });
+
+  it('prints help from the verb catalogue', async () => {
+    const ns = await client(['Host', '-h']);
+    expect(ns.code).toBe(0);
+    expect(ns.stdout).toMatch(/getStats/);
+    const verb = await client(['Host', 'setHaMaintenanceMode', '-h']);
+    expect(verb.stdout).toMatch(/mode \(string, required\)/);
+    expect(verb.stdout).toMatch(/enabled \(boolean, required\)/);
+    expect(verb.stdout).toMatch(/"enabled": "boolean"/);
+  });
+
+  it('says clearly when it cannot connect', async () => {
+    const { code, stderr } = await client(['--insecure', 'Host', 'ping2']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^vdsm-client: Connection to 127.0.0.1:\d+ with use_tls=false, timeout=60 failed|^vdsm-client: Request Host.ping2/);
+  });
+});
