@@ -3,7 +3,10 @@
  *   npm run bench:rpc [-- --seconds 3]
  * Prints round-trip latency (p50/p99, one request in flight per connection), pipelined throughput (req/s,
  * a window of requests in flight per connection) over plaintext and TLS with 1 and 64 connections, and the
- * server's peak RSS. Figures only; nothing passes or fails.
+ * server's peak RSS. The first row is the floor: a bare Node echo server in its own process, measured by the same
+ * client, so latency reads against what two Node processes on this machine can do at all.
+ * Run it as `taskset -c 0 npm run bench:rpc` to put server and client on one core (the cross-core wake-up, which
+ * dominates the round trip on small VMs, then disappears; throughput then shares one core). Figures only.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -106,6 +109,16 @@ async function latency(port: number, pki: string | null, conns: number): Promise
   return { p50: at(0.5), p99: at(0.99), rate: samples.length / SECONDS };
 }
 
+/** A bare echo server: replies to each SEND with a one-byte NUL, the least any server can do per request. */
+async function echoFloor(): Promise<{ p50: number; p99: number }> {
+  const code = `let first=true;const s=require('net').createServer({noDelay:true},c=>c.on('data',d=>{if(first){first=false;return c.write('RECEIPT\\n\\n\\0')}let n=0;for(let i=d.indexOf(0);i>=0;i=d.indexOf(0,i+1))n++;c.write(Buffer.alloc(n))})).listen(0,'127.0.0.1',()=>console.log(s.address().port))`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString()))));
+  const lat = await latency(port, null, 1);
+  child.kill();
+  return lat;
+}
+
 async function measure(label: string, pki: string | null) {
   const server = await startServer(pki);
   server.child.stdout!.resume();
@@ -158,6 +171,8 @@ try {
   execFileSync('bash', [join(ROOT, 'scripts/gen-pki.sh'), pki]);
   console.log(`bench/rpc: Host.ping2, ${SECONDS} s per figure, vdsmd log level ${values['log-level']}, node ${process.version}`);
   console.log('transport  conns  p50 (µs) p99 (µs)  ping-pong/s  pipelined req/s');
+  const floor = await echoFloor();
+  console.log(`echo floor    1   ${floor.p50.toFixed(0).padStart(8)} ${floor.p99.toFixed(0).padStart(8)}  (bare Node echo process, same client)`);
   let peak = 0;
   for (const [label, dir] of [['plaintext', null], ['tls', pki]] as const) {
     const { rows, hwm } = await measure(label, dir);

@@ -56,8 +56,8 @@ describe('an engine-like client over mutual TLS', () => {
 
   it('logs one line per request with method, duration and code', async () => {
     await engine.request('Host.ping2');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(vdsmd.output()).toMatch(/"method":"Host.ping2"[^\n]*"ms":[\d.]+,"code":0,"msg":"rpc"/);
+    const line = /"method":"Host.ping2"[^\n]*"ms":[\d.]+,"code":0,"msg":"rpc"/;
+    expect(await vdsmd.waitForOutput(line)).toMatch(line);
   });
 });
 

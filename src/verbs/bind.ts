@@ -17,7 +17,8 @@ export interface CallFacts {
  */
 export function bindVerb(verb: Verb, base: Omit<VerbContext, 'localAddress'>) {
   const keys = Object.keys(verb.params.shape);
-  return async (raw: Record<string, unknown> | unknown[], facts: CallFacts) => {
+  // Not async: validation errors throw synchronously and a synchronous handler costs no promise.
+  return (raw: Record<string, unknown> | unknown[], facts: CallFacts) => {
     const named = Array.isArray(raw) ? positionalToNamed(verb, keys, raw) : raw;
     const unknown = Object.keys(named).filter((k) => !keys.includes(k));
     if (unknown.length > 0) base.log.info({ method: verb.name, unknown }, 'ignoring unknown params');

@@ -37,7 +37,8 @@ export function renderApiDoc(verbs: readonly Verb[]): string {
     out.push(`## ${verb.name}`, '', verb.description, '', '### Params', '');
     const params = describeParams(verb);
     out.push(...(params.length ? params.map((p) => `- ${p}`) : ['(none)']), '');
-    out.push('### Result', '', '```json', JSON.stringify(z.toJSONSchema(verb.result, { io: 'output', unrepresentable: 'any' }), null, 2), '```', '');
+    const { $schema: _, ...result } = z.toJSONSchema(verb.result, { io: 'output', unrepresentable: 'any' });
+    out.push('### Result', '', '```json', JSON.stringify(result, null, 2), '```', '');
   }
   return out.join('\n');
 }

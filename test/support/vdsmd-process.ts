@@ -28,6 +28,8 @@ export interface VdsmdProcess {
   child: ChildProcess;
   /** Every log line vdsmd printed so far (stdout and stderr). */
   output(): string;
+  /** Waits (bounded) until the log matches `re`: log lines are flushed in batches, at least every 200 ms. */
+  waitForOutput(re: RegExp, timeoutMs?: number): Promise<string>;
   alive(): boolean;
   stop(): Promise<number | null>;
 }
@@ -64,6 +66,11 @@ export async function startVdsmdProcess(options: { pki?: Pki; args?: string[]; e
     pid: child.pid!,
     child,
     output: () => out,
+    waitForOutput: async (re, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!re.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      return out;
+    },
     alive: () => !exited,
     stop: async () => {
       if (!exited) child.kill('SIGTERM');

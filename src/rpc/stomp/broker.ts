@@ -46,6 +46,8 @@ export class StompBroker implements ConnectionHost {
   readonly limits: ConnectionLimits;
   private readonly connections = new Set<StompConnection>();
   private readonly byDestination = new Map<string, Set<Subscription>>();
+  /** For each SEND destination seen: the subscription sets of it and its dot-prefixes (reset on (un)subscribe). */
+  private readonly fanOutCache = new Map<string, Set<Subscription>[]>();
   private readonly requestQueues: string[];
   private readonly onRequest: RequestHandler;
 
@@ -74,6 +76,7 @@ export class StompBroker implements ConnectionHost {
     let set = this.byDestination.get(sub.destination);
     if (!set) this.byDestination.set(sub.destination, (set = new Set()));
     set.add(sub);
+    this.fanOutCache.clear();
   }
 
   unsubscribe(sub: Subscription): void {
@@ -81,6 +84,7 @@ export class StompBroker implements ConnectionHost {
     if (!set) return;
     set.delete(sub);
     if (set.size === 0) this.byDestination.delete(sub.destination);
+    this.fanOutCache.clear();
   }
 
   closed(conn: StompConnection): void {
@@ -163,21 +167,30 @@ export class StompBroker implements ConnectionHost {
   /** Delivers a SEND to subscribers of its destination or of any dot-separated prefix of it. */
   private fanOut(destination: string, frame: Frame): number {
     let delivered = 0;
-    let prefix = destination;
-    for (;;) {
-      const subs = this.byDestination.get(prefix);
-      if (subs) {
-        for (const sub of subs) {
-          const headers: Record<string, string> = { ...frame.headers, subscription: sub.id };
-          delete headers['content-length'];
-          delete headers.receipt;
-          sub.conn.write(encodeFrame('MESSAGE', headers, frame.body));
-          delivered++;
-        }
+    for (const subs of this.fanOutTargets(destination)) {
+      for (const sub of subs) {
+        const headers: Record<string, string> = { ...frame.headers, subscription: sub.id };
+        delete headers['content-length'];
+        delete headers.receipt;
+        sub.conn.write(encodeFrame('MESSAGE', headers, frame.body));
+        delivered++;
       }
-      const dot = prefix.lastIndexOf('.');
-      if (dot < 0) return delivered;
-      prefix = prefix.slice(0, dot);
     }
+    return delivered;
+  }
+
+  private fanOutTargets(destination: string): Set<Subscription>[] {
+    let targets = this.fanOutCache.get(destination);
+    if (targets) return targets;
+    targets = [];
+    for (let prefix = destination; ; prefix = prefix.slice(0, prefix.lastIndexOf('.'))) {
+      const subs = this.byDestination.get(prefix);
+      if (subs) targets.push(subs);
+      if (!prefix.includes('.')) break;
+    }
+    // Bounded: a client sending to ever-new destinations must not grow this without limit.
+    if (this.fanOutCache.size > 1000) this.fanOutCache.clear();
+    this.fanOutCache.set(destination, targets);
+    return targets;
   }
 }

@@ -155,11 +155,13 @@ export class StompConnection {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      // A tick queued from a promise reaction runs after the whole microtask queue has drained, so every reply
+      // to the requests of one read goes out together, without waiting for the next turn of the event loop.
+      process.nextTick(() => this.flush());
     }
   }
 
-  /** Everything queued during one turn of the event loop goes out in one writev. */
+  /** Everything queued while handling one read goes out in one writev. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.outbox.length === 0) return;

@@ -100,7 +100,8 @@ export class StompParser {
       }
       bodyLength = nul;
     }
-    const body = Buffer.from(this.flatten().subarray(0, bodyLength));
+    // A view, not a copy: frames are short-lived (a request body becomes a string at once).
+    const body = this.flatten().subarray(0, bodyLength);
     this.consume(bodyLength + 1);
     this.pending = null;
     this.onFrame({ command, headers, body });
@@ -139,28 +140,29 @@ function blankLineLength(buf: Buffer, end: number): number {
 }
 
 function parseHead(head: string, limits: ParserLimits, commands: ReadonlySet<string>) {
-  const lines = head.split('\n');
-  const command = stripCr(lines[0]!);
+  let eol = head.indexOf('\n');
+  const command = stripCr(head.slice(0, eol));
   if (!commands.has(command)) {
     throw new StompProtocolError(`unknown command ${JSON.stringify(command.slice(0, 40))}`);
   }
   const escaped = command !== 'CONNECT' && command !== 'STOMP' && command !== 'CONNECTED';
   const headers: Record<string, string> = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = stripCr(lines[i]!);
+  for (let start = eol + 1; start < head.length; start = eol + 1) {
+    eol = head.indexOf('\n', start);
+    if (eol < 0) eol = head.length;
+    const line = stripCr(head.slice(start, eol));
     if (line === '') continue;
     const colon = line.indexOf(':');
     if (colon < 0) throw new StompProtocolError(`header line without ':' (${JSON.stringify(line.slice(0, 40))})`);
     // The engine does not escape header values, so a raw ':' inside a value is tolerated (split at the first).
     const key = escaped ? unescapeHeader(line.slice(0, colon)) : line.slice(0, colon);
-    const value = escaped ? unescapeHeader(line.slice(colon + 1)) : line.slice(colon + 1);
-    if (!(key in headers)) headers[key] = value;
+    if (key in headers) continue;
+    headers[key] = escaped ? unescapeHeader(line.slice(colon + 1)) : line.slice(colon + 1);
   }
   let contentLength = -1;
   const cl = headers['content-length'];
   if (cl !== undefined) {
-    if (!/^\d{1,10}$/.test(cl.trim())) throw new StompProtocolError(`invalid content-length ${JSON.stringify(cl)}`);
-    contentLength = Number(cl.trim());
+    contentLength = parseContentLength(cl);
     if (contentLength > limits.maxBodyBytes) {
       throw new StompProtocolError(`frame body of ${contentLength} bytes exceeds the limit of ${limits.maxBodyBytes}`);
     }
@@ -168,6 +170,18 @@ function parseHead(head: string, limits: ParserLimits, commands: ReadonlySet<str
   return { command, headers, contentLength };
 }
 
+function parseContentLength(text: string): number {
+  const t = text.trim();
+  if (t.length === 0 || t.length > 10) throw new StompProtocolError(`invalid content-length ${JSON.stringify(text)}`);
+  let n = 0;
+  for (let i = 0; i < t.length; i++) {
+    const d = t.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) throw new StompProtocolError(`invalid content-length ${JSON.stringify(text)}`);
+    n = n * 10 + d;
+  }
+  return n;
+}
+
 function stripCr(line: string): string {
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
+  return line.charCodeAt(line.length - 1) === CR ? line.slice(0, -1) : line;
 }
