@@ -1,25 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERBS } from '../src/verbs/catalogue.js';
 import { EngineClient } from './support/engine.js';
 import { RawStomp } from './support/raw-stomp.js';
-import { makePki, type Pki, startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
+import { useTlsVdsmd } from './support/vdsmd-process.js';
 
-let pki: Pki;
-let vdsmd: VdsmdProcess;
+const ctx = useTlsVdsmd();
 let engine: EngineClient;
-const tlsOf = (name: string) => ({ key: readFileSync(pki.file(`${name}-key.pem`)), cert: readFileSync(pki.file(`${name}.pem`)), ca: readFileSync(pki.file('ca.pem')) });
 
 beforeAll(async () => {
-  pki = makePki();
-  vdsmd = await startVdsmdProcess({ pki });
-  engine = await EngineClient.connect(vdsmd.port, tlsOf('engine'));
+  engine = await EngineClient.connect(ctx.vdsmd.port, ctx.tls('engine'));
 });
 
 afterAll(async () => {
   await engine?.close();
-  await vdsmd?.stop();
-  pki?.cleanup();
 });
 
 describe('an engine-like client over mutual TLS', () => {
@@ -57,13 +50,13 @@ describe('an engine-like client over mutual TLS', () => {
   it('logs one line per request with method, duration and code', async () => {
     await engine.request('Host.ping2');
     const line = /"method":"Host.ping2"[^\n]*"ms":[\d.]+,"code":0,"msg":"rpc"/;
-    expect(await vdsmd.waitForOutput(line)).toMatch(line);
+    expect(await ctx.vdsmd.waitForOutput(line)).toMatch(line);
   });
 });
 
 describe('the engine handshake, byte for byte', () => {
   it('answers CONNECT/SUBSCRIBE/SEND exactly as the engine sends them', async () => {
-    const c = await RawStomp.connect(vdsmd.port, tlsOf('engine'));
+    const c = await RawStomp.connect(ctx.vdsmd.port, ctx.tls('engine'));
     try {
       // Header order is Java HashMap order; the engine does not escape values and sends no content-type.
       c.write('CONNECT\nhost:null\naccept-version:1.2\nheart-beat:0,15000\n\n\0');

@@ -1,26 +1,15 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makePki, type Pki, startVdsmdProcess, VDSM_CLIENT, type VdsmdProcess } from './support/vdsmd-process.js';
+import { describe, expect, it } from 'vitest';
+import { useTlsVdsmd, VDSM_CLIENT } from './support/vdsmd-process.js';
 
 const run = promisify(execFile);
-let pki: Pki;
-let vdsmd: VdsmdProcess;
-
-beforeAll(async () => {
-  pki = makePki();
-  vdsmd = await startVdsmdProcess({ pki });
-});
-
-afterAll(async () => {
-  await vdsmd?.stop();
-  pki?.cleanup();
-});
+const ctx = useTlsVdsmd();
 
 async function client(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const tls = ['--key', pki.file('engine-key.pem'), '--cert', pki.file('engine.pem'), '--ca', pki.file('ca.pem')];
-  const child = run(process.execPath, [VDSM_CLIENT, '-a', '127.0.0.1', '-p', String(vdsmd.port), ...tls, ...args], { timeout: 20_000 });
+  const tls = ['--key', ctx.pki.file('engine-key.pem'), '--cert', ctx.pki.file('engine.pem'), '--ca', ctx.pki.file('ca.pem')];
+  const child = run(process.execPath, [VDSM_CLIENT, '-a', '127.0.0.1', '-p', String(ctx.vdsmd.port), ...tls, ...args], { timeout: 20_000 });
   if (input !== undefined) child.child.stdin!.end(input);
   try {
     const { stdout, stderr } = await child;
@@ -55,7 +44,7 @@ describe('vdsm-client over TLS', () => {
   });
 
   it('passes typed params from -f FILE and from -f - (stdin)', async () => {
-    const file = pki.file('params.json');
+    const file = ctx.pki.file('params.json');
     writeFileSync(file, JSON.stringify({ mode: 'LOCAL', enabled: true }));
     const fromFile = await client(['-f', file, 'Host', 'setHaMaintenanceMode']);
     expect(fromFile.stderr).toMatch(/\(code=40, message=Resource unavailable/);

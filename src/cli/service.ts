@@ -35,7 +35,10 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
   for (const verb of VERBS) dispatcher.register(verb.name, bindVerb(verb, ctx));
 
   const broker = new StompBroker({ log, onRequest: (body, meta) => dispatcher.handle(body, meta) });
-  const unsubscribe = events.subscribe((event) => broker.publishEvent(eventToJson(event)));
+  // As vdsm: events raised before the host is ready (recovery) are not sent.
+  const unsubscribe = events.subscribe((event) => {
+    if (ready) broker.publishEvent(eventToJson(event));
+  });
   const tls = config.ssl ? await readTlsFiles(config) : undefined;
   // The first CPU reading, so that the first Host.getStats already measures a real window.
   await getHostStatsSampler();

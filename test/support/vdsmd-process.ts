@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const VDSMD = join(ROOT, 'dist/cli/vdsmd.js');
@@ -80,4 +81,31 @@ export async function startVdsmdProcess(options: { pki?: Pki; args?: string[]; e
       return code;
     },
   };
+}
+
+export interface TlsVdsmd {
+  pki: Pki;
+  vdsmd: VdsmdProcess;
+  /** Key, certificate and our CA for one of the PKI's identities (`engine`, `vdsm`, `stranger`). */
+  tls(name: string): { key: Buffer; cert: Buffer; ca: Buffer };
+}
+
+/** Registers hooks that start vdsmd with mutual TLS on a fresh PKI before the file's tests and stop it after. */
+export function useTlsVdsmd(): TlsVdsmd {
+  const ctx = {
+    tls: (name: string) => ({
+      key: readFileSync(ctx.pki.file(`${name}-key.pem`)),
+      cert: readFileSync(ctx.pki.file(`${name}.pem`)),
+      ca: readFileSync(ctx.pki.file('ca.pem')),
+    }),
+  } as TlsVdsmd;
+  beforeAll(async () => {
+    ctx.pki = makePki();
+    ctx.vdsmd = await startVdsmdProcess({ pki: ctx.pki });
+  });
+  afterAll(async () => {
+    await ctx.vdsmd?.stop();
+    ctx.pki?.cleanup();
+  });
+  return ctx;
 }
