@@ -37,6 +37,14 @@ describe('listener', () => {
     c.close();
   });
 
+  it('closes a connection that floods EOLs without ever sending a frame', async () => {
+    const { port, lines } = await start();
+    const c = await RawStomp.connect(port);
+    c.write('\n'.repeat(10_000));
+    expect(await c.waitClosed(3000)).toBe(true);
+    expect(lines().some((l) => l.protocol === 'unknown')).toBe(true);
+  });
+
   it('sends an EOL heart-beat when silent for the negotiated interval, and none when not asked', async () => {
     const { port } = await start();
     const asked = await RawStomp.connect(port);

@@ -4,6 +4,7 @@ import { ALL_COMMANDS } from './stomp/frame.js';
 export type Protocol = 'stomp' | 'http' | 'unknown' | 'timeout' | 'closed';
 
 const HTTP_PREFIXES = ['GET /', 'PUT /'];
+const MAX_HEAD_BYTES = 4096;
 const CANDIDATES = [...ALL_COMMANDS.map((c) => c + '\n'), ...ALL_COMMANDS.map((c) => c + '\r\n'), ...HTTP_PREFIXES];
 
 function classify(head: string): Protocol | null {
@@ -33,6 +34,8 @@ export function detectProtocol(socket: Socket, timeoutMs: number): Promise<{ pro
     };
     const onData = (chunk: Buffer) => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      // A few heart-beat EOLs before the first frame are fine; a flood of them is not a protocol.
+      if (head.length > MAX_HEAD_BYTES) return finish('unknown');
       const text = head.toString('latin1', 0, Math.min(head.length, 32)).replace(/^(\r?\n)+/, '');
       if (text.length === 0) return;
       const protocol = classify(text);
