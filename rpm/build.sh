@@ -55,17 +55,23 @@ cp rpm/vdsmd.service etc/vdsm.conf "$tmp/SOURCES/"
 # npm itself: no registry or cache access, and exactly the tree we tested.
 # (`npm ci --offline` is not an option: the lockfile has no resolved URLs, so
 # npm needs packuments the cache may not hold.)
+# Optional dependencies are left out: they are native speed-ups (ssh2's cpu-features) that would make the
+# package arch-specific, and everything works without them.
 if ! npm ls --omit=dev --all --parseable >"$tmp/deps" 2>"$tmp/deps.err"; then
     cat "$tmp/deps.err" >&2
     echo "build.sh: npm ls reports a broken node_modules; run npm ci" >&2
     exit 1
 fi
-tail -n +2 "$tmp/deps" | sed "s|^$root/||" >"$tmp/deps.rel"
+node -e 'const p = require("./package-lock.json").packages; for (const [k, v] of Object.entries(p)) if (v.optional) console.log(k)' \
+    | sort >"$tmp/optional"
+tail -n +2 "$tmp/deps" | sed "s|^$root/||" | sort | comm -23 - "$tmp/optional" >"$tmp/deps.rel"
 if grep -v '^node_modules/' "$tmp/deps.rel" >&2; then
     echo "build.sh: dependencies outside node_modules/ (links?) are not supported" >&2
     exit 1
 fi
 tar -cf - -T "$tmp/deps.rel" | tar -C "$app" -xf -
+# ssh2 compiles an optional native crypto binding at install time and falls back to pure JS without it.
+rm -rf "$app/node_modules/ssh2/lib/protocol/crypto/build"
 if find "$app/node_modules" -name '*.node' | grep . >&2; then
     echo "build.sh: native addons found; the spec's BuildArch: noarch would be wrong" >&2
     exit 1
