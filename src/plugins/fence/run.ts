@@ -1,0 +1,97 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { performAction } from './actions.js';
+import { type FenceAgent, FenceError } from './agent.js';
+import { createFenceLog, type FenceIo } from './io.js';
+import { renderMetadata } from './metadata.js';
+import { ParseError, type Parsed, parseArgv, parseStdin } from './parse.js';
+import { buildTable } from './table.js';
+import { INFO_ACTIONS, resolveOptions } from './validate.js';
+
+const run = promisify(execFile);
+
+export interface RunInput {
+  /** The name the agent was called by (argv[0]'s basename, or fence_<agent> for Host.fenceNode). */
+  name: string;
+  /** Command-line arguments; when empty, options come from `stdin` (ClusterLabs never merges the two). */
+  argv: string[];
+  stdin?: string;
+  env: NodeJS.ProcessEnv;
+  version?: string;
+}
+
+/** Runs one agent invocation end to end and returns its exit code (0 ok / 2 status off / 1 failure). */
+export async function runAgent(agent: FenceAgent<unknown>, input: RunInput, io: FenceIo): Promise<number> {
+  const alias = agent.aliases?.find((a) => a.name === input.name);
+  const table = buildTable(agent, alias);
+  let parsed: Parsed;
+  try {
+    parsed = input.argv.length > 0 ? parseArgv(input.argv, table) : parseStdin(input.stdin ?? '', table);
+  } catch (err) {
+    if (!(err instanceof ParseError)) throw err;
+    io.err(`Parse error: ${err.message}\n\nPlease use '-h' for usage\n`);
+    return 1;
+  }
+  if (parsed.values.help === true) {
+    io.out(usage(table));
+    return 0;
+  }
+  if (parsed.values.version === true) {
+    io.out(input.version ?? '0');
+    return 0;
+  }
+  const { options, action, errors } = resolveOptions(parsed.values, table, agent, input.env);
+  const log = createFenceLog(io, Number(options.verbose_level ?? 0), options.quiet === true);
+  for (const w of parsed.warnings) log.warn(w);
+  if (INFO_ACTIONS.has(action)) {
+    io.out(renderMetadata(agent, table).trimEnd());
+    return 0;
+  }
+  if (action === 'validate-all') {
+    for (const e of errors) log.error(e);
+    if (errors.length > 0) log.error('validate-all failed');
+    return errors.length > 0 ? 1 : 0;
+  }
+  if (errors.length > 0) {
+    log.error(`Failed: ${errors[0]}`);
+    log.error("Please use '-h' for usage");
+    return 1;
+  }
+  try {
+    if (typeof options.passwd_script === 'string' && options.passwd_script !== '' && !options.passwd) {
+      options.passwd = await passwordFromScript(options.passwd_script);
+    }
+    return await performAction(action, { agent, table, options, log, out: io.out });
+  } catch (err) {
+    if (err instanceof FenceError) {
+      log.error(err.message);
+      return 1;
+    }
+    log.error(`Failed: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+/**
+ * ClusterLabs runs the password script through a shell; we run it directly (program and whitespace-separated
+ * arguments), so no shell ever sees option text.
+ */
+async function passwordFromScript(script: string): Promise<string> {
+  const [program, ...args] = script.trim().split(/\s+/);
+  try {
+    const { stdout } = await run(program!, args, { timeout: 30_000, maxBuffer: 64 * 1024 });
+    return stdout.replace(/\s+$/, '');
+  } catch (err) {
+    throw new FenceError(`Failed: password script ${program} failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function usage(table: ReturnType<typeof buildTable>): string {
+  const lines = [`Usage:`, `\t${table.name} [options]`, `Options:`];
+  for (const s of [...table.options].sort((a, b) => a.order - b.order || a.key.localeCompare(b.key))) {
+    const flag = `${s.short ? `-${s.short}, ` : '    '}--${s.long ?? s.key}${s.arg ? `=[${s.arg}]` : ''}`;
+    lines.push(`   ${flag.padEnd(40)}${s.description}${s.default !== undefined ? ` (default: ${s.default})` : ''}`);
+  }
+  lines.push('', 'With no options on the command line, options are read from standard input as key=value lines.');
+  return lines.join('\n');
+}

@@ -1,0 +1,72 @@
+import type { FenceAgent, FenceOptions } from './agent.js';
+import type { RawOptions } from './parse.js';
+import type { AgentTable } from './table.js';
+
+/** Actions that need no device and no device options. */
+export const INFO_ACTIONS = new Set(['metadata', 'manpage']);
+const NO_PLUG_ACTIONS = new Set(['list', 'list-status', 'monitor', 'metadata', 'manpage', 'validate-all']);
+
+export interface Resolved {
+  options: FenceOptions;
+  action: string;
+  errors: string[];
+}
+
+/**
+ * Applies defaults and checks the options with ClusterLabs' rules and messages. Returns every problem (for
+ * validate-all); the runner stops at the first for other actions.
+ */
+export function resolveOptions(values: RawOptions, table: AgentTable, agent: FenceAgent<unknown>, env: NodeJS.ProcessEnv): Resolved {
+  const options: FenceOptions = {};
+  for (const spec of table.options) {
+    const v = values[spec.key];
+    if (v !== undefined) options[spec.key] = typeof v === 'number' ? String(v) : v;
+    else if (spec.default !== undefined) options[spec.key] = spec.type === 'boolean' ? spec.default === '1' : spec.default;
+  }
+  if (values.verbose !== undefined && options.verbose_level === undefined) options.verbose_level = String(values.verbose);
+  const errors: string[] = [];
+  let action = String(options.action ?? 'reboot').toLowerCase();
+  if (action === 'meta-data') action = 'metadata';
+  options.action = action;
+  if (!table.actions.includes(action) && !table.hiddenActions.includes(action)) errors.push(`Unrecognised action '${action}'`);
+  if (INFO_ACTIONS.has(action) || values.help || values.version) return { options, action, errors: [] };
+
+  const has = (key: string) => table.byName.has(key);
+  const given = (key: string) => typeof options[key] === 'string' && options[key] !== '';
+  if (has('login') && !agent.loginOptional && !given('login')) errors.push('You have to set login name');
+  if (has('ipaddr') && !given('ipaddr')) {
+    if (table.portAsIp && options.port_as_ip === true && given('port')) options.ipaddr = options.port;
+    else errors.push('You have to enter fence address');
+  }
+  if (has('passwd') && !agent.passwordOptional && !given('passwd') && !given('passwd_script')) {
+    errors.push('You have to enter password or password script');
+  }
+  if (table.hasPort && !given('port') && !NO_PLUG_ACTIONS.has(action)) {
+    errors.push('You have to enter plug number or machine identification');
+  }
+  for (const spec of table.options) {
+    const v = options[spec.key];
+    if (typeof v !== 'string' || v === '') continue;
+    const flag = `--${spec.long ?? spec.key}`;
+    if (spec.type === 'select') {
+      const choice = spec.choices!.find((c) => c.toLowerCase() === v.toLowerCase());
+      if (choice) options[spec.key] = choice;
+      else errors.push(`You have to enter a valid choice for ${flag} from the valid values: [${spec.choices!.map((c) => `'${c}'`).join(', ')}]`);
+    } else if (spec.type === 'second' && !/^\d+(\.\d+)?$/.test(v.trim())) {
+      errors.push(`The value you have entered for ${flag} is not a valid time in seconds`);
+    } else if (spec.type === 'integer' && !/^-?\d+$/.test(v.trim())) {
+      errors.push(`The value you have entered for ${flag} is not a valid integer`);
+    }
+  }
+  // Under Pacemaker timeouts belong to the cluster: unless told otherwise, ours are switched off.
+  const disable = options.disable_timeout ?? (env.PCMK_service === 'pacemaker-fenced' ? 'true' : undefined);
+  if (typeof disable === 'string' && ['1', 'yes', 'on', 'true'].includes(disable.toLowerCase())) {
+    options.power_timeout = options.shell_timeout = options.login_timeout = '0';
+  }
+  return { options, action, errors };
+}
+
+/** A number-valued option (seconds or integer); the validation above guarantees it parses. */
+export function num(options: FenceOptions, key: string): number {
+  return Number(options[key] ?? 0);
+}

@@ -1,0 +1,36 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from './vdsmd-process.js';
+
+export interface FenceResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Our standalone agent under a given name (aliases are symlinks to the one bundle, as upstream). */
+export const ourAgent = (name: string) => join(ROOT, 'dist/fence', name === 'fence_ipmilan' ? 'fence_ipmilan.js' : name);
+/** ClusterLabs' agent, run directly: its shebang names Debian's /usr/bin/python3. */
+export const theirAgent = (name: string) => `/usr/sbin/${name}`;
+
+/** Runs an agent with an argument array (no shell), optional stdin, and a hard time bound. */
+export function runFence(program: string, args: string[], stdin?: string, timeoutMs = 30_000): Promise<FenceResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: performance.now() - started });
+    });
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+/** stdout as the lines that matter (ClusterLabs prints nothing else there). */
+export const lines = (r: FenceResult) => r.stdout.split('\n').filter((l) => l.trim() !== '');
