@@ -1,6 +1,22 @@
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { defineConfig } from 'tsup';
 
 const banner = { js: '#!/usr/bin/env node' };
+
+/**
+ * Fence agent aliases (fence_ilo4, fence_idrac, ...) share their agent's bundle and pick their defaults by the
+ * name they are called by. package.json's `bin` is the one list (npm links each name to the bundle); here the
+ * same names become symlinks in dist/fence/, as upstream installs them.
+ */
+function linkFenceAliases() {
+  const bin: Record<string, string> = JSON.parse(readFileSync('package.json', 'utf8')).bin;
+  for (const [name, bundle] of Object.entries(bin)) {
+    if (!bundle.startsWith('dist/fence/') || basename(bundle) === `${name}.js`) continue;
+    if (!existsSync(bundle)) throw new Error(`fence alias ${name}: ${bundle} was not built`);
+    symlinkSync(basename(bundle), `${dirname(bundle)}/${name}`);
+  }
+}
 
 export default defineConfig([{
   entry: {
@@ -26,4 +42,5 @@ export default defineConfig([{
   sourcemap: false,
   clean: false,
   banner,
+  onSuccess: async () => linkFenceAliases(),
 }]);

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=(openssl)
-[ "${1:-}" = test ] && need+=(rpm)
+need=(openssl ipmitool)
+# Tests run real peers: ClusterLabs' agents (parity), ipmi_sim as a BMC, snmpsim as a PDU, the helpers the
+# agents call (ipmitool, snmp tools, gnutls-cli, telnet, ssh), xmllint for the metadata schema, rpmbuild.
+[ "${1:-}" = test ] && need+=(rpm fence-agents ipmitool openipmi snmpsim snmp gnutls-bin telnet openssh-client libxml2-utils)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

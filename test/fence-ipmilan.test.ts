@@ -1,20 +1,13 @@
-import { readdirSync, readFileSync, symlinkSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IpmiSim, startIpmiSim } from './fixtures/ipmi-sim.js';
 import { lines, ourAgent, runFence, theirAgent } from './support/fence-run.js';
-import { ROOT } from './support/vdsmd-process.js';
 
 const USER = 'admin';
 const PASSWORD = 'Secr3t-pw_42';
 let sim: IpmiSim;
 
 beforeAll(async () => {
-  // Aliases are symlinks to the one bundle, as npm's bin entries and the RPM install them.
-  for (const alias of ['fence_ilo3', 'fence_ilo4', 'fence_idrac']) {
-    const link = join(ROOT, 'dist/fence', alias);
-    if (!existsSync(link)) symlinkSync('fence_ipmilan.js', link);
-  }
   sim = await startIpmiSim({ user: USER, password: PASSWORD });
 });
 

@@ -9,7 +9,7 @@ let engine: EngineClient;
 beforeAll(async () => {
   const { log } = captureLog();
   service = await startVdsmd(
-    { bind: '127.0.0.1', port: 0, ssl: false, sslKey: '', sslCert: '', sslCa: '', logLevel: 'info', configFile: null },
+    { bind: '127.0.0.1', port: 0, ssl: false, sslKey: '', sslCert: '', sslCa: '', logLevel: 'info', fencePluginDir: '/nonexistent', configFile: null },
     { log },
   );
   engine = await EngineClient.connect(service.port);

@@ -14,6 +14,8 @@ export interface VdsmdConfig {
   sslCert: string;
   sslCa: string;
   logLevel: string;
+  /** Directory of drop-in fence agent plugins (`*.js`); a missing directory is fine. */
+  fencePluginDir: string;
   /** The file the settings came from, or null for the embedded default. */
   configFile: string | null;
 }
@@ -36,6 +38,8 @@ With a config file the production defaults apply: TLS with client certificates r
   --ssl-cert FILE   VDSM_SSL_CERT      [vars] ssl_cert               /etc/pki/vdsm/certs/vdsmcert.pem
   --ssl-ca FILE     VDSM_SSL_CA        [vars] ssl_ca                 /etc/pki/vdsm/certs/cacert.pem
   --log-level L     VDSM_LOG_LEVEL     [logging] level               info (${LOG_LEVELS.join('|')})
+  --fence-plugin-dir DIR
+                    VDSM_FENCE_PLUGIN_DIR [fence] plugin_dir         /usr/lib/vdsm-ts/fence.d
   -h, --help        print this help
 
 With ssl, every client must present a certificate signed by the CA in ssl_ca (mutual TLS).
@@ -62,6 +66,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
       'ssl-cert': { type: 'string' },
       'ssl-ca': { type: 'string' },
       'log-level': { type: 'string' },
+      'fence-plugin-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,6 +83,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     sslCert: env.VDSM_SSL_CERT,
     sslCa: env.VDSM_SSL_CA,
     logLevel: env.VDSM_LOG_LEVEL,
+    fencePluginDir: env.VDSM_FENCE_PLUGIN_DIR,
   };
   const fromFlags: Source = {
     bind: values.bind,
@@ -87,6 +93,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     sslCert: values['ssl-cert'],
     sslCa: values['ssl-ca'],
     logLevel: values['log-level'],
+    fencePluginDir: values['fence-plugin-dir'],
   };
   const pick = (key: keyof Source, fallback: string) => fromFlags[key] ?? fromEnv[key] ?? file[key] ?? fallback;
   const embedded = configFile === null;
@@ -101,6 +108,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     sslCert: pick('sslCert', '/etc/pki/vdsm/certs/vdsmcert.pem'),
     sslCa: pick('sslCa', '/etc/pki/vdsm/certs/cacert.pem'),
     logLevel,
+    fencePluginDir: pick('fencePluginDir', '/usr/lib/vdsm-ts/fence.d'),
     configFile,
   };
 }
@@ -125,6 +133,7 @@ function readConfigFile(path: string): Source {
     sslCert: get('vars', 'ssl_cert'),
     sslCa: get('vars', 'ssl_ca'),
     logLevel: get('logging', 'level'),
+    fencePluginDir: get('fence', 'plugin_dir'),
   };
 }
 

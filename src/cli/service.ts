@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { getHostStatsSampler, stopHostStatsSampler } from '../host/stats.js';
+import { loadAgents } from '../plugins/fence/loader.js';
 import { EventBus, eventToJson } from '../rpc/events.js';
 import { JsonRpcDispatcher } from '../rpc/jsonrpc.js';
 import { listen, type Listener, type TlsFiles } from '../rpc/server.js';
@@ -31,7 +32,9 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
   let ready = false;
   const events = new EventBus();
   const dispatcher = new JsonRpcDispatcher({ log, isReady: () => ready });
-  const ctx = { ha: deps.ha ?? HA_NOT_CONFIGURED, log };
+  const fence = await loadAgents(config.fencePluginDir);
+  for (const { source, reason } of fence.rejected) log.warn({ source, reason }, 'fence plugin refused');
+  const ctx = { ha: deps.ha ?? HA_NOT_CONFIGURED, log, fence };
   for (const verb of VERBS) dispatcher.register(verb.name, bindVerb(verb, ctx));
 
   const broker = new StompBroker({ log, onRequest: (body, meta) => dispatcher.handle(body, meta) });

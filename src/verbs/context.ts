@@ -1,3 +1,4 @@
+import type { FenceAgent } from '../plugins/fence/agent.js';
 import { VdsmError } from './errors.js';
 import type { Logger } from 'pino';
 
@@ -36,6 +37,8 @@ export const HA_NOT_CONFIGURED: HaStatusProvider = {
 /** What a verb handler may use: long-lived services of the host, plus facts about the current request. */
 export interface VerbContext {
   ha: HaStatusProvider;
+  /** Fence agents this host can run for Host.fenceNode, by every name they answer to (none when absent). */
+  fence?: { agents: Map<string, FenceAgent<unknown>> };
   log: Logger;
   /** Local address the request arrived on (vdsm reports the NIC owning it as `lastClientIface`). */
   localAddress?: string;
