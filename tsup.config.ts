@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { defineConfig } from 'tsup';
 
@@ -34,7 +34,12 @@ export default defineConfig([{
 },
 {
   // One self-contained file per fence agent: a standalone agent loads only its own plugin, and starts fast.
-  entry: { 'fence/fence_ipmilan': 'plugins/fence_ipmilan/cli.ts' },
+  // Every plugins/<agent>/cli.ts becomes dist/fence/<agent>.js.
+  entry: Object.fromEntries(
+    readdirSync('plugins')
+      .filter((agent) => existsSync(`plugins/${agent}/cli.ts`))
+      .map((agent) => [`fence/${agent}`, `plugins/${agent}/cli.ts`]),
+  ),
   format: ['esm'],
   target: 'node20',
   platform: 'node',
