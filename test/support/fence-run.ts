@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from './vdsmd-process.js';
+import { ROOT } from './paths.js';
 
 export interface FenceResult {
   code: number | null;

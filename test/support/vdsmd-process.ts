@@ -3,12 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const VDSMD = join(ROOT, 'dist/cli/vdsmd.js');
-export const VDSM_CLIENT = join(ROOT, 'dist/cli/vdsm-client.js');
+import { ROOT, VDSMD } from './paths.js';
+
+export { ROOT, VDSMD, VDSM_CLIENT } from './paths.js';
 
 export interface Pki {
   dir: string;

@@ -32,20 +32,20 @@ export interface LoadReport {
 }
 
 /** Checks a plugin before it may run: its shape, and that its option table and metadata can be built. */
-export function checkAgent(candidate: unknown): FenceAgent<unknown> {
+export async function checkAgent(candidate: unknown): Promise<FenceAgent<unknown>> {
   const parsed = agentShape.safeParse(candidate);
   if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'agent'}: ${i.message}`).join('; '));
   const agent = candidate as FenceAgent<unknown>;
-  renderMetadata(agent, buildTable(agent));
+  await renderMetadata(agent, buildTable(agent));
   return agent;
 }
 
 /** Loads the built-in agents plus drop-in plugins (`*.js`/`*.mjs` default-exporting an agent) from `dropInDir`. */
 export async function loadAgents(dropInDir?: string): Promise<LoadReport> {
   const report: LoadReport = { agents: new Map(), rejected: [] };
-  const add = (source: string, candidate: unknown) => {
+  const add = async (source: string, candidate: unknown) => {
     try {
-      const agent = checkAgent(candidate);
+      const agent = await checkAgent(candidate);
       for (const name of [agent.name, ...(agent.aliases ?? []).map((a) => a.name)]) {
         if (report.agents.has(name)) throw new Error(`${name} is already provided by another plugin`);
       }
@@ -54,7 +54,7 @@ export async function loadAgents(dropInDir?: string): Promise<LoadReport> {
       report.rejected.push({ source, reason: (err as Error).message });
     }
   };
-  for (const [name, load] of Object.entries(BUILTIN)) add(name, (await load()).default);
+  for (const [name, load] of Object.entries(BUILTIN)) await add(name, (await load()).default);
   if (dropInDir) {
     let files: string[] = [];
     try {
@@ -65,7 +65,7 @@ export async function loadAgents(dropInDir?: string): Promise<LoadReport> {
     for (const file of files) {
       const source = join(dropInDir, file);
       try {
-        add(source, ((await import(pathToFileURL(source).href)) as Partial<AgentModule>).default);
+        await add(source, ((await import(pathToFileURL(source).href)) as Partial<AgentModule>).default);
       } catch (err) {
         report.rejected.push({ source, reason: `cannot load: ${(err as Error).message}` });
       }

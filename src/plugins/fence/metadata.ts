@@ -1,16 +1,7 @@
-import { XMLBuilder } from 'fast-xml-parser';
 import type { FenceAgent } from './agent.js';
 import { newName, type OptionSpec } from './options.js';
 import type { AgentTable } from './table.js';
 
-const builder = new XMLBuilder({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  textNodeName: '#text',
-  format: true,
-  indentBy: '\t',
-  suppressEmptyNode: true,
-});
 
 function getopt(spec: OptionSpec): string {
   const long = `--${spec.long ?? spec.key}${spec.arg ? `=[${spec.arg}]` : ''}`;
@@ -29,7 +20,7 @@ function content(spec: OptionSpec) {
  * parameter names, types, defaults and order as ClusterLabs' agents; an option whose long name differs from its
  * key appears twice (the old key `deprecated`, the new name `obsoletes` it). Descriptions are ours.
  */
-export function renderMetadata(agent: FenceAgent<unknown>, table: AgentTable): string {
+export async function renderMetadata(agent: FenceAgent<unknown>, table: AgentTable): Promise<string> {
   const params: { name: string; order: number; spec: OptionSpec; attrs: Record<string, string> }[] = [];
   for (const spec of table.options) {
     const base = { '@name': '', '@unique': '0', '@required': spec.required ? '1' : '0' };
@@ -62,5 +53,8 @@ export function renderMetadata(agent: FenceAgent<unknown>, table: AgentTable): s
       },
     },
   };
+  // Loaded here, not at start-up: a standalone agent's status or reboot never needs an XML library.
+  const { XMLBuilder } = await import('fast-xml-parser');
+  const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', textNodeName: '#text', format: true, indentBy: '\t', suppressEmptyNode: true });
   return '<?xml version="1.0" ?>\n' + builder.build(doc);
 }

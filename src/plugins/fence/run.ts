@@ -44,7 +44,7 @@ export async function runAgent(agent: FenceAgent<unknown>, input: RunInput, io: 
   const log = createFenceLog(io, Number(options.verbose_level ?? 0), options.quiet === true);
   for (const w of parsed.warnings) log.warn(w);
   if (INFO_ACTIONS.has(action)) {
-    io.out(renderMetadata(agent, table).trimEnd());
+    io.out((await renderMetadata(agent, table)).trimEnd());
     return 0;
   }
   if (action === 'validate-all') {
