@@ -6,24 +6,14 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it, type TestContext } from 'vitest';
-import { startCliDevice, type CliDevice, type CliDeviceOptions } from './fixtures/cli-device/index.js';
-import { runAgent, SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
+import type { CliDevice, CliDeviceOptions } from './fixtures/cli-device/index.js';
+import { agentArgs, deviceForTest, runAgent, SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
 
 const AGENT = '/usr/sbin/fence_apc';
 const haveAgent = existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh');
 
-/** Starts a simulator that is stopped when the (concurrent) test finishes. */
-async function device(t: TestContext, opts: Partial<CliDeviceOptions> = {}): Promise<CliDevice> {
-  const d = await startCliDevice({ device: 'apc', transport: 'telnet', ...opts });
-  t.onTestFinished(() => d.close());
-  return d;
-}
-
-function args(d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]): string[] {
-  const base = ['--ip', '127.0.0.1', '--ipport', String(d.port), '-l', 'apc', '-p', 'apc'];
-  if (transport === 'ssh') base.push('--ssh', '--ssh-options', SSH_OPTIONS);
-  return [...base, ...rest];
-}
+const device = (t: TestContext, opts: Partial<CliDeviceOptions> = {}) => deviceForTest(t, { device: 'apc', transport: 'telnet', ...opts });
+const args = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => agentArgs(d, transport, 'apc', 'apc', ...rest);
 
 const LOGIN_FAILED = /ERROR: Unable to connect\/login to fencing device/;
 const ALL_STATUS = '1,Outlet 1,On\n2,Outlet 2,Off\n3,Outlet 3,On\n4,Outlet 4,Off\n';

@@ -6,24 +6,14 @@
 import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { describe, expect, it, type TestContext } from 'vitest';
-import { startCliDevice, type CliDevice, type CliDeviceOptions } from './fixtures/cli-device/index.js';
-import { runAgent, SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
+import type { CliDevice, CliDeviceOptions } from './fixtures/cli-device/index.js';
+import { agentArgs, deviceForTest, runAgent, SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
 
 const AGENT = '/usr/sbin/fence_drac5';
 const haveAgent = existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh');
 
-/** Starts a simulator that is stopped when the (concurrent) test finishes. */
-async function device(t: TestContext, opts: Partial<CliDeviceOptions> = {}): Promise<CliDevice> {
-  const d = await startCliDevice({ device: 'drac5', transport: 'telnet', ...opts });
-  t.onTestFinished(() => d.close());
-  return d;
-}
-
-function args(d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]): string[] {
-  const base = ['--ip', '127.0.0.1', '--ipport', String(d.port), '-l', 'root', '-p', 'calvin'];
-  if (transport === 'ssh') base.push('--ssh', '--ssh-options', SSH_OPTIONS);
-  return [...base, ...rest];
-}
+const device = (t: TestContext, opts: Partial<CliDeviceOptions> = {}) => deviceForTest(t, { device: 'drac5', transport: 'telnet', ...opts });
+const args = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => agentArgs(d, transport, 'root', 'calvin', ...rest);
 
 const LOGIN_FAILED = /ERROR: Unable to connect\/login to fencing device/;
 
