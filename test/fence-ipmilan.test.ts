@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IpmiSim, startIpmiSim } from './fixtures/ipmi-sim.js';
-import { lines, ourAgent, runFence, theirAgent } from './support/fence-run.js';
+import { lines, ourAgent, parameterTable, runFence, theirAgent } from './support/fence-run.js';
 
 const USER = 'admin';
 const PASSWORD = 'Secr3t-pw_42';
@@ -132,18 +132,3 @@ describe('secrets', () => {
     expect(r.stderr).not.toContain(PASSWORD);
   });
 });
-
-/** (name, attributes, getopt, type, default, choices) per parameter, in document order. */
-function parameterTable(xml: string) {
-  return [...xml.matchAll(/<parameter (.*?)<\/parameter>/gs)].map(([block]) => {
-    const attrs = /<parameter ([^>]*)>/.exec(block)![1]!.match(/(\w+)="([^"]*)"/g)!.sort();
-    const content = /<content ([^>]*?)\/?>/.exec(block)![1]!;
-    return {
-      attrs,
-      getopt: /mixed="([^"]*)"/.exec(block)![1],
-      type: /type="([^"]+)"/.exec(content)![1],
-      default: /default="([^"]*)"/.exec(content)?.[1],
-      choices: [...block.matchAll(/option value="([^"]+)"/g)].map((m) => m[1]),
-    };
-  });
-}

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVdsmd, type Vdsmd } from '../src/cli/service.js';
+import { type ApcSnmpSim, startApcSnmpSim } from './fixtures/apc-snmp-sim.js';
+import { startCliDevice } from './fixtures/cli-device/index.js';
 import { type IpmiSim, startIpmiSim } from './fixtures/ipmi-sim.js';
 import { captureLog } from './support/capture-log.js';
 import { EngineClient } from './support/engine.js';
@@ -99,6 +101,36 @@ describe('Host.fenceNode against ipmi_sim', () => {
   it('rejects an illegal action and wrong types with -32602', async () => {
     expect((await engine.request('Host.fenceNode', ipmi('explode'))).error.code).toBe(-32602);
     expect((await engine.request('Host.fenceNode', ipmi('status', { addr: 42 }))).error.code).toBe(-32602);
+  });
+});
+
+describe('Host.fenceNode with the other agents, in process', () => {
+  let pdu: ApcSnmpSim;
+  beforeAll(async () => {
+    pdu = await startApcSnmpSim({ outlets: 3 });
+  });
+  afterAll(async () => {
+    await pdu?.stop();
+  });
+
+  it('apc_snmp: the engine\'s port is the outlet', async () => {
+    pdu.setOutlet(2, 'on');
+    const params = { addr: '127.0.0.1', port: '2', agent: 'apc_snmp', username: '', password: '', options: `ipport=${pdu.port}\ncommunity=private\npower_wait=0` };
+    expect((await engine.request('Host.fenceNode', { ...params, action: 'off' })).result).toEqual({ power: 'unknown', operationStatus: 'initiated' });
+    expect(pdu.outlet(2)).toBe('off');
+    expect((await engine.request('Host.fenceNode', { ...params, action: 'status' })).result).toEqual({ power: 'off' });
+  });
+
+  it.each(['telnet', 'ssh'] as const)('drac5 over %s: a single DRAC 5 needs no port', async (transport) => {
+    const drac = await startCliDevice({ device: 'drac5', transport });
+    try {
+      const params = { addr: '127.0.0.1', port: '', agent: 'drac5', username: 'root', password: 'calvin', secure: transport === 'ssh', options: `ipport=${drac.port}\npower_wait=0` };
+      expect((await engine.request('Host.fenceNode', { ...params, action: 'status' })).result).toEqual({ power: 'on' });
+      expect((await engine.request('Host.fenceNode', { ...params, action: 'off' })).result).toEqual({ power: 'unknown', operationStatus: 'initiated' });
+      expect(drac.power()).toBe(false);
+    } finally {
+      await drac.close();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './paths.js';
 
@@ -9,8 +10,11 @@ export interface FenceResult {
   ms: number;
 }
 
-/** Our standalone agent under a given name (aliases are symlinks to the one bundle, as upstream). */
-export const ourAgent = (name: string) => join(ROOT, 'dist/fence', name === 'fence_ipmilan' ? 'fence_ipmilan.js' : name);
+/** Our standalone agent under a given name: its own bundle, or an alias symlink to its agent's bundle. */
+export function ourAgent(name: string): string {
+  const bundle = join(ROOT, 'dist/fence', `${name}.js`);
+  return existsSync(bundle) ? bundle : join(ROOT, 'dist/fence', name);
+}
 /** ClusterLabs' agent, run directly: its shebang names Debian's /usr/bin/python3. */
 export const theirAgent = (name: string) => `/usr/sbin/${name}`;
 
@@ -38,3 +42,18 @@ export function runFence(program: string, args: string[], stdin?: string, timeou
 
 /** stdout as the lines that matter (ClusterLabs prints nothing else there). */
 export const lines = (r: FenceResult) => r.stdout.split('\n').filter((l) => l.trim() !== '');
+
+/** Metadata as a comparable table: (attributes, getopt, type, default, choices) per parameter, in document order. */
+export function parameterTable(xml: string) {
+  return [...xml.matchAll(/<parameter (.*?)<\/parameter>/gs)].map(([block]) => {
+    const attrs = /<parameter ([^>]*)>/.exec(block)![1]!.match(/(\w+)="([^"]*)"/g)!.sort();
+    const content = /<content ([^>]*?)\/?>/.exec(block)![1]!;
+    return {
+      attrs,
+      getopt: /mixed="([^"]*)"/.exec(block)![1],
+      type: /type="([^"]+)"/.exec(content)![1],
+      default: /default="([^"]*)"/.exec(content)?.[1],
+      choices: [...block.matchAll(/option value="([^"]+)"/g)].map((m) => m[1]),
+    };
+  });
+}

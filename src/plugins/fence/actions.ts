@@ -58,8 +58,10 @@ class Session {
         return state === 'on' ? 0 : 2;
       }
       case 'monitor':
-        if (ctx.table.hasPort && ctx.agent.list) await ctx.agent.list(this.conn, ctx.options);
-        else await this.status();
+        if (ctx.table.hasPort && ctx.agent.list) {
+          const answer = await ctx.agent.list(this.conn, ctx.options);
+          if (typeof answer === 'string') ctx.out(answer);
+        } else await this.status();
         return 0;
       case 'list':
       case 'list-status':
@@ -94,7 +96,12 @@ class Session {
       return 0;
     }
     const sep = String(ctx.options.separator ?? ',');
-    for (const p of await ctx.agent.list(this.conn, ctx.options)) {
+    const answer = await ctx.agent.list(this.conn, ctx.options);
+    if (typeof answer === 'string') {
+      ctx.out(answer);
+      return 0;
+    }
+    for (const p of answer) {
       const state = p.state && ['on', 'off'].includes(p.state.toLowerCase()) ? p.state : 'UNKNOWN';
       ctx.out(withState ? `${p.plug}${sep}${p.alias}${sep}${state}` : `${p.plug}${sep}${p.alias}`);
     }

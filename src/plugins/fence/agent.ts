@@ -39,6 +39,8 @@ export interface FenceAgent<C = unknown> {
   /** Login or password are not required (e.g. IPMI may run anonymous). */
   loginOptional?: boolean;
   passwordOptional?: boolean;
+  /** The plug may be left out on some models (a single-server DRAC 5); the agent then gets `undefined`. */
+  plugOptional?: boolean;
   connect(opts: FenceOptions): Promise<C>;
   /** The power state of the plug (or of the whole device for single-plug agents), or anything else for "unknown". */
   getPower(conn: C, plug: string | undefined, opts: FenceOptions): Promise<Power | string>;
@@ -47,7 +49,8 @@ export interface FenceAgent<C = unknown> {
   cycle?(conn: C, plug: string | undefined, opts: FenceOptions): Promise<boolean>;
   /** A diagnostic interrupt (`-o diag`); returns whether the device accepted it. */
   diag?(conn: C, plug: string | undefined, opts: FenceOptions): Promise<boolean>;
-  list?(conn: C, opts: FenceOptions): Promise<PlugInfo[]>;
+  /** The plugs, or a device's own one-line answer printed as is (a single-server DRAC 5 says `N/A`). */
+  list?(conn: C, opts: FenceOptions): Promise<PlugInfo[] | string>;
   disconnect?(conn: C): Promise<void>;
 }
 

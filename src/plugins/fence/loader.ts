@@ -11,6 +11,10 @@ type AgentModule = { default: FenceAgent<unknown> };
 /** Agents that ship with vdsm-ts, imported only when first needed. */
 const BUILTIN: Record<string, () => Promise<AgentModule>> = {
   fence_ipmilan: () => import('../../../plugins/fence_ipmilan/index.js') as Promise<AgentModule>,
+  fence_ilo2: () => import('../../../plugins/fence_ilo2/index.js') as Promise<AgentModule>,
+  fence_apc_snmp: () => import('../../../plugins/fence_apc_snmp/index.js') as Promise<AgentModule>,
+  fence_drac5: () => import('../../../plugins/fence_drac5/index.js') as Promise<AgentModule>,
+  fence_apc: () => import('../../../plugins/fence_apc/index.js') as Promise<AgentModule>,
 };
 
 const agentShape = z.object({

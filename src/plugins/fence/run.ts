@@ -58,8 +58,10 @@ export async function runAgent(agent: FenceAgent<unknown>, input: RunInput, io: 
     return 1;
   }
   try {
-    if (typeof options.passwd_script === 'string' && options.passwd_script !== '' && !options.passwd) {
-      options.passwd = await passwordFromScript(options.passwd_script);
+    // Secrets from scripts, as ClusterLabs: only once the options are valid, only when not given directly.
+    for (const [secret, script] of [['passwd', 'passwd_script'], ['snmp_priv_passwd', 'snmp_priv_passwd_script']] as const) {
+      const program = options[script];
+      if (typeof program === 'string' && program !== '' && !options[secret]) options[secret] = await passwordFromScript(program);
     }
     return await performAction(action, { agent, table, options, log, out: io.out });
   } catch (err) {

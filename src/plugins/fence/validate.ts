@@ -21,6 +21,8 @@ export function resolveOptions(values: RawOptions, table: AgentTable, agent: Fen
   for (const spec of table.options) {
     const v = values[spec.key];
     if (v !== undefined) options[spec.key] = typeof v === 'number' ? String(v) : v;
+    // As ClusterLabs: --ssh without --ipport means SSH's port, whatever the telnet default.
+    else if (spec.key === 'ipport' && values.secure === true) options.ipport = '22';
     else if (spec.default !== undefined) options[spec.key] = spec.type === 'boolean' ? spec.default === '1' : spec.default;
   }
   if (values.verbose !== undefined && options.verbose_level === undefined) options.verbose_level = String(values.verbose);
@@ -41,7 +43,7 @@ export function resolveOptions(values: RawOptions, table: AgentTable, agent: Fen
   if (has('passwd') && !agent.passwordOptional && !given('passwd') && !given('passwd_script')) {
     errors.push('You have to enter password or password script');
   }
-  if (table.hasPort && !given('port') && !NO_PLUG_ACTIONS.has(action)) {
+  if (table.hasPort && !agent.plugOptional && !given('port') && !NO_PLUG_ACTIONS.has(action)) {
     errors.push('You have to enter plug number or machine identification');
   }
   for (const spec of table.options) {

@@ -1,0 +1,30 @@
+import { defineAgent } from '../../src/plugins/fence/agent.js';
+import { RibclSession } from '../../src/plugins/fence/transports/ribcl.js';
+import { num } from '../../src/plugins/fence/validate.js';
+
+export default defineAgent<RibclSession>({
+  name: 'fence_ilo2',
+  shortdesc: 'Fence agent for HP iLO',
+  longdesc:
+    'Powers an HP server off, on or through a reboot via its iLO or iLO2 management processor, speaking RIBCL ' +
+    'over TLS in process (no gnutls-cli). The device certificate is verified unless --ssl-insecure is given; ' +
+    'a refused login or command fails at once.',
+  vendorUrl: 'http://www.hp.com',
+  aliases: [{ name: 'fence_ilo', shortdesc: 'Fence agent for HP iLO' }],
+  uses: ['ipaddr', 'login', 'passwd', 'ssl', 'notls', 'tls1.0'],
+  options: [{ key: 'ribcl', long: 'ribcl-version', short: 'r', arg: 'version', type: 'string', order: 1, description: 'Force the RIBCL version to use' }],
+  defaults: { ipport: '443', ssl: '1', login_timeout: '10', retry_on: '3' },
+  connect: (o) => RibclSession.open(o),
+  getPower: async (s, _plug, o) =>
+    (await s.command('SERVER_INFO', 'read', '<GET_HOST_POWER_STATUS/>', num(o, 'power_timeout'), 'GET_HOST_POWER')).element('GET_HOST_POWER')?.HOST_POWER?.trim().toLowerCase() ?? 'unknown',
+  setPower: async (s, _plug, want, o) => {
+    // iLO2 after firmware 1.29 needs TOGGLE to act as the button; older iLO2 toggles anyway; old RIBCL sets.
+    const fw = s.firmware;
+    const body =
+      fw?.processor === 'iLO2' ? (fw.version > 1.29 ? '<HOLD_PWR_BTN TOGGLE="yes"/>' : '<HOLD_PWR_BTN/>')
+      : s.version < 2.21 ? `<SET_HOST_POWER HOST_POWER="${want}"/>`
+      : want === 'off' ? '<HOLD_PWR_BTN/>' : '<PRESS_PWR_BTN/>';
+    await s.command('SERVER_INFO', 'write', body, num(o, 'shell_timeout'));
+  },
+  disconnect: async (s) => s.close(),
+});
