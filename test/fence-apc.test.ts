@@ -1,5 +1,5 @@
 /**
- * fence_apc parity (AOS v5+ command line): ClusterLabs' agent and ours, same argv/stdin, against the same APC
+ * fence_apc parity (AOS v5+ command line and the AOS v3 menu UI): ClusterLabs' agent and ours, same argv/stdin, against the same APC
  * simulator over telnet and SSH; stdout lines, exit code and every outlet's power afterwards must agree.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -90,6 +90,31 @@ describe.skipIf(!haveTheirs).each(['telnet', 'ssh'] as const)('fence_apc parity 
     const stdin = `# from fenced\nipaddr=127.0.0.1\nipport=${d.port}\nlogin=apc\npasswd=apc\n${ssh}port=2\naction=on\npower_wait=0\n`;
     const { ours } = await parity(d, transport, [], stdin);
     expect(ours).toMatchObject({ lines: ['Success: Powered ON'], code: 0, after: [true, true, true, false] });
+  });
+});
+
+describe.skipIf(!haveTheirs).each(['telnet', 'ssh'] as const)('fence_apc parity with ClusterLabs, AOS v3 menu UI over %s', (transport) => {
+  let d: CliDevice;
+  it('starts the simulator', async () => {
+    d = await device({ transport, ui: 'menu' });
+  });
+  it.each([
+    ['status of an outlet that is on', ['-n', '1', '-o', 'status'], ['Status: ON'], 0, START],
+    ['status of an outlet that is off', ['-n', '2', '-o', 'status'], ['Status: OFF'], 2, START],
+    ['off (through the YES confirmation)', ['-n', '3', '-o', 'off', '--power-wait', '0'], ['Success: Powered OFF'], 0, [true, false, false, false]],
+    ['on', ['-n', '4', '-o', 'on', '--power-wait', '0'], ['Success: Powered ON'], 0, [true, false, true, true]],
+    ['reboot', ['-n', '1', '-o', 'reboot', '--power-wait', '0'], ['Success: Rebooted'], 0, START],
+    ['list', ['-o', 'list'], ['1,Outlet 1', '2,Outlet 2', '3,Outlet 3', '4,Outlet 4'], 0, START],
+    // The menu writes states in capitals and both agents print them as given.
+    ['list-status', ['-o', 'list-status'], ['1,Outlet 1,ON', '2,Outlet 2,OFF', '3,Outlet 3,ON', '4,Outlet 4,OFF'], 0, START],
+    ['an outlet that does not exist', ['-n', '9', '-o', 'status'], [], 1, START],
+  ] as const)('%s', async (_what, action, expectLines, expectCode, after) => {
+    const { ours } = await parity(d, `${transport} menu`, argv(d, transport, ...action, '--shell-timeout', '5', '--power-timeout', '10'));
+    expect(ours).toMatchObject({ lines: expectLines, code: expectCode, after });
+  });
+
+  it('the off went through the menu confirmation', () => {
+    expect(d.commands).toContain('YES');
   });
 });
 

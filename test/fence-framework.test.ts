@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { ParseError, parseArgv, parseStdin } from '../src/plugins/fence/parse.js
 import { buildTable } from '../src/plugins/fence/table.js';
 import { resolveOptions } from '../src/plugins/fence/validate.js';
 import { lines, ourAgent, runFence } from './support/fence-run.js';
+import { ROOT } from './support/paths.js';
 
 const table = buildTable(agent);
 const dir = mkdtempSync(join(tmpdir(), 'fence-fw-'));
@@ -111,8 +112,10 @@ describe('the standalone agent on bad input', () => {
     expect(() => execFileSync('test', ['-e', marker])).toThrow();
   });
 
-  it('metadata validates against fence-agents\' RelaxNG schema, for every name', async () => {
-    for (const name of ['fence_ipmilan', 'fence_ilo3', 'fence_ilo4', 'fence_idrac']) {
+  it('metadata validates against fence-agents\' RelaxNG schema, for every agent and alias we ship', async () => {
+    const names = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin).filter((n) => n.startsWith('fence_'));
+    expect(names.length).toBeGreaterThanOrEqual(13);
+    for (const name of names) {
       const file = join(dir, `${name}.xml`);
       const r = await runFence(ourAgent(name), ['-o', 'metadata']);
       writeFileSync(file, r.stdout);

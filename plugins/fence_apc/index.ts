@@ -1,5 +1,9 @@
-import { defineAgent, FenceError, type FenceOptions, type PlugInfo } from '../../src/plugins/fence/agent.js';
+import { defineAgent, type FenceOptions, type PlugInfo } from '../../src/plugins/fence/agent.js';
 import { type CliLogin, cliLogin, command, logout, ms, promptPatterns, textLines } from '../../src/plugins/fence/transports/cli-session.js';
+import { menuOutlets, menuSetPower } from './menu.js';
+
+/** A logged-in card; `menu` when its firmware has the old menu interface instead of the command line. */
+type Apc = CliLogin & { menu: boolean };
 
 const PROMPTS = ['\n>', '\napc>'];
 /** How ClusterLabs' metadata shows the default prompt list (Python's repr). */
@@ -12,8 +16,9 @@ function outletOf(plug: string | undefined): string {
   return p.includes(':') ? p.slice(p.indexOf(':') + 1) : p;
 }
 
-/** AOS v5+ command line: `olStatus all` lists every outlet as `<n>: <name>: On|Off`. */
-async function outlets(apc: CliLogin, opts: FenceOptions): Promise<PlugInfo[]> {
+/** Every outlet. AOS v5+ command line: `olStatus all` lists every outlet as `<n>: <name>: On|Off`. */
+async function outlets(apc: Apc, opts: FenceOptions, plug?: string): Promise<PlugInfo[]> {
+  if (apc.menu) return menuOutlets(apc, opts, plug);
   const out: PlugInfo[] = [];
   for (const line of textLines(await command(apc, 'olStatus all', ms(opts, 'shell_timeout')))) {
     const m = OUTLET.exec(line);
@@ -22,12 +27,13 @@ async function outlets(apc: CliLogin, opts: FenceOptions): Promise<PlugInfo[]> {
   return out;
 }
 
-export default defineAgent<CliLogin>({
+export default defineAgent<Apc>({
   name: 'fence_apc',
   shortdesc: 'Fence agent for APC over telnet/ssh',
   longdesc:
-    'Powers an outlet of an APC switched PDU off, on or through a reboot via the command line of its Network ' +
-    'Management Card (AOS v5 and later), over telnet or SSH. Keep sessions short: the card serves one at a time, ' +
+    'Powers an outlet of an APC switched PDU off, on or through a reboot via its Network Management Card, over ' +
+    'telnet or SSH: the command line of AOS v5 and later, or the menu interface of older ' +
+    'firmware (AOS v2/v3, MasterSwitch plus). Keep sessions short: the card serves one at a time, ' +
     'and a long one blocks fencing.',
   vendorUrl: 'http://www.apc.com',
   uses: ['ipaddr', 'login', 'passwd', 'cmd_prompt', 'secure', 'port', 'switch', 'telnet'],
@@ -36,17 +42,14 @@ export default defineAgent<CliLogin>({
     const apc = await cliLogin(opts, promptPatterns(opts, PROMPTS, PROMPTS_TEXT));
     // ClusterLabs picks the UI by the last digit of the first "v<n>." in the banner: 5, 6 or 7 is the command line.
     const version = /\s*v(\d)*\./.exec(apc.banner)?.[1];
-    if (!version || !['5', '6', '7'].includes(version)) {
-      await logout(apc, '4');
-      throw new FenceError('Failed: this APC firmware has the menu interface, which this agent does not drive yet (AOS v5 or later needed)');
-    }
-    return apc;
+    return { ...apc, menu: !version || !['5', '6', '7'].includes(version) };
   },
   getPower: async (apc, plug, opts) => {
     const outlet = outletOf(plug);
-    return (await outlets(apc, opts)).find((o) => o.plug === outlet)?.state?.toLowerCase() ?? 'unknown';
+    return (await outlets(apc, opts, plug)).find((o) => o.plug === outlet)?.state?.toLowerCase() ?? 'unknown';
   },
   setPower: async (apc, plug, want, opts) => {
+    if (apc.menu) return menuSetPower(apc, plug, outletOf(plug), want, opts);
     await command(apc, `${want === 'on' ? 'olOn' : 'olOff'} ${outletOf(plug)}`, ms(opts, 'power_timeout'));
   },
   list: outlets,
