@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CliDevice, type CliDeviceOptions, startCliDevice } from './fixtures/cli-device/index.js';
-import { SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
+import { agentArgs, SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
 import { lines, ourAgent, parameterTable, runFence, theirAgent } from './support/fence-run.js';
 
 const NAME = 'fence_apc';
@@ -25,12 +25,8 @@ afterAll(async () => {
   console.table(timings.map((t) => ({ ...t, theirs: Math.round(t.theirs), ours: Math.round(t.ours) })));
 });
 
-function argv(d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]): string[] {
-  const base = ['--ip', '127.0.0.1', '--ipport', String(d.port), '-l', 'apc', '-p', 'apc'];
-  // Theirs defaults to `-1 -c blowfish` (SSH protocol 1), which today's OpenSSH refuses: pass real options.
-  if (transport === 'ssh') base.push('--ssh', '--ssh-options', SSH_OPTIONS);
-  return [...base, ...rest];
-}
+// agentArgs adds SSH options that today's OpenSSH accepts (fence_apc's default `-1 -c blowfish` it refuses).
+const argv = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => agentArgs(d, transport, 'apc', 'apc', ...rest);
 
 const START = [true, false, true, false];
 

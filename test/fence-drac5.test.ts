@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CliDevice, type CliDeviceOptions, startCliDevice } from './fixtures/cli-device/index.js';
-import { SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
+import { agentArgs, SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
 import { lines, ourAgent, parameterTable, runFence, theirAgent } from './support/fence-run.js';
 
 const NAME = 'fence_drac5';
@@ -25,11 +25,8 @@ afterAll(async () => {
   console.table(timings.map((t) => ({ ...t, theirs: Math.round(t.theirs), ours: Math.round(t.ours) })));
 });
 
-function argv(d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]): string[] {
-  const base = ['--ip', '127.0.0.1', '--ipport', String(d.port), '-l', 'root', '-p', 'calvin'];
-  if (transport === 'ssh') base.push('--ssh', '--ssh-options', SSH_OPTIONS);
-  return [...base, ...rest];
-}
+// agentArgs adds SSH options that today's OpenSSH accepts (fence_apc's default `-1 -c blowfish` it refuses).
+const argv = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => agentArgs(d, transport, 'root', 'calvin', ...rest);
 
 /** Runs theirs then ours from the same starting state (plug → on) and compares lines, exit code and state after. */
 async function parity(d: CliDevice, transport: string, args: string[], start: Record<string, boolean>, stdin?: string) {
