@@ -22,7 +22,7 @@ async function main(): Promise<number> {
     service = await startVdsmd(config, { log });
   } catch (err) {
     log.fatal({ err }, 'vdsmd failed to start');
-    log.flushAll();
+    await log.finish();
     process.stderr.write(`vdsmd: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
@@ -33,7 +33,7 @@ async function main(): Promise<number> {
   });
   log.info('vdsmd stopping');
   await service.close();
-  log.flushAll();
+  await log.finish();
   return 0;
 }
 

@@ -49,7 +49,11 @@ export async function startVdsmdProcess(options: { pki?: Pki; args?: string[]; e
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => ((exited = true), resolve(code))));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`vdsmd did not become ready:\n${out}`)), 15_000);
+    // A start that fails must not leave its process behind.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`vdsmd did not become ready:\n${out}`));
+    }, 15_000);
     const check = () => {
       const m = /"port":(\d+)[^\n]*"msg":"vdsmd ready"/.exec(out);
       if (m) {
