@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ilo2Sim, type Ilo2SimOptions, startIlo2Sim } from './fixtures/ilo2-sim.js';
 import { lines, ourAgent, parameterTable, runFence, theirAgent } from './support/fence-run.js';
+import { closedPort } from './support/ports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const USER = 'Administrator';
@@ -44,14 +44,6 @@ async function extraSim(options: Partial<Ilo2SimOptions>): Promise<Ilo2Sim> {
 
 const argvFor = (port: number, password = PASSWORD) => ['--ip', '127.0.0.1', '--ipport', String(port), '-l', USER, '-p', password, '--ssl-insecure'];
 
-/** A port with certainly no listener: bind one, note it, close it. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** Runs ClusterLabs' agent and ours from the same power state; they must agree on stdout, exit code, effect and RIBCL commands. */
 async function parity(label: string, args: string[], start: 'on' | 'off', stdin?: string, device: Ilo2Sim = sim) {

@@ -6,13 +6,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startIlo2Sim, type Ilo2Sim, type Ilo2SimOptions } from './fixtures/ilo2-sim.js';
+import { closedPort } from './support/ports.js';
 
 const AGENT = '/usr/sbin/fence_ilo2';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -89,14 +89,6 @@ function argvWith(password: string, port: number, ...extra: string[]): string[] 
   return ['--ip', '127.0.0.1', '--ipport', String(port), '-l', USER, '-p', password, '--ssl-insecure', ...extra];
 }
 
-/** A port that certainly has no listener: bind one, note it, close it. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('status of a host that is on: "Status: ON", exit 0', async () => {

@@ -1,5 +1,6 @@
 import { defineAgent, type FenceOptions, type PlugInfo } from '../../src/plugins/fence/agent.js';
-import { type CliLogin, cliLogin, command, logout, ms, promptPatterns, textLines } from '../../src/plugins/fence/transports/cli-session.js';
+import { type CliLogin, cliLogin, command, logout, promptPatterns, textLines } from '../../src/plugins/fence/transports/cli-session.js';
+import { ms } from '../../src/plugins/fence/validate.js';
 import { menuOutlets, menuSetPower } from './menu.js';
 
 /** A logged-in card; `menu` when its firmware has the old menu interface instead of the command line. */

@@ -3,7 +3,8 @@
  * Ctrl-C back to the main menu. Every call starts and ends at the main menu (spec 4.4, menu UI).
  */
 import { FenceError, type FenceOptions, type Power, type PlugInfo } from '../../src/plugins/fence/agent.js';
-import { type CliLogin, command, expectPrompt, ms } from '../../src/plugins/fence/transports/cli-session.js';
+import { type CliLogin, command, expectPrompt } from '../../src/plugins/fence/transports/cli-session.js';
+import { ms } from '../../src/plugins/fence/validate.js';
 
 /** Pause upstream keeps before answering a screen (a fix for cards that time out when answered at once). */
 const SETTLE_MS = 500;

@@ -1,5 +1,6 @@
 import { defineAgent, FenceError, type FenceOptions, type PlugInfo } from '../../src/plugins/fence/agent.js';
-import { type CliLogin, cliLogin, command, expectPrompt, logout, ms, promptPatterns, textLines } from '../../src/plugins/fence/transports/cli-session.js';
+import { type CliLogin, cliLogin, command, expectPrompt, logout, promptPatterns, textLines } from '../../src/plugins/fence/transports/cli-session.js';
+import { ms } from '../../src/plugins/fence/validate.js';
 
 type Version = 'DRAC CMC' | 'DRAC MC' | 'DRAC 5';
 interface Drac extends CliLogin {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type FenceAgent, FenceError, type FenceOptions, type Power } from './agent.js';
 import type { FenceLog } from './io.js';
 import type { AgentTable } from './table.js';
-import { num } from './validate.js';
+import { ms, num } from './validate.js';
 
 export interface ActionContext {
   agent: FenceAgent<unknown>;
@@ -21,7 +21,7 @@ export async function performAction(action: string, ctx: ActionContext): Promise
   const { agent, options } = ctx;
   if ((action === 'off' || action === 'reboot') && num(options, 'delay') > 0) {
     ctx.log.info(`Delay ${num(options, 'delay')} second(s) before logging in to the fence device`);
-    await sleep(num(options, 'delay') * 1000);
+    await sleep(ms(options, 'delay'));
   }
   let conn: unknown;
   try {
@@ -163,15 +163,15 @@ class Session {
   }
 
   private powerWait(): Promise<void> {
-    const wait = num(this.ctx.options, 'power_wait');
-    return wait > 0 ? sleep(wait * 1000) : Promise.resolve();
+    const wait = ms(this.ctx.options, 'power_wait');
+    return wait > 0 ? sleep(wait) : Promise.resolve();
   }
 
   /** Polls until every plug reads `target`, for at most power_timeout seconds (0 = no limit, the caller's). */
   private async waitFor(target: Power): Promise<boolean> {
-    const timeout = num(this.ctx.options, 'power_timeout');
-    const deadline = timeout > 0 ? Date.now() + timeout * 1000 : Number.POSITIVE_INFINITY;
-    const pause = num(this.ctx.options, 'stonith_status_sleep') * 1000;
+    const timeout = ms(this.ctx.options, 'power_timeout');
+    const deadline = timeout > 0 ? Date.now() + timeout : Number.POSITIVE_INFINITY;
+    const pause = ms(this.ctx.options, 'stonith_status_sleep');
     for (;;) {
       let state: Power | null;
       try {

@@ -72,3 +72,8 @@ export function resolveOptions(values: RawOptions, table: AgentTable, agent: Fen
 export function num(options: FenceOptions, key: string): number {
   return Number(options[key] ?? 0);
 }
+
+/** A seconds-valued option in milliseconds (0 stays 0: "no limit" for timeouts). */
+export function ms(options: FenceOptions, key: string): number {
+  return Math.round(num(options, key) * 1000);
+}

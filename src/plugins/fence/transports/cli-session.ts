@@ -4,6 +4,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { FenceError, type FenceOptions } from '../agent.js';
+import { ms } from '../validate.js';
 
 export interface ExpectResult {
   /** Which pattern matched (its index in the list given). */
@@ -96,8 +97,6 @@ export abstract class BufferedSession implements CliSession {
   }
 }
 
-/** Seconds option → milliseconds (0 stays 0 = no limit, as with disable_timeout). */
-export const ms = (opts: FenceOptions, key: string) => Math.round(Number(opts[key] ?? 0) * 1000);
 
 const RE_LOGIN = /(login\s*: )|((?!Last )Login Name: {2})|(username: )|(User Name :)/i;
 const RE_PASSWORD = /(password)|(pass phrase)/i;

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { FenceError, type FenceOptions } from '../agent.js';
-import { num } from '../validate.js';
+import { ms, num } from '../validate.js';
 
 export interface IpmitoolResult {
   output: string;
@@ -42,7 +42,7 @@ export class Ipmitool {
   }
 
   run(...command: string[]): Promise<IpmitoolResult> {
-    const timeoutMs = num(this.o, 'power_timeout') * 1000;
+    const timeoutMs = ms(this.o, 'power_timeout');
     return new Promise((resolve, reject) => {
       execFile(this.program, [...this.base, ...command], { env: this.env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
         const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;

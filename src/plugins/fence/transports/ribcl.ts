@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { XMLParser } from 'fast-xml-parser';
 import { FenceError, type FenceOptions } from '../agent.js';
-import { num } from '../validate.js';
+import { ms, num } from '../validate.js';
 
 /** One parsed reply document: the RESPONSE's STATUS/MESSAGE and every element by (upper-case) name. */
 export interface RibclReply {
@@ -172,12 +172,12 @@ export class RibclSession {
     // Node has no SSL 3.0 at all: --notls gets the oldest protocol it has, TLS 1.0, like --tls1.0; both lower
     // OpenSSL's security level so the old ciphers and SHA-1 signatures of such devices are allowed.
     if (tls10 || o.notls === true) Object.assign(tls, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
-    const limit = num(o, 'login_timeout');
+    const limit = ms(o, 'login_timeout');
     const socket = tlsConnect(tls);
     const session = new RibclSession(socket, o);
     try {
       await new Promise<void>((resolve, reject) => {
-        const timer = limit > 0 ? setTimeout(() => reject(LOGIN_FAILED), limit * 1000) : undefined;
+        const timer = limit > 0 ? setTimeout(() => reject(LOGIN_FAILED), limit) : undefined;
         socket.once('secureConnect', () => {
           clearTimeout(timer);
           resolve();
