@@ -99,6 +99,7 @@ describe.skipIf(!haveAgent).concurrent('fence_drac5 vs DRAC 5 (telnet details)',
   it('negotiates like a telnetd and never echoes the password', async (t) => {
     const d = await device(t);
     const sock = net.connect(d.port, '127.0.0.1');
+    sock.on('error', () => {});
     const chunks: Buffer[] = [];
     sock.on('data', (c: Buffer) => chunks.push(c));
     const seen = async (pred: (b: Buffer) => boolean): Promise<Buffer> => {
