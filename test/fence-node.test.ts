@@ -7,6 +7,7 @@ import { type ApcSnmpSim, startApcSnmpSim } from './fixtures/apc-snmp-sim.js';
 import { startCliDevice } from './fixtures/cli-device/index.js';
 import { type IpmiSim, startIpmiSim } from './fixtures/ipmi-sim.js';
 import { captureLog } from './support/capture-log.js';
+import { testConfig } from './support/config.js';
 import { EngineClient } from './support/engine.js';
 
 const PASSWORD = 'fenceNode-pw9';
@@ -35,9 +36,10 @@ beforeAll(async () => {
   logLines = cap.lines;
   sim = await startIpmiSim({ user: 'admin', password: PASSWORD });
   service = await startVdsmd(
-    { bind: '127.0.0.1', port: 0, ssl: false, sslKey: '', sslCert: '', sslCa: '', logLevel: 'info', fencePluginDir: pluginDir, configFile: null },
+    testConfig({ fencePluginDir: pluginDir }),
     { log: cap.log },
   );
+  await service.recovered;
   engine = await EngineClient.connect(service.port);
 });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVdsmd, type Vdsmd } from '../src/cli/service.js';
 import { captureLog } from './support/capture-log.js';
+import { testConfig } from './support/config.js';
 import { EngineClient } from './support/engine.js';
 
 let service: Vdsmd;
@@ -9,9 +10,10 @@ let engine: EngineClient;
 beforeAll(async () => {
   const { log } = captureLog();
   service = await startVdsmd(
-    { bind: '127.0.0.1', port: 0, ssl: false, sslKey: '', sslCert: '', sslCa: '', logLevel: 'info', fencePluginDir: '/nonexistent', configFile: null },
+    testConfig(),
     { log },
   );
+  await service.recovered;
   engine = await EngineClient.connect(service.port);
   // Frames are handled in order: once this is answered, the engine's SUBSCRIBEs are in place.
   await engine.request('Host.ping2');

@@ -16,6 +16,12 @@ export interface VdsmdConfig {
   logLevel: string;
   /** Directory of drop-in fence agent plugins (`*.js`); a missing directory is fine. */
   fencePluginDir: string;
+  /** libvirt connection URI; `test:///default` is libvirt's in-process test driver (no daemon). */
+  libvirtUri: string;
+  /** Seconds between bulk VM statistics samples (vdsm's vm_sample_interval). */
+  vmSampleInterval: number;
+  /** Seconds a started VM reports "Powering up" before "Up" when no guest agent speaks (vdsm: 60). */
+  guestWaitTimeout: number;
   /** The file the settings came from, or null for the embedded default. */
   configFile: string | null;
 }
@@ -40,6 +46,11 @@ With a config file the production defaults apply: TLS with client certificates r
   --log-level L     VDSM_LOG_LEVEL     [logging] level               info (${LOG_LEVELS.join('|')})
   --fence-plugin-dir DIR
                     VDSM_FENCE_PLUGIN_DIR [fence] plugin_dir         /usr/lib/vdsm-ts/fence.d
+  --libvirt-uri URI VDSM_LIBVIRT_URI   [virt] libvirt_uri             qemu:///system (embedded: test:///default)
+  --vm-sample-interval S
+                    VDSM_VM_SAMPLE_INTERVAL [vars] vm_sample_interval  15
+  --guest-wait-timeout S
+                    VDSM_GUEST_WAIT_TIMEOUT [virt] guest_wait_timeout  60 (seconds of "Powering up" without a guest agent)
   -h, --help        print this help
 
 With ssl, every client must present a certificate signed by the CA in ssl_ca (mutual TLS).
@@ -67,6 +78,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
       'ssl-ca': { type: 'string' },
       'log-level': { type: 'string' },
       'fence-plugin-dir': { type: 'string' },
+      'libvirt-uri': { type: 'string' },
+      'vm-sample-interval': { type: 'string' },
+      'guest-wait-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -84,6 +98,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     sslCa: env.VDSM_SSL_CA,
     logLevel: env.VDSM_LOG_LEVEL,
     fencePluginDir: env.VDSM_FENCE_PLUGIN_DIR,
+    libvirtUri: env.VDSM_LIBVIRT_URI,
+    vmSampleInterval: env.VDSM_VM_SAMPLE_INTERVAL,
+    guestWaitTimeout: env.VDSM_GUEST_WAIT_TIMEOUT,
   };
   const fromFlags: Source = {
     bind: values.bind,
@@ -94,6 +111,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     sslCa: values['ssl-ca'],
     logLevel: values['log-level'],
     fencePluginDir: values['fence-plugin-dir'],
+    libvirtUri: values['libvirt-uri'],
+    vmSampleInterval: values['vm-sample-interval'],
+    guestWaitTimeout: values['guest-wait-timeout'],
   };
   const pick = (key: keyof Source, fallback: string) => fromFlags[key] ?? fromEnv[key] ?? file[key] ?? fallback;
   const embedded = configFile === null;
@@ -109,6 +129,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     sslCa: pick('sslCa', '/etc/pki/vdsm/certs/cacert.pem'),
     logLevel,
     fencePluginDir: pick('fencePluginDir', '/usr/lib/vdsm-ts/fence.d'),
+    libvirtUri: pick('libvirtUri', embedded ? 'test:///default' : 'qemu:///system'),
+    vmSampleInterval: parseSeconds('vm_sample_interval', pick('vmSampleInterval', '15')),
+    guestWaitTimeout: parseSeconds('guest_wait_timeout', pick('guestWaitTimeout', '60')),
     configFile,
   };
 }
@@ -134,6 +157,9 @@ function readConfigFile(path: string): Source {
     sslCa: get('vars', 'ssl_ca'),
     logLevel: get('logging', 'level'),
     fencePluginDir: get('fence', 'plugin_dir'),
+    libvirtUri: get('virt', 'libvirt_uri'),
+    vmSampleInterval: get('vars', 'vm_sample_interval'),
+    guestWaitTimeout: get('virt', 'guest_wait_timeout'),
   };
 }
 
@@ -141,6 +167,12 @@ function parsePort(text: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text.trim()) || port > 65535) throw new ConfigError(`port must be a number from 0 to 65535, not "${text}"`);
   return port;
+}
+
+function parseSeconds(name: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86400) throw new ConfigError(`${name} must be a number of seconds from 0 to 86400, not "${text}"`);
+  return n;
 }
 
 function parseBool(name: string, text: string): boolean {

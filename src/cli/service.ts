@@ -8,7 +8,8 @@ import { listen, type Listener, type TlsFiles } from '../rpc/server.js';
 import { StompBroker } from '../rpc/stomp/broker.js';
 import { bindVerb } from '../verbs/bind.js';
 import { VERBS } from '../verbs/catalogue.js';
-import { HA_NOT_CONFIGURED, type HaStatusProvider } from '../verbs/context.js';
+import { HA_NOT_CONFIGURED, type HaStatusProvider, type VerbContext } from '../verbs/context.js';
+import { VirtSupervisor } from '../virt/supervisor.js';
 import type { VdsmdConfig } from './config.js';
 
 export interface Vdsmd {
@@ -16,6 +17,9 @@ export interface Vdsmd {
   events: EventBus;
   broker: StompBroker;
   dispatcher: JsonRpcDispatcher;
+  /** Resolves once libvirt is connected and its domains recovered; until then every call answers 99. */
+  recovered: Promise<void>;
+  virt: VirtSupervisor;
   /** Marks the service ready; until then every call answers 99 (vdsm's recovery). */
   setReady(ready: boolean): void;
   close(): Promise<void>;
@@ -34,7 +38,7 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
   const dispatcher = new JsonRpcDispatcher({ log, isReady: () => ready });
   const fence = await loadAgents(config.fencePluginDir);
   for (const { source, reason } of fence.rejected) log.warn({ source, reason }, 'fence plugin refused');
-  const ctx = { ha: deps.ha ?? HA_NOT_CONFIGURED, log, fence };
+  const ctx: Omit<VerbContext, 'localAddress'> = { ha: deps.ha ?? HA_NOT_CONFIGURED, log, fence };
   for (const verb of VERBS) dispatcher.register(verb.name, bindVerb(verb, ctx));
 
   const broker = new StompBroker({ log, onRequest: (body, meta) => dispatcher.handle(body, meta) });
@@ -46,19 +50,34 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
   // The first CPU reading, so that the first Host.getStats already measures a real window.
   await getHostStatsSampler();
   const listener = await listenWithFallback(config, tls, broker, log);
-  ready = true;
+  // Like vdsm: listen at once, answer 99 until libvirt's domains are recovered.
+  const virt = new VirtSupervisor({
+    uri: config.libvirtUri,
+    events,
+    log,
+    guestWaitMs: config.guestWaitTimeout * 1000,
+    sampleIntervalMs: config.vmSampleInterval * 1000,
+    onChange: (vms) => {
+      ctx.vms = vms;
+      ready = vms !== undefined;
+    },
+  });
+  const recovered = virt.start();
 
   return {
     port: listener.address.port,
     events,
     broker,
     dispatcher,
+    recovered,
+    virt,
     setReady: (value) => {
       ready = value;
     },
     close: async () => {
       unsubscribe();
       await listener.close();
+      await virt.close();
       await stopHostStatsSampler();
     },
   };

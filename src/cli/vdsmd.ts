@@ -26,11 +26,13 @@ async function main(): Promise<number> {
     process.stderr.write(`vdsmd: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  log.info({ port: service.port, ssl: config.ssl, config: config.configFile ?? 'embedded default' }, 'vdsmd ready');
-  await new Promise<void>((resolve) => {
+  log.info({ port: service.port, ssl: config.ssl, libvirt: config.libvirtUri }, 'vdsmd listening; recovering');
+  const stop = new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  void service.recovered.then(() => service.virt.vms && log.info({ port: service.port, ssl: config.ssl, config: config.configFile ?? 'embedded default' }, 'vdsmd ready'));
+  await stop;
   log.info('vdsmd stopping');
   await service.close();
   await log.finish();

@@ -1,4 +1,5 @@
 import type { FenceAgent } from '../plugins/fence/agent.js';
+import type { VmManager } from '../virt/manager.js';
 import { VdsmError } from './errors.js';
 import type { Logger } from 'pino';
 
@@ -40,6 +41,14 @@ export interface VerbContext {
   /** Fence agents this host can run for Host.fenceNode, by every name they answer to (none when absent). */
   fence?: { agents: Map<string, FenceAgent<unknown>> };
   log: Logger;
+  /** The VM container; absent until libvirt is connected and recovery is done (callers then get 99). */
+  vms?: VmManager;
   /** Local address the request arrived on (vdsm reports the NIC owning it as `lastClientIface`). */
   localAddress?: string;
+}
+
+/** The VM container, or vdsm's 99 while it is not there yet. */
+export function vmsOf(ctx: VerbContext): VmManager {
+  if (!ctx.vms) throw VdsmError.of('recovery');
+  return ctx.vms;
 }

@@ -13,6 +13,7 @@ export const VDSM_ERRORS = {
   hwInfoErr: { code: 57, message: 'Failed to read hardware information' },
   haErr: { code: 61, message: 'Failed to set Hosted Engine HA policy' },
   recovery: { code: 99, message: 'Recovering from crash or Initializing' },
+  general: { code: 100, message: 'General Exception' },
 } as const;
 
 export type VdsmErrorName = keyof typeof VDSM_ERRORS;
@@ -35,6 +36,18 @@ export class VdsmError extends Error {
     const { code, message } = VDSM_ERRORS[name];
     return new VdsmError(code, context ? `${message}: ${pythonDictRepr(context)}` : message);
   }
+
+  /** vdsm's catch-all (100): `General Exception: ('<text>',)`, the repr of a one-element tuple. */
+  static general(text: string): VdsmError {
+    return new VdsmError(VDSM_ERRORS.general.code, `${VDSM_ERRORS.general.message}: (${pythonStrRepr(text)},)`);
+  }
+}
+
+/** Python's repr of a str: single quotes unless the text holds one and no double quote. */
+function pythonStrRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  const body = text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replaceAll(quote, `\\${quote}`);
+  return `${quote}${body}${quote}`;
 }
 
 function pythonDictRepr(ctx: Record<string, string | number>): string {

@@ -35,12 +35,15 @@ export interface VdsmdProcess {
 }
 
 /** Starts the built vdsmd as a real process on a free port and waits for its "ready" line. */
-export async function startVdsmdProcess(options: { pki?: Pki; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<VdsmdProcess> {
+export async function startVdsmdProcess(
+  options: { pki?: Pki; args?: string[]; env?: NodeJS.ProcessEnv; readyLine?: 'vdsmd ready' | 'vdsmd listening; recovering' } = {},
+): Promise<VdsmdProcess> {
   const tlsArgs = options.pki
     ? ['--ssl', 'true', '--ssl-key', options.pki.file('vdsm-key.pem'), '--ssl-cert', options.pki.file('vdsm.pem'), '--ssl-ca', options.pki.file('ca.pem')]
     : ['--ssl', 'false'];
   const child = spawn(process.execPath, [VDSMD, '--bind', '127.0.0.1', '--port', '0', ...tlsArgs, ...(options.args ?? [])], {
-    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', ...options.env },
+    // libvirt's in-process test driver unless the test names another hypervisor.
+    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', VDSM_LIBVIRT_URI: 'test:///default', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -55,7 +58,7 @@ export async function startVdsmdProcess(options: { pki?: Pki; args?: string[]; e
       reject(new Error(`vdsmd did not become ready:\n${out}`));
     }, 15_000);
     const check = () => {
-      const m = /"port":(\d+)[^\n]*"msg":"vdsmd ready"/.exec(out);
+      const m = new RegExp(`"port":(\\d+)[^\\n]*"msg":"${options.readyLine ?? 'vdsmd ready'}"`).exec(out);
       if (m) {
         clearTimeout(timer);
         child.stdout!.off('data', check);

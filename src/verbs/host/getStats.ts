@@ -105,7 +105,9 @@ export default defineVerb({
   result: hostStatsResult,
   handler: async (_params, ctx) => {
     const [sampler, ha] = await Promise.all([getHostStatsSampler(), haStatusOrDefaults(ctx)]);
-    return toVdsmStats(await sampler.sample(), ha);
+    const counts = ctx.vms?.counts() ?? { total: 0, active: 0 };
+    const vms = { vmCount: counts.total, vmActive: counts.active, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 };
+    return toVdsmStats(await sampler.sample(), ha, new Date(), vms);
   },
 });
 

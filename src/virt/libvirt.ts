@@ -1,0 +1,75 @@
+import {
+  LibvirtError,
+  type DomainStatsRecord,
+  type Hypervisor,
+  type LifecycleEvent,
+  type ShutdownMethod,
+} from './hypervisor.js';
+import { nativeLibvirt, type NativeConnection } from './native.js';
+
+const START_PAUSED = 1;
+const DESTROY_GRACEFUL = 1;
+const SHUTDOWN_FLAGS: Record<ShutdownMethod, number> = { default: 0, acpi: 1, agent: 2 };
+const CLOSE_REASONS = ['error', 'end of file', 'keepalive timeout', 'client closed'];
+
+/** The addon's errors carry libvirt's numbers as plain properties; give them a class. */
+function typed(err: unknown): never {
+  const e = err as Error & { libvirtCode?: number; libvirtDomain?: number };
+  if (typeof e?.libvirtCode === 'number') throw new LibvirtError(e.message, e.libvirtCode, e.libvirtDomain ?? 0);
+  throw err;
+}
+
+async function call<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    return typed(err);
+  }
+}
+
+/** Opens a libvirt connection: `test:///default` (in process), `qemu:///system`, `qemu+unix:///system?socket=…`. */
+export async function openLibvirt(uri: string): Promise<Hypervisor> {
+  const conn = await call(() => nativeLibvirt().open(uri));
+  // Remote drivers notice a dead daemon through keepalive; local ones answer -1 and are unaffected.
+  await call(() => conn.setKeepAlive(5, 3));
+  return new LibvirtHypervisor(uri, conn);
+}
+
+class LibvirtHypervisor implements Hypervisor {
+  // libvirt tracks one registration per callback function and event type: fan out here.
+  private readonly lifecycleListeners = new Set<(event: LifecycleEvent) => void>();
+
+  constructor(
+    readonly uri: string,
+    private readonly conn: NativeConnection,
+  ) {
+    conn.onLifecycle((event) => {
+      for (const listener of this.lifecycleListeners) listener(event);
+    });
+  }
+
+  listDomains = () => call(() => this.conn.listDomains());
+  lookup = (uuid: string) => call(() => this.conn.lookup(uuid));
+  domainXml = (uuid: string) => call(() => this.conn.xml(uuid, 0));
+  createTransient = (xml: string, options: { paused?: boolean } = {}) => call(() => this.conn.createXml(xml, options.paused ? START_PAUSED : 0));
+  define = (xml: string) => call(() => this.conn.define(xml));
+  undefine = (uuid: string) => call(() => this.conn.undefine(uuid, 0));
+  start = (uuid: string) => call(() => this.conn.start(uuid, 0));
+  destroy = (uuid: string, options: { graceful?: boolean } = {}) => call(() => this.conn.destroy(uuid, options.graceful ? DESTROY_GRACEFUL : 0));
+  shutdown = (uuid: string, method: ShutdownMethod = 'default') => call(() => this.conn.shutdown(uuid, SHUTDOWN_FLAGS[method]));
+  suspend = (uuid: string) => call(() => this.conn.suspend(uuid));
+  resume = (uuid: string) => call(() => this.conn.resume(uuid));
+  info = (uuid: string) => call(() => this.conn.info(uuid));
+  /** Every stats group the driver supports, for every domain, in one call (vdsm's bulk sampling). */
+  allDomainStats = (): Promise<DomainStatsRecord[]> => call(() => this.conn.allDomainStats(0, 0));
+
+  onLifecycle(listener: (event: LifecycleEvent) => void): void {
+    this.lifecycleListeners.add(listener);
+  }
+
+  onClose(listener: (reason: string) => void): void {
+    this.conn.onClose((reason) => listener(CLOSE_REASONS[reason] ?? `reason ${reason}`));
+  }
+
+  close = () => call(() => this.conn.close());
+}

@@ -1,0 +1,387 @@
+import type { Logger } from 'pino';
+import type { EventBus } from '../rpc/events.js';
+import { VdsmError } from '../verbs/errors.js';
+import { domainFacts, forDriver, type DomainFacts } from './domxml.js';
+import { DomainState, LibvirtError, LibvirtErrorCode, LifecycleEventType, ShutdownDetail, StoppedDetail, SuspendedDetail, type DomainSummary, type Hypervisor, type LifecycleEvent } from './hypervisor.js';
+import { runningStats, statusTime, vmStats, type SampleWindow } from './stats.js';
+import { exitInfo, Vm, type ExitInfo } from './vm.js';
+import { ExitCode, ExitReason } from './vmstatus.js';
+
+export interface VmManagerOptions {
+  events: EventBus;
+  log: Logger;
+  /** Seconds of "Powering up" without a guest agent. */
+  guestWaitMs: number;
+  sampleIntervalMs: number;
+  /** Monotonic milliseconds (process.hrtime's clock, the clock of libvirt events as the addon reports them). */
+  now?: () => number;
+  /** Called after every VM_status event is published, with the libvirt event time it answers (for benchmarks). */
+  onStatusEvent?: (vmId: string, status: string, libvirtAt: number | undefined) => void;
+}
+
+export interface ShutdownRequest {
+  delaySeconds: number;
+  message: string;
+  reboot: boolean;
+  timeoutSeconds: number;
+  force: boolean;
+}
+
+const OVIRT_METADATA = 'http://ovirt.org/vm/1.0';
+const GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0';
+
+const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+/**
+ * vdsm's VM container: the VMs this host runs, kept in step with libvirt through lifecycle events, and
+ * the operations the VM verbs perform on them. Down VMs stay until VM.destroy removes them.
+ */
+export class VmManager {
+  private readonly vms = new Map<string, Vm>();
+  private readonly samples = new Map<string, SampleWindow>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private sampler: NodeJS.Timeout | undefined;
+  private sampling: Promise<void> | undefined;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly hv: Hypervisor,
+    private readonly options: VmManagerOptions,
+  ) {
+    this.now = options.now ?? monotonicMs;
+    hv.onLifecycle((event) => this.onLifecycle(event));
+  }
+
+  get hypervisor(): Hypervisor {
+    return this.hv;
+  }
+
+  /** Takes over the domains libvirt already runs (vdsm's recovery); returns how many were recovered. */
+  async recover(): Promise<number> {
+    const domains = await this.hv.listDomains();
+    for (const domain of domains) {
+      try {
+        await this.recoverOne(domain);
+      } catch (err) {
+        this.options.log.warn({ err, vmId: domain.uuid, name: domain.name }, 'cannot recover domain; leaving it alone');
+      }
+    }
+    await this.sample();
+    this.sampler = setInterval(() => void this.sample(), this.options.sampleIntervalMs);
+    this.sampler.unref();
+    return this.vms.size;
+  }
+
+  private async recoverOne(domain: DomainSummary): Promise<void> {
+    if (this.vms.has(domain.uuid)) return;
+    const xml = await this.hv.domainXml(domain.uuid);
+    const ours = xml.includes(OVIRT_METADATA);
+    const active = domain.id >= 0;
+    // As vdsm: shut-off domains are ours only with oVirt metadata; external ones are not our business.
+    if (!active && !ours) return;
+    const vm = new Vm(domainFacts(xml), xml, this.now(), this.options.guestWaitMs);
+    if (active) {
+      vm.recovered(this.now(), domain.state === DomainState.Paused);
+      vm.readLiveXml(xml);
+    } else {
+      vm.down(this.now(), shutOffExit(domain.reason));
+    }
+    this.vms.set(vm.id, vm);
+    this.options.log.info({ vmId: vm.id, name: vm.name, status: vm.status(this.now()), external: !ours }, 'recovered VM');
+  }
+
+  /**
+   * VM.create: registers the VM as WaitForLaunch and starts it in the background, as vdsm does; a start
+   * failure arrives as a Down event. Everything that can be checked beforehand is, so nothing is half-made.
+   */
+  create(xml: string, facts: DomainFacts = domainFacts(xml)): Record<string, unknown> {
+    this.assertOpen();
+    if (this.vms.has(facts.uuid)) throw VdsmError.of('exist', { vmId: facts.uuid });
+    const vm = new Vm(facts, xml, this.now(), this.options.guestWaitMs);
+    this.vms.set(vm.id, vm);
+    void this.launch(vm);
+    return { vmId: vm.id, status: vm.rawStatus(), statusTime: statusTime(vm.statusTime), xml };
+  }
+
+  private async launch(vm: Vm): Promise<void> {
+    try {
+      await this.hv.createTransient(forDriver(vm.xml, this.hv.uri));
+    } catch (err) {
+      // Another domain with this UUID (or name) exists outside our container: refuse, like vdsm's start failure.
+      this.setDown(vm, exitInfo(ExitReason.GenericError, ExitCode.Error, (err as Error).message));
+      return;
+    }
+    if (this.vms.get(vm.id) !== vm || vm.stopping) {
+      // VM.destroy came while libvirt was still starting it.
+      await this.hv.destroy(vm.id).catch(() => {});
+      if (!vm.isDown) this.setDown(vm, exitInfo(ExitReason.DestroyedOnStartup));
+      return;
+    }
+    // The Started event normally arrives first; this covers a driver that sends none.
+    if (vm.isLaunching) this.markStarted(vm, undefined);
+  }
+
+  private markStarted(vm: Vm, libvirtAt: number | undefined): void {
+    // No event when "Powering up" later turns "Up" by the clock: the engine polls that, as with vdsm.
+    vm.started(this.now());
+    this.publish(vm, { ...runningStats(vm, this.now(), this.samples.get(vm.id)) }, libvirtAt);
+    void this.hv.domainXml(vm.id).then(
+      (live) => vm.readLiveXml(live),
+      () => {},
+    );
+  }
+
+  private onLifecycle(event: LifecycleEvent): void {
+    const vm = this.vms.get(event.uuid);
+    if (!vm || this.closed) {
+      this.options.log.debug({ vmId: event.uuid, event: event.event, detail: event.detail }, 'libvirt event for a domain we do not run');
+      return;
+    }
+    const now = this.now();
+    switch (event.event) {
+      case LifecycleEventType.Started:
+        if (vm.isLaunching) this.markStarted(vm, event.at);
+        break;
+      case LifecycleEventType.Suspended:
+        if (vm.isDown || vm.isLaunching) break;
+        vm.paused(now, event.detail === SuspendedDetail.IoError ? 'EIO' : 'NOERR');
+        this.publish(vm, {}, event.at);
+        break;
+      case LifecycleEventType.Resumed:
+        if (vm.isDown || vm.isLaunching) break;
+        vm.resumed(now);
+        this.publish(vm, {}, event.at);
+        break;
+      case LifecycleEventType.Shutdown:
+        // The guest is going down by itself, unless the engine asked first (vdsm keeps the first reason).
+        vm.stopping ??= event.detail === ShutdownDetail.Host ? exitInfo(ExitReason.HostShutdown, ExitCode.Error) : exitInfo(ExitReason.UserShutdown);
+        break;
+      case LifecycleEventType.Stopped:
+        if (!vm.isDown) this.setDown(vm, stoppedExit(vm.stopping, event.detail), event.at);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private setDown(vm: Vm, exit: ExitInfo, libvirtAt?: number): void {
+    vm.down(this.now(), exit);
+    this.samples.delete(vm.id);
+    this.publish(vm, { vmId: vm.id, ...exit }, libvirtAt);
+  }
+
+  /** `|virt|VM_status|<vmId>` with `{<vmId>: {status, …}}`: never a statusTime, as vdsm. */
+  private publish(vm: Vm, extra: Record<string, unknown>, libvirtAt: number | undefined): void {
+    const status = vm.status(this.now());
+    this.options.events.publish('virt', 'VM_status', vm.id, { [vm.id]: { status, ...extra } });
+    this.options.onStatusEvent?.(vm.id, status, libvirtAt);
+  }
+
+  get(vmId: string): Vm {
+    this.assertOpen();
+    const vm = this.vms.get(vmId);
+    if (!vm) throw VdsmError.of('noVM', { vmId });
+    return vm;
+  }
+
+  /** VM.destroy: stops the domain if it runs and forgets the VM. The Down event (0/6) follows libvirt's. */
+  async destroy(vmId: string, gracefulAttempts = 1): Promise<void> {
+    const vm = this.get(vmId);
+    if (!vm.isDown) {
+      vm.stopping = exitInfo(vm.isLaunching ? ExitReason.DestroyedOnStartup : ExitReason.AdminShutdown);
+      if (!vm.isLaunching) await this.destroyDomain(vm, gracefulAttempts);
+    }
+    this.vms.delete(vmId);
+    this.samples.delete(vmId);
+  }
+
+  private async destroyDomain(vm: Vm, gracefulAttempts: number): Promise<void> {
+    for (let attempt = 0; attempt <= gracefulAttempts; attempt++) {
+      const graceful = attempt < gracefulAttempts;
+      try {
+        await this.hv.destroy(vm.id, { graceful });
+        break;
+      } catch (err) {
+        if (err instanceof LibvirtError && (err.code === LibvirtErrorCode.NoDomain || err.code === LibvirtErrorCode.OperationInvalid)) break; // already gone
+        if (!graceful) {
+          vm.stopping = undefined;
+          throw VdsmError.of('destroyErr', { vmId: vm.id, reason: (err as Error).message });
+        }
+      }
+    }
+    // Transient domains vanish on destroy; if libvirt's event has not come yet, the Down comes from here.
+    if (!vm.isDown) this.setDown(vm, vm.stopping ?? exitInfo(ExitReason.AdminShutdown));
+  }
+
+  /**
+   * VM.shutdown: the guest agent, then ACPI, then (with force) destroy, each given `timeout` seconds.
+   * Without a guest agent channel and without ACPI there is nothing to ask: error 4, as vdsm's powerdown.
+   */
+  async shutdown(vmId: string, request: ShutdownRequest): Promise<void> {
+    const vm = this.get(vmId);
+    if (vm.isDown) throw VdsmError.of('noVM');
+    if (request.reboot) throw VdsmError.of('noimpl', { reason: 'reboot through VM.shutdown is not implemented' });
+    const agent = vm.xml.includes(GUEST_AGENT_CHANNEL);
+    if (!agent && !vm.acpi && !request.force) throw new VdsmError(4, 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.');
+    vm.poweringDown(this.now());
+    vm.stopping ??= exitInfo(ExitReason.AdminShutdown);
+    const methods: (() => Promise<void>)[] = [];
+    if (agent) methods.push(() => this.hv.shutdown(vm.id, 'agent'));
+    if (vm.acpi) methods.push(() => this.acpiShutdown(vm.id));
+    if (request.force) methods.push(() => this.destroyDomain(vm, 1));
+    void this.powerDown(vm, methods, request.timeoutSeconds * 1000);
+  }
+
+  /** The ACPI power button; drivers that take no method flags (libvirt's test driver) get their default. */
+  private async acpiShutdown(vmId: string): Promise<void> {
+    try {
+      await this.hv.shutdown(vmId, 'acpi');
+    } catch (err) {
+      const flagsRefused = err instanceof LibvirtError && [LibvirtErrorCode.InvalidArg, LibvirtErrorCode.ArgumentUnsupported, LibvirtErrorCode.NoSupport].includes(err.code as never);
+      if (!flagsRefused) throw err;
+      await this.hv.shutdown(vmId, 'default');
+    }
+  }
+
+  private async powerDown(vm: Vm, methods: (() => Promise<void>)[], timeoutMs: number): Promise<void> {
+    for (const method of methods) {
+      if (vm.isDown || this.closed) return;
+      try {
+        await method();
+      } catch (err) {
+        this.options.log.info({ vmId: vm.id, err: (err as Error).message }, 'shutdown method failed; trying the next');
+        continue;
+      }
+      if (await this.waitDown(vm, timeoutMs)) return;
+    }
+    if (!vm.isDown) this.options.log.warn({ vmId: vm.id }, 'VM did not shut down; it keeps running');
+  }
+
+  private waitDown(vm: Vm, timeoutMs: number): Promise<boolean> {
+    const deadline = this.now() + timeoutMs;
+    return new Promise((resolve) => {
+      const check = () => {
+        if (vm.isDown || this.closed) resolve(vm.isDown);
+        else if (this.now() >= deadline) resolve(false);
+        else this.after(Math.min(100, deadline - this.now()), check);
+      };
+      check();
+    });
+  }
+
+  /** VM.pause. vdsm answers a VM that is not running with a general exception (100). */
+  async pause(vmId: string): Promise<void> {
+    const vm = this.get(vmId);
+    if (!vm.isRunning) throw VdsmError.general(`VM '${vmId}' was not defined yet or was undefined`);
+    await this.hv.suspend(vmId).catch((err: Error) => {
+      throw VdsmError.general(err.message);
+    });
+  }
+
+  /** VM.cont. A Down VM gives 16 (unexpected), one not yet started a general exception (100), as vdsm. */
+  async cont(vmId: string): Promise<void> {
+    const vm = this.get(vmId);
+    if (vm.isDown) throw VdsmError.of('unexpected');
+    if (vm.isLaunching) throw VdsmError.general(`VM '${vmId}' was not defined yet or was undefined`);
+    await this.hv.resume(vmId).catch((err: Error) => {
+      throw VdsmError.general(err.message);
+    });
+  }
+
+  stats(vmId: string): Record<string, unknown> {
+    const vm = this.get(vmId);
+    return vmStats(vm, this.now(), this.samples.get(vm.id));
+  }
+
+  /** Every VM, Down ones included, in the container's order: recovered first, then by creation. */
+  allStats(): Record<string, unknown>[] {
+    this.assertOpen();
+    const now = this.now();
+    return [...this.vms.values()].map((vm) => vmStats(vm, now, this.samples.get(vm.id)));
+  }
+
+  list(): { vmId: string; status: string; statusTime: string }[] {
+    this.assertOpen();
+    return [...this.vms.values()].map((vm) => ({ vmId: vm.id, status: vm.rawStatus(), statusTime: statusTime(vm.statusTime) }));
+  }
+
+  counts(): { total: number; active: number } {
+    const all = [...this.vms.values()];
+    return { total: all.length, active: all.filter((vm) => vm.isRunning).length };
+  }
+
+  /** One bulk statistics sample of every domain (vdsm's periodic sampling); verbs read the newest two. */
+  sample(): Promise<void> {
+    this.sampling ??= this.sampleOnce().finally(() => (this.sampling = undefined));
+    return this.sampling;
+  }
+
+  private async sampleOnce(): Promise<void> {
+    let records;
+    try {
+      records = await this.hv.allDomainStats();
+    } catch (err) {
+      this.options.log.warn({ err: (err as Error).message }, 'cannot sample VM statistics');
+      return;
+    }
+    const at = this.now();
+    await Promise.all(
+      records.map(async (record) => {
+        if (!this.vms.get(record.uuid)?.isRunning) return;
+        const stats = { ...record.stats };
+        // Drivers without bulk CPU/memory stats (libvirt's test driver) still answer virDomainGetInfo.
+        if (stats['cpu.time'] === undefined) {
+          const info = await this.hv.info(record.uuid).catch(() => undefined);
+          if (info) Object.assign(stats, { 'cpu.time': info.cpuTimeNs, 'balloon.current': info.memoryKiB, 'vcpu.current': info.vcpus });
+        }
+        const window = this.samples.get(record.uuid);
+        this.samples.set(record.uuid, { prev: window?.last, last: { at, stats } });
+      }),
+    );
+  }
+
+  private after(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, Math.max(0, ms));
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw VdsmError.of('recovery');
+  }
+
+  /** Stops sampling and timers; the domains keep running (vdsmd restarts must not touch VMs). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sampler);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await this.sampling;
+  }
+}
+
+/** Exit of a domain found shut off at recovery, by libvirt's shutoff reason (vdsm's _recover_status). */
+function shutOffExit(reason: number): ExitInfo {
+  const byReason: Record<number, ExitInfo> = {
+    1: exitInfo(ExitReason.UserShutdown),
+    2: exitInfo(ExitReason.AdminShutdown),
+    4: exitInfo(ExitReason.MigrationSucceeded),
+    5: exitInfo(ExitReason.SaveStateSucceeded),
+    6: exitInfo(ExitReason.LibvirtStartFailed, ExitCode.Error),
+  };
+  return byReason[reason] ?? exitInfo(ExitReason.GenericError, ExitCode.Error);
+}
+
+/** The exit of a domain libvirt reports stopped: the reason recorded before, else by libvirt's detail. */
+function stoppedExit(recorded: ExitInfo | undefined, detail: number): ExitInfo {
+  if (recorded) return recorded;
+  // qemu announces a guest poweroff with a SHUTDOWN event first; drivers that do not still say why.
+  if (detail === StoppedDetail.Shutdown) return exitInfo(ExitReason.UserShutdown);
+  if (detail === StoppedDetail.Migrated) return exitInfo(ExitReason.MigrationSucceeded);
+  if (detail === StoppedDetail.Saved) return exitInfo(ExitReason.SaveStateSucceeded);
+  return exitInfo(ExitReason.LostQemuConnection, ExitCode.Error);
+}

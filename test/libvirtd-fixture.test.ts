@@ -1,0 +1,91 @@
+/**
+ * Smoke test of test/fixtures/libvirtd.ts + test/fixtures/tiny-guest.ts: a private libvirtd runs a
+ * real (TCG) guest from a transient domain, the guest's /init prints its marker on the serial
+ * console, and `virsh destroy` removes it again.
+ * Needs root and Debian packages libvirt-daemon-system libvirt-clients qemu-system-x86 tini
+ * (plus apt/dpkg and a reachable Debian mirror for the first guest build). Skips with the reason
+ * if libvirtd cannot start.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLibvirtd, type Libvirtd } from './fixtures/libvirtd.js';
+import { tinyDomainXml, tinyGuest, type TinyGuest } from './fixtures/tiny-guest.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+describe.skipIf(!existsSync('/usr/sbin/libvirtd') || process.getuid?.() !== 0)('libvirtd + tiny guest fixtures', () => {
+  let lv: Libvirtd | undefined;
+  let guest: TinyGuest | undefined;
+  let skipReason = '';
+  const t: Record<string, number> = {};
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    const timed = async <T>(key: string, p: Promise<T>): Promise<T> => {
+      try {
+        return await p;
+      } finally {
+        t[key] = Date.now() - t0;
+      }
+    };
+    // independent: build/look up the guest while libvirtd starts
+    const [g, l] = await Promise.allSettled([timed('guest', tinyGuest()), timed('libvirtd', startLibvirtd())]);
+    if (l.status === 'fulfilled') lv = l.value;
+    else skipReason = (l.reason as Error).message;
+    if (g.status === 'fulfilled') guest = g.value;
+    else skipReason ||= `tiny guest: ${(g.reason as Error).message}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    const t0 = Date.now();
+    await lv?.stop();
+    t.stop = Date.now() - t0;
+    if (t.running === undefined) return;
+    console.log(
+      `libvirtd-fixture timings (ms): tinyGuest=${t.guest} startLibvirtd=${t.libvirtd} (${lv?.isolation})` +
+        ` create→running=${t.running} running→marker=${t.marker} destroy=${t.destroy} stop=${t.stop}`,
+    );
+  }, 30_000);
+
+  it('boots a transient tiny guest to its marker and destroys it', async (ctx) => {
+    if (!lv || !guest) ctx.skip(skipReason);
+    const { uri, dir } = lv!;
+    const g = guest!;
+    const name = `tiny-${process.pid}`;
+    const consoleLog = join(dir, `${name}.console.log`);
+    const xmlFile = join(dir, `${name}.xml`);
+    writeFileSync(xmlFile, tinyDomainXml({ name, uuid: randomUUID(), kernel: g.kernel, initrd: g.initrd, consoleLog, memoryMiB: 128 }));
+
+    const t0 = Date.now();
+    await lv!.virsh(['create', xmlFile], 20_000);
+    // running: bounded poll of domstate
+    let state = '';
+    for (let i = 0; i < 100 && Date.now() - t0 < 10_000; i++) {
+      state = (await lv!.virsh(['domstate', name], 5000)).stdout.trim();
+      if (state === 'running') break;
+      await sleep(50);
+    }
+    expect(state).toBe('running');
+    const t1 = Date.now();
+    t.running = t1 - t0;
+
+    // marker on the serial console: bounded
+    let text = '';
+    for (let i = 0; i < 400 && Date.now() - t1 < 20_000; i++) {
+      text = existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '';
+      if (text.includes(g.marker)) break;
+      await sleep(50);
+    }
+    expect(text, `console log of ${name} (uri ${uri})`).toContain(g.marker);
+    const t2 = Date.now();
+    t.marker = t2 - t1;
+
+    await lv!.virsh(['destroy', name], 20_000);
+    t.destroy = Date.now() - t2;
+    const list = (await lv!.virsh(['list', '--all', '--name'], 5000)).stdout;
+    expect(list.split('\n').map((s) => s.trim())).not.toContain(name);
+    await expect(lv!.virsh(['domstate', name], 5000)).rejects.toThrow(/failed to get domain|Domain not found/i);
+  }, 60_000);
+});
