@@ -48,7 +48,7 @@ async function reference(label: string, program: string, args: string[], env: No
 /** Host.fenceNode status, sequential requests over a plain STOMP connection to a vdsmd process. */
 async function fenceNodeOverRpc(runs: number): Promise<number> {
   const child = spawn(process.execPath, [VDSMD, '--ssl', 'false', '--bind', '127.0.0.1', '--port', '0', '--log-level', 'warn'], {
-    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null' },
+    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', VDSM_LIBVIRT_URI: 'test:///default' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // warn level: the ready line is at info, so learn the port from the listening socket instead.

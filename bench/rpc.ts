@@ -33,7 +33,7 @@ async function startServer(pki: string | null): Promise<Server> {
   const tlsArgs = pki ? ['--ssl', 'true', '--ssl-key', join(pki, 'vdsm-key.pem'), '--ssl-cert', join(pki, 'vdsm.pem'), '--ssl-ca', join(pki, 'ca.pem')] : ['--ssl', 'false'];
   // Logs go to a pipe we drain, as under journald; the request line is on at the default level.
   const child = spawn(process.execPath, [join(ROOT, 'dist/cli/vdsmd.js'), '--port', '0', '--log-level', values['log-level']!, ...tlsArgs], {
-    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null' },
+    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', VDSM_LIBVIRT_URI: 'test:///default' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let head = '';

@@ -5,19 +5,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=(openssl ipmitool)
+# The libvirt addon is compiled here against libvirt's headers (node-gyp with g++ and make).
+lean=(libvirt-dev pkg-config g++ make)
 # Tests run real peers: ClusterLabs' agents (parity), ipmi_sim as a BMC, snmpsim as a PDU, the helpers the
 # agents call (ipmitool, snmp tools, gnutls-cli, telnet, ssh), xmllint for the metadata schema, rpmbuild.
 [ "${1:-}" = test ] && need+=(rpm fence-agents ipmitool openipmi snmpsim snmp gnutls-bin telnet openssh-client libxml2-utils)
-missing=()
-for pkg in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# A real libvirtd running a tiny guest under QEMU emulation (tini reaps its children promptly).
+[ "${1:-}" = test ] && lean+=(libvirt-daemon-system libvirt-clients qemu-system-x86 tini)
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+updated=""
+install() { # install [apt options…] -- packages…: only those not yet installed
+  local opts=() missing=()
+  while [ "$1" != -- ]; do opts+=("$1"); shift; done
+  shift
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ -n "$updated" ] || { $sudo apt-get update -qq; updated=1; }
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${opts[@]}" "${missing[@]}" >/dev/null
+}
+install -- "${need[@]}"
+# Without recommends: libvirt's would bring a desktop's worth of packages.
+install --no-install-recommends -- "${lean[@]}"
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

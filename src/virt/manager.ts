@@ -118,8 +118,10 @@ export class VmManager {
       if (!vm.isDown) this.setDown(vm, exitInfo(ExitReason.DestroyedOnStartup));
       return;
     }
-    // The Started event normally arrives first; this covers a driver that sends none.
-    if (vm.isLaunching) this.markStarted(vm, undefined);
+    // libvirt's Started event reports the start; this covers a driver that sends none.
+    this.after(1000, () => {
+      if (vm.isLaunching && this.vms.get(vm.id) === vm) this.markStarted(vm, undefined);
+    });
   }
 
   private markStarted(vm: Vm, libvirtAt: number | undefined): void {

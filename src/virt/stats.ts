@@ -25,72 +25,83 @@ export function statusTime(ms: number): string {
 /** What VM.getStats / Host.getAllVmStats report for one VM (vm.py getStats), with vdsm's wire types. */
 export function vmStats(vm: Vm, now: number, window: SampleWindow | undefined): Record<string, unknown> {
   const status = vm.status(now);
-  const head = { statusTime: statusTime(vm.statusTime), status };
-  if (status === VmStatus.Down) return { ...head, vmId: vm.id, ...vm.exit };
-  return {
-    ...head,
+  if (status === VmStatus.Down) {
+    const exit = vm.exit!;
+    return { statusTime: statusTime(vm.statusTime), status, vmId: vm.id, exitCode: exit.exitCode, exitReason: exit.exitReason, exitMessage: exit.exitMessage };
+  }
+  // One literal, then the optional keys: getAllVmStats builds a thousand of these per call.
+  const stats: Record<string, unknown> = {
+    statusTime: statusTime(vm.statusTime),
+    status,
     vmId: vm.id,
     vmName: vm.name,
     vmType: vm.domainType,
     kvmEnable: 'true',
     acpiEnable: vm.acpi ? 'true' : 'false',
-    ...runningStats(vm, now, window),
-    ...GUEST_DEFAULTS,
   };
+  addRunningStats(stats, vm, now, window);
+  stats.username = 'Unknown';
+  stats.session = 'Unknown';
+  stats.memUsage = '0';
+  stats.guestCPUCount = -1;
+  stats.appsList = [];
+  stats.guestIPs = '';
+  stats.guestFQDN = '';
+  return stats;
 }
 
 /** The running part alone: also the payload of the "start finished" VM_status event. */
 export function runningStats(vm: Vm, now: number, window: SampleWindow | undefined): Record<string, unknown> {
-  const stats: Record<string, unknown> = {
-    elapsedTime: int(vm.startTime === undefined ? 0 : (now - vm.startTime) / 1000),
-    // A VM whose last sample is a minute old no longer answers its monitor: the engine shows NotResponding.
-    monitorResponse: window && vm.isRunning && now - window.last.at >= 60_000 ? '-1' : '0',
-    clientIp: '',
-    timeOffset: '0',
-    ...cpuStats(window),
-    displayInfo: vm.displays,
-  };
-  if (vm.hash !== undefined) stats.hash = vm.hash;
-  if (vm.pauseCode !== undefined) stats.pauseCode = vm.pauseCode;
-  if (window) {
-    const vcpus = window.last.stats['vcpu.current'];
-    if (vcpus !== undefined) stats.vcpuCount = int(vcpus);
-    const network = networkStats(vm, window.last);
-    if (Object.keys(network).length) stats.network = network;
-    const disks = window.prev ? diskStats(window.prev, window.last) : {};
-    if (Object.keys(disks).length) stats.disks = disks;
-    const balloon = balloonInfo(vm, window.last);
-    if (balloon) stats.balloonInfo = balloon;
-    stats.vmJobs = {};
-  }
+  const stats: Record<string, unknown> = {};
+  addRunningStats(stats, vm, now, window);
   return stats;
 }
 
-const GUEST_DEFAULTS = {
-  username: 'Unknown',
-  session: 'Unknown',
-  memUsage: '0',
-  guestCPUCount: -1,
-  appsList: [],
-  guestIPs: '',
-  guestFQDN: '',
-};
+function addRunningStats(stats: Record<string, unknown>, vm: Vm, now: number, window: SampleWindow | undefined): void {
+  stats.elapsedTime = int(vm.startTime === undefined ? 0 : (now - vm.startTime) / 1000);
+  // A VM whose last sample is a minute old no longer answers its monitor: the engine shows NotResponding.
+  stats.monitorResponse = window && vm.isRunning && now - window.last.at >= 60_000 ? '-1' : '0';
+  stats.clientIp = '';
+  stats.timeOffset = '0';
+  addCpuStats(stats, window);
+  stats.displayInfo = vm.displays;
+  if (vm.hash !== undefined) stats.hash = vm.hash;
+  if (vm.pauseCode !== undefined) stats.pauseCode = vm.pauseCode;
+  if (!window) return;
+  const vcpus = window.last.stats['vcpu.current'];
+  if (vcpus !== undefined) stats.vcpuCount = int(vcpus);
+  if (window.last.stats['net.count']) {
+    const network = networkStats(vm, window.last);
+    if (Object.keys(network).length) stats.network = network;
+  }
+  if (window.prev && window.last.stats['block.count']) {
+    const disks = diskStats(window.prev, window.last);
+    if (Object.keys(disks).length) stats.disks = disks;
+  }
+  const balloon = balloonInfo(vm, window.last);
+  if (balloon) stats.balloonInfo = balloon;
+  stats.vmJobs = {};
+}
 
 /** vdsm: cpuUsage is cumulative user+system ns; cpuUser/cpuSys are percent of one CPU over the last window. */
-function cpuStats(window: SampleWindow | undefined): Record<string, unknown> {
-  if (!window?.prev) return { cpuUser: '0.00', cpuSys: '0.00', cpuUsage: '0.00', cpuActual: false };
+function addCpuStats(stats: Record<string, unknown>, window: SampleWindow | undefined): void {
+  if (!window?.prev) {
+    stats.cpuUser = '0.00';
+    stats.cpuSys = '0.00';
+    stats.cpuUsage = '0.00';
+    stats.cpuActual = false;
+    return;
+  }
   const { prev, last } = window;
   const seconds = (last.at - prev.at) / 1000;
   const hasSplit = last.stats['cpu.user'] !== undefined;
   const sysNs = hasSplit ? num(last, 'cpu.user') - num(prev, 'cpu.user') + num(last, 'cpu.system') - num(prev, 'cpu.system') : 0;
   const totalNs = num(last, 'cpu.time') - num(prev, 'cpu.time');
   const pct = (ns: number) => (seconds > 0 ? Math.max(0, (100 * ns) / seconds / 1e9) : 0);
-  return {
-    cpuUser: fixed2(pct(totalNs - sysNs)),
-    cpuSys: fixed2(pct(sysNs)),
-    cpuUsage: int(hasSplit ? num(last, 'cpu.user') + num(last, 'cpu.system') : num(last, 'cpu.time')),
-    cpuActual: true,
-  };
+  stats.cpuUser = fixed2(pct(totalNs - sysNs));
+  stats.cpuSys = fixed2(pct(sysNs));
+  stats.cpuUsage = int(hasSplit ? num(last, 'cpu.user') + num(last, 'cpu.system') : num(last, 'cpu.time'));
+  stats.cpuActual = true;
 }
 
 function indexes(sample: Sample, group: 'net' | 'block'): number[] {
