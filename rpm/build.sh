@@ -4,7 +4,7 @@
 #   bash rpm/build.sh [--skip-build] [OUTDIR]
 #
 # Runs `npm run build` unless dist/ is newer than its inputs (or --skip-build /
-# VDSM_RPM_SKIP_BUILD=1), stages dist/ plus the production dependencies, runs
+# VDSM_RPM_SKIP_BUILD=1), stages dist/, the libvirt addon and the production dependencies, runs
 # rpmbuild, and copies the .rpm to OUTDIR (default rpm/out/). The .rpm's path
 # is the only thing printed on stdout; progress goes to stderr.
 set -euo pipefail
@@ -27,12 +27,13 @@ cd "$root"
 
 command -v rpmbuild >/dev/null || { echo "build.sh: rpmbuild not found (apt-get install -y rpm)" >&2; exit 1; }
 
-entries=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js)
+addon=build/Release/vdsm_libvirt.node
+entries=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js "$addon")
 dist_is_fresh() {
     local f
     for f in "${entries[@]}"; do
         [[ -f $f ]] || return 1
-        [[ -z $(find src package.json package-lock.json tsconfig.json tsup.config.ts \
+        [[ -z $(find src package.json package-lock.json tsconfig.json tsup.config.ts binding.gyp \
                      -newer "$f" -print -quit 2>/dev/null) ]] || return 1
     done
 }
@@ -49,6 +50,8 @@ trap 'rm -rf "$tmp"' EXIT
 app=$tmp/SOURCES/app
 mkdir -p "$app"
 cp -a dist package.json "$app/"
+mkdir -p "$app/build/Release"
+cp "$addon" "$app/build/Release/"
 cp rpm/vdsmd.service etc/vdsm.conf "$tmp/SOURCES/"
 
 # Production dependencies are copied from the local node_modules, as listed by
@@ -73,7 +76,7 @@ tar -cf - -T "$tmp/deps.rel" | tar -C "$app" -xf -
 # ssh2 compiles an optional native crypto binding at install time and falls back to pure JS without it.
 rm -rf "$app/node_modules/ssh2/lib/protocol/crypto/build"
 if find "$app/node_modules" -name '*.node' | grep . >&2; then
-    echo "build.sh: native addons found; the spec's BuildArch: noarch would be wrong" >&2
+    echo "build.sh: native addons in node_modules; only our own libvirt binding is expected" >&2
     exit 1
 fi
 

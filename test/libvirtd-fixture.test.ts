@@ -1,7 +1,8 @@
 /**
  * Smoke test of test/fixtures/libvirtd.ts + test/fixtures/tiny-guest.ts: a private libvirtd runs a
  * real (TCG) guest from a transient domain, the guest's /init prints its marker on the serial
- * console, and `virsh destroy` removes it again.
+ * console, and `virsh destroy` removes it again. A second case crashes libvirtd (kill()) under a
+ * running guest and restarts it (restart()): the guest must survive and be re-attached.
  * Needs root and Debian packages libvirt-daemon-system libvirt-clients qemu-system-x86 tini
  * (plus apt/dpkg and a reachable Debian mirror for the first guest build). Skips with the reason
  * if libvirtd cannot start.
@@ -14,6 +15,16 @@ import { startLibvirtd, type Libvirtd } from './fixtures/libvirtd.js';
 import { tinyDomainXml, tinyGuest, type TinyGuest } from './fixtures/tiny-guest.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** pid exists and is not a zombie */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 describe.skipIf(!existsSync('/usr/sbin/libvirtd') || process.getuid?.() !== 0)('libvirtd + tiny guest fixtures', () => {
   let lv: Libvirtd | undefined;
@@ -42,10 +53,12 @@ describe.skipIf(!existsSync('/usr/sbin/libvirtd') || process.getuid?.() !== 0)('
     const t0 = Date.now();
     await lv?.stop();
     t.stop = Date.now() - t0;
-    if (t.running === undefined) return;
+    if (t.running === undefined && t.kill === undefined) return;
     console.log(
       `libvirtd-fixture timings (ms): tinyGuest=${t.guest} startLibvirtd=${t.libvirtd} (${lv?.isolation})` +
-        ` create→running=${t.running} running→marker=${t.marker} destroy=${t.destroy} stop=${t.stop}`,
+        ` create→running=${t.running} running→marker=${t.marker} destroy=${t.destroy}` +
+        ` | kill=${t.kill} restart=${t.restart} reattached→running=${t.reattached} suspend+resume=${t.suspendResume}` +
+        ` destroy-after-restart=${t.destroyAfterRestart} | stop=${t.stop}`,
     );
   }, 30_000);
 
@@ -88,4 +101,65 @@ describe.skipIf(!existsSync('/usr/sbin/libvirtd') || process.getuid?.() !== 0)('
     expect(list.split('\n').map((s) => s.trim())).not.toContain(name);
     await expect(lv!.virsh(['domstate', name], 5000)).rejects.toThrow(/failed to get domain|Domain not found/i);
   }, 60_000);
+
+  it('kill() leaves the guest running; restart() re-attaches to it', async (ctx) => {
+    if (!lv || !guest) ctx.skip(skipReason);
+    const l = lv!;
+    const g = guest!;
+    const name = `tiny-kr-${process.pid}`;
+    const uuid = randomUUID();
+    const xmlFile = join(l.dir, `${name}.xml`);
+    writeFileSync(xmlFile, tinyDomainXml({ name, uuid, kernel: g.kernel, initrd: g.initrd, consoleLog: join(l.dir, `${name}.console.log`), memoryMiB: 96 }));
+    const domstate = async () => (await l.virsh(['domstate', uuid], 5000)).stdout.trim();
+    /** bounded poll of domstate until `want` */
+    const waitState = async (want: string, ms: number) => {
+      const t0 = Date.now();
+      let state = '';
+      for (let i = 0; i < 200 && Date.now() - t0 < ms; i++) {
+        state = await domstate().catch((e: Error) => e.message);
+        if (state === want) break;
+        await sleep(50);
+      }
+      return state;
+    };
+
+    await l.virsh(['create', xmlFile], 20_000);
+    expect(await waitState('running', 10_000)).toBe('running');
+    const pidFile = l.isolation === 'namespace' ? join(l.dir, 'run', 'qemu', `${name}.pid`) : `/run/libvirt/qemu/${name}.pid`;
+    const qemuPid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+    expect(alive(qemuPid), `qemu ${qemuPid} from ${pidFile}`).toBe(true);
+    const oldLibvirtd = l.libvirtdPid;
+
+    let t0 = Date.now();
+    await l.kill();
+    t.kill = Date.now() - t0;
+    expect(alive(oldLibvirtd)).toBe(false);
+    expect(alive(qemuPid), 'the guest survives the libvirtd crash').toBe(true);
+    expect(alive(l.virtlogdPid), 'virtlogd survives the libvirtd crash').toBe(true);
+    await expect(l.virsh(['version'], 5000)).rejects.toThrow();
+
+    t0 = Date.now();
+    await l.restart();
+    t.restart = Date.now() - t0;
+    expect(l.libvirtdPid).not.toBe(oldLibvirtd);
+    expect(alive(l.libvirtdPid)).toBe(true);
+    t0 = Date.now();
+    expect(await waitState('running', 10_000)).toBe('running');
+    t.reattached = Date.now() - t0;
+    expect(alive(qemuPid), 'the same QEMU process').toBe(true);
+    // the monitor really is re-attached: suspend/resume go through QMP
+    t0 = Date.now();
+    await l.virsh(['suspend', uuid], 10_000);
+    expect(await waitState('paused', 5000)).toBe('paused');
+    await l.virsh(['resume', uuid], 10_000);
+    expect(await waitState('running', 5000)).toBe('running');
+    t.suspendResume = Date.now() - t0;
+
+    t0 = Date.now();
+    await l.virsh(['destroy', uuid], 20_000);
+    t.destroyAfterRestart = Date.now() - t0;
+    await expect(l.virsh(['domstate', uuid], 5000)).rejects.toThrow(/failed to get domain|Domain not found/i);
+    for (let i = 0; i < 100 && alive(qemuPid); i++) await sleep(50);
+    expect(alive(qemuPid)).toBe(false);
+  }, 90_000);
 });

@@ -61,9 +61,9 @@ describe.skipIf(!hasRpmbuild)('rpm package', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('builds a noarch rpm carrying the version from package.json', () => {
+  it('builds an x86_64 rpm (the libvirt addon is native) carrying the version from package.json', () => {
     expect(existsSync(rpmFile)).toBe(true);
-    expect(rpmFile).toMatch(new RegExp(`/vdsm-ts-${pkgJson.version.replaceAll('-', '~')}-1\\.noarch\\.rpm$`));
+    expect(rpmFile).toMatch(new RegExp(`/vdsm-ts-${pkgJson.version.replaceAll('-', '~')}-1\\.x86_64\\.rpm$`));
   });
 
   it('lists the expected files, and only production dependencies', () => {
@@ -81,6 +81,7 @@ describe.skipIf(!hasRpmbuild)('rpm package', () => {
       `${app}/package.json`,
       `${app}/dist/cli/vdsmd.js`,
       `${app}/dist/cli/vdsm-client.js`,
+      `${app}/build/Release/vdsm_libvirt.node`,
       ...Object.keys(pkgJson.dependencies).map((d) => `${app}/node_modules/${d}/package.json`),
     ]) {
       expect(files).toContain(f);
@@ -96,6 +97,7 @@ describe.skipIf(!hasRpmbuild)('rpm package', () => {
     const requires = run('rpm', ['-qp', '--requires', rpmFile]).split('\n');
     expect(requires).toContain('nodejs(engine) >= 20');
     expect(requires).toContain('/usr/bin/node');
+    expect(requires).toContain('libvirt.so.0()(64bit)'); // from the addon's ELF
     expect(requires.filter((r) => r.startsWith('npm(') || r.includes('node_modules'))).toEqual([]);
 
     const scripts = run('rpm', ['-qp', '--scripts', rpmFile]);
@@ -112,7 +114,7 @@ describe.skipIf(!hasRpmbuild)('rpm package', () => {
     seedShell(root);
     run('rpm', ['--root', root, ...dbpath, '-i', '--nodeps', rpmFile]);
     expect(run('rpm', ['--root', root, ...dbpath, '-q', 'vdsm-ts']).trim()).toBe(
-      `vdsm-ts-${pkgJson.version.replaceAll('-', '~')}-1.noarch`,
+      `vdsm-ts-${pkgJson.version.replaceAll('-', '~')}-1.x86_64`,
     );
 
     const mode = (p: string) => statSync(join(root, p)).mode & 0o7777;
@@ -134,6 +136,12 @@ describe.skipIf(!hasRpmbuild)('rpm package', () => {
   it('resolves every runtime dependency from the installed tree', () => {
     const imports = Object.keys(pkgJson.dependencies).map((d) => `await import(${JSON.stringify(d)});`);
     run(process.execPath, ['--input-type=module', '-e', imports.join('\n')], { cwd: join(root, app) });
+  });
+
+  it('loads the installed libvirt addon and opens the test driver with it', () => {
+    const addon = join(root, app, 'build/Release/vdsm_libvirt.node');
+    const out = run(process.execPath, ['-e', `const lv = require(${JSON.stringify(addon)}); lv.open('test:///default').then(c => c.listDomains()).then(d => console.log(d.length, lv.libvirtVersion()))`]);
+    expect(out.trim()).toMatch(/^1 \d{7,}$/);
   });
 
   it('runs the installed vdsmd --help', () => {

@@ -52,6 +52,10 @@ describe('recovery', () => {
     const all = await ok('Host.getAllVmStats', {});
     expect(all[0].vmId).toBe(TEST_DOMAIN);
   });
+
+  it('reports the libvirt it talks through in Host.getCapabilities packages2', async () => {
+    expect((await ok('Host.getCapabilities', {})).packages2.libvirt).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+$/), release: '' });
+  });
 });
 
 describe('a VM through its whole life, as the engine drives it', () => {

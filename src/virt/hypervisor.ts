@@ -78,6 +78,8 @@ export type ShutdownMethod = 'default' | 'acpi' | 'agent';
 
 export interface Hypervisor {
   readonly uri: string;
+  /** The libvirt library version, "major.minor.release". */
+  readonly libvirtVersion: string;
   listDomains(): Promise<DomainSummary[]>;
   lookup(uuid: string): Promise<DomainSummary>;
   domainXml(uuid: string): Promise<string>;

@@ -29,23 +29,39 @@ async function call<T>(op: () => Promise<T>): Promise<T> {
 
 /** Opens a libvirt connection: `test:///default` (in process), `qemu:///system`, `qemu+unix:///system?socket=…`. */
 export async function openLibvirt(uri: string): Promise<Hypervisor> {
-  const conn = await call(() => nativeLibvirt().open(uri));
-  // Remote drivers notice a dead daemon through keepalive; local ones answer -1 and are unaffected.
-  await call(() => conn.setKeepAlive(5, 3));
-  return new LibvirtHypervisor(uri, conn);
+  const lifecycle = new Set<(event: LifecycleEvent) => void>();
+  let closeReason: string | undefined;
+  const closeListeners = new Set<(reason: string) => void>();
+  const conn = await call(() =>
+    nativeLibvirt().open(
+      uri,
+      // libvirt tracks one registration per callback and event type: fan out here.
+      (event) => {
+        for (const listener of lifecycle) listener(event);
+      },
+      (reason) => {
+        closeReason = CLOSE_REASONS[reason] ?? `reason ${reason}`;
+        for (const listener of closeListeners) listener(closeReason);
+      },
+    ),
+  );
+  return new LibvirtHypervisor(uri, conn, lifecycle, (listener) => {
+    if (closeReason !== undefined) listener(closeReason);
+    else closeListeners.add(listener);
+  });
 }
 
 class LibvirtHypervisor implements Hypervisor {
-  // libvirt tracks one registration per callback function and event type: fan out here.
-  private readonly lifecycleListeners = new Set<(event: LifecycleEvent) => void>();
+  readonly libvirtVersion: string;
 
   constructor(
     readonly uri: string,
     private readonly conn: NativeConnection,
+    private readonly lifecycleListeners: Set<(event: LifecycleEvent) => void>,
+    readonly onClose: (listener: (reason: string) => void) => void,
   ) {
-    conn.onLifecycle((event) => {
-      for (const listener of this.lifecycleListeners) listener(event);
-    });
+    const v = nativeLibvirt().libvirtVersion();
+    this.libvirtVersion = `${Math.floor(v / 1e6)}.${Math.floor(v / 1e3) % 1000}.${v % 1000}`;
   }
 
   listDomains = () => call(() => this.conn.listDomains());
@@ -65,10 +81,6 @@ class LibvirtHypervisor implements Hypervisor {
 
   onLifecycle(listener: (event: LifecycleEvent) => void): void {
     this.lifecycleListeners.add(listener);
-  }
-
-  onClose(listener: (reason: string) => void): void {
-    this.conn.onClose((reason) => listener(CLOSE_REASONS[reason] ?? `reason ${reason}`));
   }
 
   close = () => call(() => this.conn.close());

@@ -53,13 +53,14 @@ export interface NativeConnection {
   resume(uuid: string): Promise<void>;
   info(uuid: string): Promise<NativeDomainInfo>;
   allDomainStats(statsMask: number, flags: number): Promise<NativeDomainStats[]>;
-  onLifecycle(listener: (event: NativeLifecycleEvent) => void): void;
-  onClose(listener: (reason: number) => void): void;
-  setKeepAlive(intervalSeconds: number, count: number): Promise<void>;
 }
 
 export interface NativeLibvirt {
-  open(uri: string): Promise<NativeConnection>;
+  /**
+   * Opens a connection with keepalive (5 s × 3) and both callbacks registered, all off the JS thread.
+   * onClose gets libvirt's virConnectCloseReason when the connection drops.
+   */
+  open(uri: string, onLifecycle: (event: NativeLifecycleEvent) => void, onClose: (reason: number) => void): Promise<NativeConnection>;
   /** libvirt's version as major * 1,000,000 + minor * 1,000 + release. */
   libvirtVersion(): number;
   monotonicMs(): number;

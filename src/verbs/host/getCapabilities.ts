@@ -119,5 +119,11 @@ export default defineVerb({
     'Describes what this host is and offers: CPU and NUMA layout, memory, OS and agent versions, supported cluster levels, and network devices. The engine reads it when a host is added or activated.',
   params: z.object({}),
   result: capabilitiesResult,
-  handler: (_params, ctx) => hostCapabilities(ctx.localAddress),
+  handler: async (_params, ctx) => {
+    const caps = await hostCapabilities(ctx.localAddress);
+    // The version of the libvirt library vdsmd talks through (vdsm reads it from the package database).
+    const libvirt = ctx.vms?.hypervisor.libvirtVersion;
+    if (libvirt) caps.packages2.libvirt = { version: libvirt, release: '' };
+    return caps;
+  },
 });

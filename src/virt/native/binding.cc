@@ -264,6 +264,21 @@ void FreeSlot(void* opaque) {
   delete slot;
 }
 
+// A connection as the open worker leaves it: callbacks registered, keepalive set.
+struct Opened {
+  virConnectPtr conn;
+  int lifecycleId;
+  bool closeRegistered;
+};
+
+// Removes our callbacks (libvirt then frees each slot, releasing its thread-safe function) and closes.
+// Talks to libvirtd on remote connections: never on the JS thread.
+void Disconnect(const Opened& o) {
+  if (o.lifecycleId >= 0) virConnectDomainEventDeregisterAny(o.conn, o.lifecycleId);
+  if (o.closeRegistered) virConnectUnregisterCloseCallback(o.conn, OnConnectionClosed);
+  virConnectClose(o.conn);
+}
+
 class Connection : public Napi::ObjectWrap<Connection> {
  public:
   static Napi::FunctionReference* constructor;
@@ -285,47 +300,65 @@ class Connection : public Napi::ObjectWrap<Connection> {
                            InstanceMethod("resume", &Connection::Resume),
                            InstanceMethod("info", &Connection::Info),
                            InstanceMethod("allDomainStats", &Connection::AllDomainStats),
-                           InstanceMethod("onLifecycle", &Connection::OnLifecycleJs),
-                           InstanceMethod("onClose", &Connection::OnCloseJs),
-                           InstanceMethod("setKeepAlive", &Connection::SetKeepAlive),
                        });
   }
 
   explicit Connection(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Connection>(info) {
-    conn_ = info[0].As<Napi::External<virConnect>>().Data();
+    Opened* o = info[0].As<Napi::External<Opened>>().Data();
+    opened_ = *o;
+    conn_ = o->conn;
+    delete o;
   }
 
   ~Connection() override {
-    // Forgotten without close(): release libvirt's side so the event thread stops calling into us.
+    // Forgotten without close(): let libvirt go on another thread, the event thread stops calling into us.
     if (conn_ == nullptr) return;
-    Unregister(conn_);
-    virConnectClose(conn_);
+    std::thread([o = opened_] { Disconnect(o); }).detach();
   }
 
-  // open(uri) -> Promise<Connection>
+  // open(uri, onLifecycle, onClose) -> Promise<Connection>. The callbacks never keep Node alive.
   static Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsString()) return RejectNow(env, "open(uri): uri must be a string");
+    if (!info[0].IsString() || !info[1].IsFunction() || !info[2].IsFunction()) {
+      return RejectNow(env, "open(uri, onLifecycle, onClose): a string and two functions");
+    }
     std::string uri = info[0].As<Napi::String>();
-    return Schedule(env, [uri]() -> Build {
-      virConnectPtr conn = virConnectOpen(uri.c_str());
-      if (conn == nullptr) throw LastError("cannot open the libvirt connection");
-      return [conn](Napi::Env env) -> Napi::Value { return constructor->New({Napi::External<virConnect>::New(env, conn)}); };
+    auto* lifecycle = new CallbackSlot{Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "libvirt-lifecycle", 0, 1)};
+    auto* closed = new CallbackSlot{Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "libvirt-close", 0, 1)};
+    lifecycle->tsfn.Unref(env);
+    closed->tsfn.Unref(env);
+    return Schedule(env, [uri, lifecycle, closed]() -> Build {
+      Opened o{virConnectOpen(uri.c_str()), -1, false};
+      if (o.conn == nullptr) {
+        VirtError e = LastError("cannot open the libvirt connection");
+        FreeSlot(lifecycle);
+        FreeSlot(closed);
+        throw e;
+      }
+      o.lifecycleId = virConnectDomainEventRegisterAny(o.conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), lifecycle, FreeSlot);
+      if (o.lifecycleId < 0) {
+        VirtError e = LastError("cannot register for lifecycle events");
+        FreeSlot(lifecycle);
+        FreeSlot(closed);
+        Disconnect(o);
+        throw e;
+      }
+      o.closeRegistered = virConnectRegisterCloseCallback(o.conn, OnConnectionClosed, closed, FreeSlot) == 0;
+      if (!o.closeRegistered) FreeSlot(closed);
+      // Remote drivers notice a dead daemon by keepalive; local ones answer -1, which is fine.
+      if (virConnectSetKeepAlive(o.conn, 5, 3) < -1) {
+        VirtError e = LastError("cannot set keepalive");
+        Disconnect(o);
+        throw e;
+      }
+      virResetLastError();
+      return [o](Napi::Env env) -> Napi::Value { return constructor->New({Napi::External<Opened>::New(env, new Opened(o))}); };
     });
   }
 
  private:
   virConnectPtr conn_ = nullptr;
-  std::vector<int> lifecycleIds_;
-  bool closeRegistered_ = false;
-
-  // Removes our callbacks; libvirt then frees each slot (and releases its thread-safe function).
-  void Unregister(virConnectPtr conn) {
-    for (int id : lifecycleIds_) virConnectDomainEventDeregisterAny(conn, id);
-    lifecycleIds_.clear();
-    if (closeRegistered_) virConnectUnregisterCloseCallback(conn, OnConnectionClosed);
-    closeRegistered_ = false;
-  }
+  Opened opened_{nullptr, -1, false};
 
   bool Closed(const Napi::CallbackInfo& info, Napi::Promise* rejected) {
     if (conn_ != nullptr) return false;
@@ -361,10 +394,9 @@ class Connection : public Napi::ObjectWrap<Connection> {
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (conn_ == nullptr) return Schedule(info.Env(), [] { return Undefined(); });
-    virConnectPtr conn = std::exchange(conn_, nullptr);
-    Unregister(conn);
-    return Schedule(info.Env(), [conn] {
-      virConnectClose(conn);
+    conn_ = nullptr;
+    return Schedule(info.Env(), [o = opened_] {
+      Disconnect(o);
       return Undefined();
     });
   }
@@ -521,52 +553,6 @@ class Connection : public Napi::ObjectWrap<Connection> {
     });
   }
 
-  // onLifecycle(callback): libvirt's lifecycle events for every domain. The callback does not keep Node alive.
-  Napi::Value OnLifecycleJs(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (conn_ == nullptr) throw Napi::Error::New(env, "the libvirt connection is closed");
-    auto* slot = new CallbackSlot{Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "libvirt-lifecycle", 0, 1)};
-    slot->tsfn.Unref(env);
-    int id = virConnectDomainEventRegisterAny(conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(OnLifecycle), slot, FreeSlot);
-    if (id < 0) {
-      VirtError e = LastError("cannot register for lifecycle events");
-      FreeSlot(slot);
-      throw ToJsError(env, e);
-    }
-    lifecycleIds_.push_back(id);
-    return env.Undefined();
-  }
-
-  // onClose(callback): called with libvirt's reason when the connection drops (e.g. libvirtd went away).
-  Napi::Value OnCloseJs(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (conn_ == nullptr) throw Napi::Error::New(env, "the libvirt connection is closed");
-    if (closeRegistered_) throw Napi::Error::New(env, "onClose is already registered");
-    auto* slot = new CallbackSlot{Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "libvirt-close", 0, 1)};
-    slot->tsfn.Unref(env);
-    if (virConnectRegisterCloseCallback(conn_, OnConnectionClosed, slot, FreeSlot) < 0) {
-      VirtError e = LastError("cannot register the close callback");
-      FreeSlot(slot);
-      throw ToJsError(env, e);
-    }
-    closeRegistered_ = true;
-    return env.Undefined();
-  }
-
-  Napi::Value SetKeepAlive(const Napi::CallbackInfo& info) {
-    Napi::Promise rejected;
-    if (Closed(info, &rejected)) return rejected;
-    virConnectPtr conn = conn_;
-    virConnectRef(conn);
-    int interval = info[0].As<Napi::Number>().Int32Value();
-    unsigned int count = Flags(info, 1);
-    return Schedule(info.Env(), [conn, interval, count]() -> Build {
-      std::unique_ptr<virConnect, int (*)(virConnectPtr)> hold(conn, virConnectClose);
-      // -1: not a remote connection, keepalive does not apply.
-      if (virConnectSetKeepAlive(conn, interval, count) < -1) throw LastError("cannot set keepalive");
-      return Undefined();
-    });
-  }
 };
 
 Napi::FunctionReference* Connection::constructor = nullptr;
