@@ -140,7 +140,7 @@ describe.skipIf(!hasRpmbuild)('rpm package', () => {
 
   it('loads the installed libvirt addon and opens the test driver with it', () => {
     const addon = join(root, app, 'build/Release/vdsm_libvirt.node');
-    const out = run(process.execPath, ['-e', `const lv = require(${JSON.stringify(addon)}); lv.open('test:///default').then(c => c.listDomains()).then(d => console.log(d.length, lv.libvirtVersion()))`]);
+    const out = run(process.execPath, ['-e', `const lv = require(${JSON.stringify(addon)}); lv.open('test:///default', () => {}, () => {}).then(c => c.listDomains()).then(d => console.log(d.length, lv.libvirtVersion()))`]);
     expect(out.trim()).toMatch(/^1 \d{7,}$/);
   });
 

@@ -114,6 +114,7 @@ export class LibvirtError extends Error {
 
 /** virErrorNumber values we act on (virterror.h). */
 export const LibvirtErrorCode = {
+  InternalError: 1,
   NoSupport: 3,
   NoConnect: 5,
   InvalidArg: 8,

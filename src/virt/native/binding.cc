@@ -6,6 +6,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <atomic>
 #include <ctime>
 #include <functional>
 #include <memory>
@@ -44,6 +45,10 @@ Napi::Error ToJsError(Napi::Env env, const VirtError& e) {
   error.Set("libvirtDomain", Napi::Number::New(env, e.domain));
   return error;
 }
+
+// Set when Node tears the environment down: thread-safe functions are then finalized by Node itself, and
+// touching them (or closing connections, which releases them) would abort the process.
+std::atomic<bool> exiting{false};
 
 double MonotonicMs() {
   timespec ts{};
@@ -228,6 +233,7 @@ struct LifecycleEvent {
 };
 
 int OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
+  if (exiting) return 0;
   double at = MonotonicMs();
   auto* slot = static_cast<CallbackSlot*>(opaque);
   char uuid[VIR_UUID_STRING_BUFLEN] = "";
@@ -251,6 +257,7 @@ int OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* op
 }
 
 void OnConnectionClosed(virConnectPtr, int reason, void* opaque) {
+  if (exiting) return;
   auto* slot = static_cast<CallbackSlot*>(opaque);
   slot->tsfn.NonBlockingCall(new int(reason), [](Napi::Env env, Napi::Function js, int* r) {
     if (env != nullptr && js != nullptr) js.Call({Napi::Number::New(env, *r)});
@@ -259,6 +266,7 @@ void OnConnectionClosed(virConnectPtr, int reason, void* opaque) {
 }
 
 void FreeSlot(void* opaque) {
+  if (exiting) return;  // Node has finalized the function already; the process is ending.
   auto* slot = static_cast<CallbackSlot*>(opaque);
   slot->tsfn.Release();
   delete slot;
@@ -312,7 +320,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
 
   ~Connection() override {
     // Forgotten without close(): let libvirt go on another thread, the event thread stops calling into us.
-    if (conn_ == nullptr) return;
+    if (conn_ == nullptr || exiting) return;
     std::thread([o = opened_] { Disconnect(o); }).detach();
   }
 
@@ -565,6 +573,8 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   StartEventLoop();
+  // Registered after Node's own N-API cleanup, so it runs before any finalizer (hooks run in reverse order).
+  env.AddCleanupHook([] { exiting = true; });
   Napi::Function ctor = Connection::Init(env);
   Connection::constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
   exports.Set("open", Napi::Function::New(env, Connection::Open));
