@@ -3,56 +3,24 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The shapes our addon (src/virt/native/binding.cc) hands to JavaScript. */
-export interface NativeDomainSummary {
-  uuid: string;
-  name: string;
-  /** libvirt's run-time id; -1 when the domain is not running. */
-  id: number;
-  state: number;
-  reason: number;
-  persistent: boolean;
-}
+import type { DomainInfo, DomainStatsRecord, DomainSummary, LifecycleEvent } from './hypervisor.js';
 
-export interface NativeDomainInfo {
-  state: number;
-  maxMemKiB: number;
-  memoryKiB: number;
-  vcpus: number;
-  cpuTimeNs: number;
-}
-
-export interface NativeDomainStats {
-  uuid: string;
-  name: string;
-  /** libvirt's flat typed parameters, e.g. `cpu.time`, `balloon.current`, `net.0.rx.bytes`. */
-  stats: Record<string, number | string>;
-}
-
-export interface NativeLifecycleEvent {
-  uuid: string;
-  name: string;
-  event: number;
-  detail: number;
-  /** CLOCK_MONOTONIC milliseconds when libvirt called us (the clock of process.hrtime). */
-  at: number;
-}
-
+/** What our addon (src/virt/native/binding.cc) hands to JavaScript: the Hypervisor's own shapes. */
 export interface NativeConnection {
   close(): Promise<void>;
-  listDomains(): Promise<NativeDomainSummary[]>;
-  lookup(uuid: string): Promise<NativeDomainSummary>;
+  listDomains(): Promise<DomainSummary[]>;
+  lookup(uuid: string): Promise<DomainSummary>;
   xml(uuid: string, flags: number): Promise<string>;
-  define(xml: string): Promise<NativeDomainSummary>;
+  define(xml: string): Promise<DomainSummary>;
   undefine(uuid: string, flags: number): Promise<void>;
-  createXml(xml: string, flags: number): Promise<NativeDomainSummary>;
+  createXml(xml: string, flags: number): Promise<DomainSummary>;
   start(uuid: string, flags: number): Promise<void>;
   destroy(uuid: string, flags: number): Promise<void>;
   shutdown(uuid: string, flags: number): Promise<void>;
   suspend(uuid: string): Promise<void>;
   resume(uuid: string): Promise<void>;
-  info(uuid: string): Promise<NativeDomainInfo>;
-  allDomainStats(statsMask: number, flags: number): Promise<NativeDomainStats[]>;
+  info(uuid: string): Promise<DomainInfo>;
+  allDomainStats(statsMask: number, flags: number): Promise<DomainStatsRecord[]>;
 }
 
 export interface NativeLibvirt {
@@ -60,7 +28,7 @@ export interface NativeLibvirt {
    * Opens a connection with keepalive (5 s × 3) and both callbacks registered, all off the JS thread.
    * onClose gets libvirt's virConnectCloseReason when the connection drops.
    */
-  open(uri: string, onLifecycle: (event: NativeLifecycleEvent) => void, onClose: (reason: number) => void): Promise<NativeConnection>;
+  open(uri: string, onLifecycle: (event: LifecycleEvent) => void, onClose: (reason: number) => void): Promise<NativeConnection>;
   /** libvirt's version as major * 1,000,000 + minor * 1,000 + release. */
   libvirtVersion(): number;
   monotonicMs(): number;
