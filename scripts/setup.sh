@@ -9,7 +9,7 @@ need=(openssl ipmitool)
 lean=(libvirt-dev pkg-config g++ make)
 # Tests run real peers: ClusterLabs' agents (parity), ipmi_sim as a BMC, snmpsim as a PDU, the helpers the
 # agents call (ipmitool, snmp tools, gnutls-cli, telnet, ssh), xmllint for the metadata schema, rpmbuild.
-[ "${1:-}" = test ] && need+=(rpm fence-agents ipmitool openipmi snmpsim snmp gnutls-bin telnet openssh-client libxml2-utils)
+[ "${1:-}" = test ] && need+=(rpm fence-agents ipmitool openipmi snmpsim snmp gnutls-bin telnet openssh-client libxml2-utils iputils-ping)
 # A real libvirtd running a tiny guest under QEMU emulation (tini reaps its children promptly).
 [ "${1:-}" = test ] && lean+=(libvirt-daemon-system libvirt-clients qemu-system-x86 tini)
 

@@ -22,6 +22,8 @@ export interface VdsmdConfig {
   vmSampleInterval: number;
   /** Seconds a started VM reports "Powering up" before "Up" when no guest agent speaks (vdsm: 60). */
   guestWaitTimeout: number;
+  /** hosted-engine.conf: when it exists, vdsmd reports HA through the local HA broker. */
+  heConf: string;
   /** The file the settings came from, or null for the embedded default. */
   configFile: string | null;
 }
@@ -51,6 +53,7 @@ With a config file the production defaults apply: TLS with client certificates r
                     VDSM_VM_SAMPLE_INTERVAL [vars] vm_sample_interval  15
   --guest-wait-timeout S
                     VDSM_GUEST_WAIT_TIMEOUT [virt] guest_wait_timeout  60 (seconds of "Powering up" without a guest agent)
+  --he-conf FILE    VDSM_HE_CONF       [hosted_engine] conf           /etc/ovirt-hosted-engine/hosted-engine.conf
   -h, --help        print this help
 
 With ssl, every client must present a certificate signed by the CA in ssl_ca (mutual TLS).
@@ -81,6 +84,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
       'libvirt-uri': { type: 'string' },
       'vm-sample-interval': { type: 'string' },
       'guest-wait-timeout': { type: 'string' },
+      'he-conf': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -101,6 +105,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     libvirtUri: env.VDSM_LIBVIRT_URI,
     vmSampleInterval: env.VDSM_VM_SAMPLE_INTERVAL,
     guestWaitTimeout: env.VDSM_GUEST_WAIT_TIMEOUT,
+    heConf: env.VDSM_HE_CONF,
   };
   const fromFlags: Source = {
     bind: values.bind,
@@ -114,6 +119,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     libvirtUri: values['libvirt-uri'],
     vmSampleInterval: values['vm-sample-interval'],
     guestWaitTimeout: values['guest-wait-timeout'],
+    heConf: values['he-conf'],
   };
   const pick = (key: keyof Source, fallback: string) => fromFlags[key] ?? fromEnv[key] ?? file[key] ?? fallback;
   const embedded = configFile === null;
@@ -132,6 +138,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     libvirtUri: pick('libvirtUri', embedded ? 'test:///default' : 'qemu:///system'),
     vmSampleInterval: parseSeconds('vm_sample_interval', pick('vmSampleInterval', '15')),
     guestWaitTimeout: parseSeconds('guest_wait_timeout', pick('guestWaitTimeout', '60')),
+    heConf: pick('heConf', '/etc/ovirt-hosted-engine/hosted-engine.conf'),
     configFile,
   };
 }
@@ -160,6 +167,7 @@ function readConfigFile(path: string): Source {
     libvirtUri: get('virt', 'libvirt_uri'),
     vmSampleInterval: get('vars', 'vm_sample_interval'),
     guestWaitTimeout: get('virt', 'guest_wait_timeout'),
+    heConf: get('hosted_engine', 'conf'),
   };
 }
 

@@ -1,5 +1,6 @@
 import { ConfigError, HELP, loadConfig } from './config.js';
 import { createLogger } from './log.js';
+import { brokerHaStatus } from '../hosted-engine/vdsm-ha-status.js';
 import { startVdsmd } from './service.js';
 
 async function main(): Promise<number> {
@@ -19,7 +20,7 @@ async function main(): Promise<number> {
   if (config.configFile === null) log.warn('no config file: running the embedded default (plaintext, loopback only)');
   let service;
   try {
-    service = await startVdsmd(config, { log });
+    service = await startVdsmd(config, { log, ha: brokerHaStatus(config.heConf) });
   } catch (err) {
     log.fatal({ err }, 'vdsmd failed to start');
     await log.finish();

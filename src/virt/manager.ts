@@ -95,18 +95,18 @@ export class VmManager {
    * VM.create: registers the VM as WaitForLaunch and starts it in the background, as vdsm does; a start
    * failure arrives as a Down event. Everything that can be checked beforehand is, so nothing is half-made.
    */
-  create(xml: string, facts: DomainFacts = domainFacts(xml)): Record<string, unknown> {
+  create(xml: string, facts: DomainFacts = domainFacts(xml), options: { paused?: boolean } = {}): Record<string, unknown> {
     this.assertOpen();
     if (this.vms.has(facts.uuid)) throw VdsmError.of('exist', { vmId: facts.uuid });
     const vm = new Vm(facts, xml, this.now(), this.options.guestWaitMs);
     this.vms.set(vm.id, vm);
-    void this.launch(vm);
+    void this.launch(vm, options.paused ?? false);
     return { vmId: vm.id, status: vm.rawStatus(), statusTime: statusTime(vm.statusTime), xml };
   }
 
-  private async launch(vm: Vm): Promise<void> {
+  private async launch(vm: Vm, paused: boolean): Promise<void> {
     try {
-      await this.hv.createTransient(forDriver(vm.xml, this.hv.uri));
+      await this.hv.createTransient(forDriver(vm.xml, this.hv.uri), { paused });
     } catch (err) {
       // Another domain with this UUID (or name) exists outside our container: refuse, like vdsm's start failure.
       this.setDown(vm, exitInfo(ExitReason.GenericError, ExitCode.Error, (err as Error).message));

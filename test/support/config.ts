@@ -14,6 +14,7 @@ export function testConfig(overrides: Partial<VdsmdConfig> = {}): VdsmdConfig {
     libvirtUri: 'test:///default',
     vmSampleInterval: 15,
     guestWaitTimeout: 60,
+    heConf: '/nonexistent/hosted-engine.conf',
     configFile: null,
     ...overrides,
   };

@@ -43,7 +43,7 @@ export async function startVdsmdProcess(
     : ['--ssl', 'false'];
   const child = spawn(process.execPath, [VDSMD, '--bind', '127.0.0.1', '--port', '0', ...tlsArgs, ...(options.args ?? [])], {
     // libvirt's in-process test driver unless the test names another hypervisor.
-    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', VDSM_LIBVIRT_URI: 'test:///default', ...options.env },
+    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', VDSM_LIBVIRT_URI: 'test:///default', VDSM_HE_CONF: '/nonexistent/hosted-engine.conf', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

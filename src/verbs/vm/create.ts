@@ -20,6 +20,7 @@ const vmParams = z.looseObject({
   kernel: z.string().optional().describe('legacy form: direct-boot kernel path on the host'),
   initrd: z.string().optional(),
   kernelArgs: z.string().optional(),
+  launchPaused: flag.optional().describe('start with the CPUs paused (hosted-engine --vm-start-paused)'),
 });
 
 export default defineVerb({
@@ -35,7 +36,7 @@ export default defineVerb({
     const vms = vmsOf(ctx);
     const xml = p.xml ?? legacyXml(p, vmID);
     try {
-      return vms.create(xml, domainFacts(xml)) as never;
+      return vms.create(xml, domainFacts(xml), { paused: p.launchPaused ?? false }) as never;
     } catch (err) {
       if (err instanceof DomainXmlError) throw VdsmError.general(err.message);
       throw err;

@@ -1,0 +1,166 @@
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { callBroker } from './broker/rpc.js';
+import type { BrokerStatus } from './broker/server.js';
+import type { HeConf } from './conf.js';
+import { INITIAL_STATE, step, type AgentState } from './fsm.js';
+import type { MonitorReadings, VdsmCall } from './monitors/types.js';
+import type { ActionKind, ActionResult, HostBlock, Observations } from './types.js';
+
+export interface AgentDeps {
+  vdsm: VdsmCall;
+  log: Logger;
+  /** Monotonic seconds; injected so that tests can read the same clock. */
+  now?: () => number;
+}
+
+const monotonicSeconds = () => Number(process.hrtime.bigint() / 1_000_000n) / 1000;
+
+/**
+ * The HA agent: every tick it reads the broker (monitors, whiteboard, flags), runs the pure state machine,
+ * carries out its action through vdsmd, keeps the engine VM lease, and publishes its block.
+ */
+export class HaAgent {
+  private state: AgentState = INITIAL_STATE;
+  private result: ActionResult | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly conf: HeConf,
+    private readonly deps: AgentDeps,
+  ) {
+    this.now = deps.now ?? monotonicSeconds;
+  }
+
+  private broker<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    return callBroker<T>(this.conf.brokerSocket, method, params, 10_000);
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    const { log } = this.deps;
+    while (!this.stopped) {
+      let wait = true;
+      try {
+        wait = await this.tick();
+      } catch (err) {
+        // The broker or the storage is away: nothing can be decided; upstream restarts the agent.
+        log.error({ err: (err as Error).message }, 'agent tick failed; starting over');
+        this.state = INITIAL_STATE;
+      }
+      if (wait) await this.sleep(this.conf.ha.loopDelay * 1000);
+    }
+  }
+
+  /** One tick; returns whether to wait before the next. */
+  async tick(): Promise<boolean> {
+    const { log } = this.deps;
+    const [readings, status] = await Promise.all([this.broker<MonitorReadings>('readings'), this.broker<BrokerStatus>('status')]);
+    if (readings.storageOk === false) throw new Error('shared storage unreachable');
+    const now = this.now();
+    const obs: Observations = {
+      now,
+      globalMaintenance: status.globalMaintenance,
+      localMaintenance: status.localMaintenance,
+      network: readings.network,
+      bridgeUp: readings.bridgeUp,
+      memFreeMiB: readings.memFreeMiB,
+      cpuLoad: readings.cpuLoad,
+      engine: readings.engine,
+      remote: status.hosts.filter((b) => b.hostId !== this.conf.hostId),
+      configUpToDate: true,
+      engineMemMiB: this.conf.engineMemMiB,
+      result: this.result,
+    };
+    await this.keepLease(readings);
+    const r = step(this.state, obs, this.conf.ha);
+    for (const line of r.log) log.info({ score: r.score, state: r.state.name }, line);
+    this.state = r.state;
+    this.result = undefined;
+    for (const action of r.actions) this.result = await this.act(action);
+    const block: HostBlock = {
+      hostId: this.conf.hostId,
+      hostTs: Math.floor(now),
+      score: r.score,
+      engineStatus: readings.engine,
+      hostname: hostname(),
+      maintenance: status.localMaintenance,
+      stopped: false,
+      confOnSharedStorage: true,
+      localConfTimestamp: Math.floor(now),
+      state: r.state.name,
+    };
+    await this.broker('putHost', { block });
+    await this.broker('pushAlive', { ids: [this.conf.hostId, ...r.alive] });
+    return r.wait;
+  }
+
+  /** The engine VM runs here only under our lease: renew it, and if it was lost, stop the VM at once. */
+  private async keepLease(readings: MonitorReadings): Promise<void> {
+    const holder = await this.broker<{ hostId: number } | null>('leaseHolder');
+    if (readings.engine.vm === 'up') {
+      if (await this.broker<boolean>('leaseRenew')) return;
+      // Lapsed while nobody took it (this agent restarted, say): take it back.
+      if (holder === null && (await this.broker<boolean>('leaseAcquire'))) return;
+      this.deps.log.error({ holder: holder?.hostId ?? null }, 'engine VM lease lost: powering the engine VM off here');
+      await this.deps.vdsm('VM.destroy', { vmID: this.conf.vmId }).catch(() => {});
+    } else if (holder?.hostId === this.conf.hostId && this.state.name !== 'EngineStart' && this.state.name !== 'EngineStarting') {
+      await this.broker('leaseRelease');
+    }
+  }
+
+  private async act(kind: ActionKind): Promise<ActionResult> {
+    const { vdsm, log } = this.deps;
+    const vmID = this.conf.vmId;
+    try {
+      switch (kind) {
+        case 'start-vm': {
+          if (!(await this.broker<boolean>('leaseAcquire'))) {
+            // As qemu refusing the sanlock lease: the start "succeeds" and the VM shows up Down.
+            log.warn('engine VM lease held by another host; not starting');
+            return { kind, ok: true, detail: 'lease held elsewhere' };
+          }
+          const xml = await readFile(this.conf.vmXml, 'utf8');
+          await vdsm('VM.create', { vmID, vmParams: { vmId: vmID, xml } });
+          log.info('engine VM start requested');
+          return { kind, ok: true };
+        }
+        case 'stop-vm':
+          await vdsm('VM.shutdown', { vmID, delay: String(this.conf.shutdownDelay), message: 'VM is shutting down!', force: false });
+          return { kind, ok: true };
+        case 'poweroff-vm':
+          await vdsm('VM.destroy', { vmID }).catch((err: { code?: number }) => {
+            if (err.code !== 1) throw err; // already gone is fine
+          });
+          await this.broker('leaseRelease');
+          return { kind, ok: true };
+      }
+    } catch (err) {
+      return { kind, ok: false, detail: (err as Error).message };
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => (clearTimeout(timer), resolve());
+    });
+  }
+
+  /** Stops ticking and publishes a clean stop (stopped=1, AgentStopped), as upstream does on exit. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    const status = await this.broker<BrokerStatus>('status').catch(() => undefined);
+    const own = status?.hosts.find((b) => b.hostId === this.conf.hostId);
+    if (own) await this.broker('putHost', { block: { ...own, stopped: true, score: 0, state: 'AgentStopped', hostTs: Math.floor(this.now()) } }).catch(() => {});
+  }
+}
