@@ -28,7 +28,7 @@ cd "$root"
 command -v rpmbuild >/dev/null || { echo "build.sh: rpmbuild not found (apt-get install -y rpm)" >&2; exit 1; }
 
 addon=build/Release/vdsm_libvirt.node
-entries=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js "$addon")
+entries=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js dist/cli/hosted-engine.js dist/cli/he-broker.js dist/cli/he-agent.js "$addon")
 dist_is_fresh() {
     local f
     for f in "${entries[@]}"; do
@@ -52,7 +52,7 @@ mkdir -p "$app"
 cp -a dist package.json "$app/"
 mkdir -p "$app/build/Release"
 cp "$addon" "$app/build/Release/"
-cp rpm/vdsmd.service etc/vdsm.conf "$tmp/SOURCES/"
+cp rpm/vdsmd.service rpm/vdsm-ts-ha-broker.service rpm/vdsm-ts-ha-agent.service etc/vdsm.conf "$tmp/SOURCES/"
 
 # Production dependencies are copied from the local node_modules, as listed by
 # npm itself: no registry or cache access, and exactly the tree we tested.

@@ -71,7 +71,12 @@ describe.skipIf(!hasRpmbuild)('rpm package', () => {
     for (const f of [
       '/usr/bin/vdsmd',
       '/usr/bin/vdsm-client',
+      '/usr/bin/hosted-engine',
+      '/usr/bin/he-broker',
+      '/usr/bin/he-agent',
       '/usr/lib/systemd/system/vdsmd.service',
+      '/usr/lib/systemd/system/vdsm-ts-ha-broker.service',
+      '/usr/lib/systemd/system/vdsm-ts-ha-agent.service',
       '/usr/lib/tmpfiles.d/vdsm-ts.conf',
       '/etc/vdsm/vdsm.conf',
       '/etc/pki/vdsm/keys',
@@ -148,6 +153,14 @@ describe.skipIf(!hasRpmbuild)('rpm package', () => {
     const r = spawnSync(process.execPath, [join(root, app, 'dist/cli/vdsmd.js'), '--help'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).toContain('management_port');
+  });
+
+  it('runs the installed hosted-engine tool; its units only start where hosted-engine is deployed', () => {
+    const r = spawnSync(process.execPath, [join(root, app, 'dist/cli/hosted-engine.js'), '--conf', join(root, 'nope.conf'), '--check-deployed'], { encoding: 'utf8' });
+    expect([r.status, r.stdout]).toEqual([1, 'Hosted Engine has not been deployed\n']);
+    for (const unit of ['vdsm-ts-ha-broker.service', 'vdsm-ts-ha-agent.service']) {
+      expect(readFileSync(join(root, '/usr/lib/systemd/system', unit), 'utf8')).toContain('ConditionFileNotEmpty=/etc/ovirt-hosted-engine/hosted-engine.conf');
+    }
   });
 
   it('erases cleanly from the scratch root', () => {

@@ -88,7 +88,7 @@ async function setMaintenance(conf: HeConf, mode: string | undefined): Promise<n
     const vms = await withVdsm(conf, (call) => call('Host.getVMList', {})).catch((err: Error) => {
       throw new Error(`cannot ask vdsmd which VMs run here: ${err.message}`);
     });
-    if ((vms as { vmId: string }[]).some((v) => v.vmId === conf.vmId)) {
+    if ((vms as { vmId: string; status: string }[]).some((v) => v.vmId === conf.vmId && v.status !== 'Down')) {
       out('Unable to enter local maintenance mode: the engine VM is running on the current host, please migrate it before entering local maintenance mode.');
       return 1;
     }
@@ -182,7 +182,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const code = (err as { code?: unknown }).code;
+    const usage = err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
     process.stderr.write(`hosted-engine: ${(err as Error).message}\n${usage ? "Try 'hosted-engine --help'.\n" : ''}`);
     process.exit(usage ? 2 : 1);
   },

@@ -99,14 +99,15 @@ export class VmManager {
     this.assertOpen();
     if (this.vms.has(facts.uuid)) throw VdsmError.of('exist', { vmId: facts.uuid });
     const vm = new Vm(facts, xml, this.now(), this.options.guestWaitMs);
+    vm.launchPaused = options.paused ?? false;
     this.vms.set(vm.id, vm);
-    void this.launch(vm, options.paused ?? false);
+    void this.launch(vm, vm.launchPaused);
     return { vmId: vm.id, status: vm.rawStatus(), statusTime: statusTime(vm.statusTime), xml };
   }
 
   private async launch(vm: Vm, paused: boolean): Promise<void> {
     try {
-      await this.hv.createTransient(forDriver(vm.xml, this.hv.uri), { paused });
+      await this.createDomain(vm, paused);
     } catch (err) {
       // Another domain with this UUID (or name) exists outside our container: refuse, like vdsm's start failure.
       this.setDown(vm, exitInfo(ExitReason.GenericError, ExitCode.Error, (err as Error).message));
@@ -124,9 +125,23 @@ export class VmManager {
     });
   }
 
+  /** Starts the domain; drivers that cannot start paused (libvirt's test driver) are paused right after. */
+  private async createDomain(vm: Vm, paused: boolean): Promise<void> {
+    const xml = forDriver(vm.xml, this.hv.uri);
+    try {
+      await this.hv.createTransient(xml, { paused });
+    } catch (err) {
+      if (!paused || !flagsRefused(err)) throw err;
+      await this.hv.createTransient(xml);
+      await this.hv.suspend(vm.id);
+    }
+  }
+
   private markStarted(vm: Vm, libvirtAt: number | undefined): void {
     // No event when "Powering up" later turns "Up" by the clock: the engine polls that, as with vdsm.
     vm.started(this.now());
+    // Started with its CPUs paused: libvirt sends no separate SUSPENDED event for that.
+    if (vm.launchPaused) vm.paused(this.now());
     this.publish(vm, { ...runningStats(vm, this.now(), this.samples.get(vm.id)) }, libvirtAt);
     void this.hv.domainXml(vm.id).then(
       (live) => vm.readLiveXml(live),
@@ -240,8 +255,7 @@ export class VmManager {
     try {
       await this.hv.shutdown(vmId, 'acpi');
     } catch (err) {
-      const flagsRefused = err instanceof LibvirtError && [LibvirtErrorCode.InvalidArg, LibvirtErrorCode.ArgumentUnsupported, LibvirtErrorCode.NoSupport].includes(err.code as never);
-      if (!flagsRefused) throw err;
+      if (!flagsRefused(err)) throw err;
       await this.hv.shutdown(vmId, 'default');
     }
   }
@@ -364,6 +378,11 @@ export class VmManager {
     this.timers.clear();
     await this.sampling;
   }
+}
+
+/** libvirt refused a call's flags (a driver without that feature), not the call itself. */
+function flagsRefused(err: unknown): boolean {
+  return err instanceof LibvirtError && [LibvirtErrorCode.InvalidArg, LibvirtErrorCode.ArgumentUnsupported, LibvirtErrorCode.NoSupport].includes(err.code as never);
 }
 
 /** Exit of a domain found shut off at recovery, by libvirt's shutoff reason (vdsm's _recover_status). */

@@ -40,6 +40,8 @@ export class Vm {
   exit: ExitInfo | undefined;
   /** Set at start, replaced on pause, removed by VM.cont (vdsm). */
   pauseCode: PauseCode | undefined;
+  /** VM.create asked for the CPUs to start paused. */
+  launchPaused = false;
   /** Set when vdsmd itself stops the domain, so libvirt's stop event is read as ours. */
   stopping: ExitInfo | undefined;
   private phase: Phase = 'launching';

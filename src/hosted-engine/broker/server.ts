@@ -87,7 +87,8 @@ export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Log
   server.addMethod('whiteboard', snapshot);
   server.addMethod('putHost', async ({ block }: { block: HostBlock }) => {
     if (block.hostId !== conf.hostId) fail(`this broker writes slot ${conf.hostId} only, not ${block.hostId}`);
-    await whiteboard.writeHost(block, Math.floor((Date.now() - performance.now()) / 1000));
+    // The block's timestamps are the monotonic clock (seconds since boot); the readable part shows them as dates.
+    await whiteboard.writeHost(block, Math.floor(Date.now() / 1000 - Number(process.hrtime.bigint() / 1_000_000n) / 1000));
     return true;
   });
   server.addMethod('pushAlive', ({ ids }: { ids: number[] }) => {
