@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VdsmClient } from '../src/rpc/client.js';
 import { ROOT } from './support/paths.js';
+import { stopProcess } from './support/processes.js';
 import { startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
 import { engineDomainXml } from './support/vm-xml.js';
 
@@ -23,14 +24,6 @@ function daemon(name: string): ChildProcess {
   return spawn(process.execPath, [join(ROOT, `dist/cli/${name}.js`), '--conf', conf], { stdio: 'ignore', env: { PATH: process.env.PATH } });
 }
 
-async function stop(c: ChildProcess | undefined): Promise<void> {
-  if (!c || c.exitCode !== null || c.signalCode !== null) return;
-  const gone = new Promise((r) => c.once('exit', r));
-  c.kill('SIGTERM');
-  const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(t);
-}
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -68,8 +61,8 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  await stop(agent);
-  await stop(broker);
+  await stopProcess(agent);
+  await stopProcess(broker);
   await client?.close();
   await vdsmd?.stop();
   health?.close();
@@ -162,7 +155,7 @@ describe('hosted-engine CLI with the broker', () => {
     const refused = await cli('--clean-metadata');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/Cannot clean unclean metadata block/);
-    await stop(agent);
+    await stopProcess(agent);
     const s = JSON.parse((await cli('--vm-status', '--json')).stdout)['1'];
     expect(s).toMatchObject({ stopped: true, score: 0 });
     expect((await cli('--clean-metadata')).code).toBe(0);

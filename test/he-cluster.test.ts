@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VdsmClient } from '../src/rpc/client.js';
 import { ROOT } from './support/paths.js';
+import { stopProcess } from './support/processes.js';
 import { startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
 import { engineDomainXml } from './support/vm-xml.js';
 
@@ -133,15 +134,6 @@ beforeAll(async () => {
   })();
 }, 60_000);
 
-/** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
-async function stopProcess(c: ChildProcess | undefined): Promise<void> {
-  if (!c || c.exitCode !== null || c.signalCode !== null) return;
-  const gone = new Promise((r) => c.once('exit', r));
-  c.kill('SIGTERM');
-  const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(timer);
-}
 
 afterAll(async () => {
   watching = false;

@@ -1,33 +1,10 @@
 import { HaAgent } from '../hosted-engine/agent.js';
-import { DEFAULT_CONF_FILE, readConf } from '../hosted-engine/conf.js';
-import { vdsmCaller } from '../hosted-engine/vdsm-connect.js';
-import { createLogger } from './log.js';
+import { runHeDaemon } from './he-daemon.js';
 
 /** he-agent [--conf FILE]: the hosted-engine HA agent (the state machine, ticking every loop_delay seconds). */
-async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  const confPath = args[0] === '--conf' && args[1] ? args[1] : (process.env.HOSTED_ENGINE_CONF ?? DEFAULT_CONF_FILE);
-  const root = createLogger(process.env.HE_LOG_LEVEL ?? 'info');
-  const log = root.child({ name: 'he-agent' });
-  const conf = readConf(confPath);
-  const vdsm = vdsmCaller(conf);
-  const agent = new HaAgent(conf, { vdsm: vdsm.call, log });
+runHeDaemon('he-agent', async (conf, deps) => {
+  const agent = new HaAgent(conf, deps);
   agent.start();
-  log.info({ hostId: conf.hostId }, 'HA agent started');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  await agent.stop();
-  await vdsm.close();
-  await root.finish();
-  return 0;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`he-agent: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+  deps.log.info({ hostId: conf.hostId }, 'HA agent started');
+  return { close: () => agent.stop() };
+});

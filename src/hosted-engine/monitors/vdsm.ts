@@ -42,38 +42,36 @@ interface CommonOptions {
 // ------------------------------------------------------------------------------------------------
 // mgmt-bridge and mem-free
 
-/** `mgmt-bridge`: Host.getStats network[bridge].state is 'up'; false when absent or not up; null when vdsmd cannot say. */
-export function createBridgeMonitor(options: CommonOptions & { bridge: string }): PeriodicMonitor<boolean | null> {
-  return new PeriodicMonitor<boolean | null>({
-    name: 'mgmt-bridge',
+/** A monitor of one figure from Host.getStats; null when vdsmd cannot say. */
+function hostStatsMonitor<T>(name: string, options: CommonOptions, pick: (stats: Record<string, unknown>) => T | null): PeriodicMonitor<T | null> {
+  return new PeriodicMonitor<T | null>({
+    name,
     intervalMs: options.intervalMs,
     initial: null,
     log: options.log,
     onError: () => null,
     run: async () => {
       const stats = await options.vdsm('Host.getStats', {}, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS });
-      const network = isRecord(stats) ? stats.network : undefined;
-      if (!isRecord(network)) return null;
-      const nic = network[options.bridge];
-      return isRecord(nic) && nic.state === 'up';
+      return isRecord(stats) ? pick(stats) : null;
     },
+  });
+}
+
+/** `mgmt-bridge`: Host.getStats network[bridge].state is 'up'; false when absent or not up; null when vdsmd cannot say. */
+export function createBridgeMonitor(options: CommonOptions & { bridge: string }): PeriodicMonitor<boolean | null> {
+  return hostStatsMonitor('mgmt-bridge', options, (stats) => {
+    if (!isRecord(stats.network)) return null;
+    const nic = stats.network[options.bridge];
+    return isRecord(nic) && nic.state === 'up';
   });
 }
 
 /** `mem-free`: Host.getStats memFree (MiB); null when vdsmd cannot say. */
 export function createMemFreeMonitor(options: CommonOptions): PeriodicMonitor<number | null> {
-  return new PeriodicMonitor<number | null>({
-    name: 'mem-free',
-    intervalMs: options.intervalMs,
-    initial: null,
-    log: options.log,
-    onError: () => null,
-    run: async () => {
-      const stats = await options.vdsm('Host.getStats', {}, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS });
-      const raw = isRecord(stats) ? stats.memFree : undefined;
-      const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-      return Number.isFinite(value) ? value : null;
-    },
+  return hostStatsMonitor('mem-free', options, (stats) => {
+    const raw = stats.memFree;
+    const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    return Number.isFinite(value) ? value : null;
   });
 }
 
