@@ -90,7 +90,8 @@ export function step(prev: AgentState, obs: Observations, cfg: HaConfig): StepRe
   const facts: Facts = { obs, cfg, state, alive, best: bestEngine(obs.engine, alive), localScore: before.score, enoughData: enoughHistory(state.history, now, cfg), result };
 
   const log: string[] = [];
-  const decision = timedOut(state, obs, cfg, bestScoreHost(alive) !== undefined) ?? decide(facts);
+  const hold = holdsOn(obs, alive);
+  const decision = timedOut(state, obs, cfg, hold) ?? decide(facts);
   const unsure = alive.some((b) => b.engineStatus.vm === 'unknown');
   let next: AgentState = { ...state, pending: decision.action ?? null, leadSince: decision.leadSince ?? null, unknownSince: unsure ? (state.unknownSince ?? now) : null };
   if (facts.result) next = applyResult(next, facts.result, now, log);
@@ -102,7 +103,7 @@ export function step(prev: AgentState, obs: Observations, cfg: HaConfig): StepRe
     next.timerStart = now;
   }
   // The bad-health count only runs while this host can reach its network or someone else could take over.
-  if (next.name === 'EngineUpBadHealth' && holdsOn(obs, alive)) next.timerStart = now;
+  if (next.name === 'EngineUpBadHealth' && hold) next.timerStart = now;
   if (decision.action === 'stop-vm') next.stopRequested = true;
   const after = hostScore({ state: next.name, obs, cpuLoad: cpu, retries: next.retries }, cfg);
   return {
@@ -124,10 +125,10 @@ function holdsOn(obs: Observations, alive: readonly HostBlock[]): boolean {
   return (obs.network ?? 0) <= 0 && bestScoreHost(alive) === undefined;
 }
 
-function timedOut(state: AgentState, obs: Observations, cfg: HaConfig, someoneElseFit: boolean): Decision | undefined {
+function timedOut(state: AgentState, obs: Observations, cfg: HaConfig, hold: boolean): Decision | undefined {
   const t = TIMEOUTS[state.name];
   if (!t || state.timerStart === null || !(state.timerStart + t.secs(cfg) < obs.now)) return undefined;
-  if (state.name === 'EngineUpBadHealth' && (obs.network ?? 0) <= 0 && !someoneElseFit) return undefined;
+  if (state.name === 'EngineUpBadHealth' && hold) return undefined;
   return { to: t.dest, wait: t.wait, why: `timeout of ${t.secs(cfg)} s in ${state.name}` };
 }
 
@@ -193,7 +194,13 @@ function decide(f: Facts): Decision {
       const g = guards(f);
       if (g) return g;
       if (localVm === 'up') return obs.engine.health === 'good' ? go('EngineUp', true, 'engine healthy') : stay(f);
-      if (localVm === 'down') return go('EngineForceStop', false, obs.engine.reason ?? 'engine VM down (lock lost?)');
+      if (localVm === 'down') {
+        // Down for the lease (another host won) is final at once; a plain "not here" may only be a reading
+        // taken before our start: give the monitors two ticks before giving up on this start.
+        const lockLost = /locked|lease/i.test(obs.engine.reason ?? '');
+        const settled = state.timerStart !== null && obs.now - state.timerStart >= 2 * cfg.loopDelay;
+        return lockLost || settled ? go('EngineForceStop', false, obs.engine.reason ?? 'engine VM down') : stay(f);
+      }
       return go('EngineMaybeAway', false, `engine VM ${localVm}`);
     }
     case 'EngineUp':
