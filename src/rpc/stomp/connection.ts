@@ -228,17 +228,19 @@ export class StompConnection {
   /** Sends a clear ERROR and closes: used for input we cannot parse or commands we do not serve. */
   private fail(reason: string): void {
     this.sendError(reason);
-    this.close();
+    // A peer sending garbage may still be pushing a large frame that we no longer read, which keeps its side
+    // from closing: give it one second to read the ERROR, not five.
+    this.close(1000);
   }
 
   /** Closes after queued output has been written. */
-  close(): void {
+  close(graceMs = 5000): void {
     if (this.closing) return;
     this.closing = true;
     this.socket.pause();
     if (!this.flushScheduled) this.socket.end();
     // A client that never reads would keep the socket half-open; bound that.
-    setTimeout(() => this.destroy(), 5000).unref();
+    setTimeout(() => this.destroy(), graceMs).unref();
   }
 
   destroy(): void {
