@@ -64,7 +64,7 @@ describe('a real QEMU guest under libvirtd', () => {
     expect(created).toMatchObject({ vmId: uuid, status: 'WaitForLaunch' });
     await sawStatus(engine, uuid, 'Powering up');
     // The guest really runs: its /init prints the marker on the serial console (bounded wait).
-    for (let i = 0; i < 100 && !(existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').includes(TINY_GUEST_MARKER)); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 250 && !(existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').includes(TINY_GUEST_MARKER)); i++) await new Promise((r) => setTimeout(r, 100));
     expect(readFileSync(consoleLog, 'utf8')).toContain(TINY_GUEST_MARKER);
 
     // Two bulk samples give real CPU figures from QEMU.
