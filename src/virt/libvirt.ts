@@ -1,5 +1,8 @@
+import { forDriver } from './domxml.js';
 import {
+  DomainState,
   LibvirtError,
+  LibvirtErrorCode,
   type DomainStatsRecord,
   type Hypervisor,
   type LifecycleEvent,
@@ -18,6 +21,13 @@ function typed(err: unknown): never {
   if (typeof e?.libvirtCode === 'number') throw new LibvirtError(e.message, e.libvirtCode, e.libvirtDomain ?? 0);
   throw err;
 }
+
+/** libvirt refused a call's flags (a driver without that feature), not the call itself. */
+function flagsRefused(err: unknown): boolean {
+  return err instanceof LibvirtError && [LibvirtErrorCode.InvalidArg, LibvirtErrorCode.ArgumentUnsupported, LibvirtErrorCode.NoSupport].includes(err.code as never);
+}
+
+const ACTIVE: readonly number[] = [DomainState.Running, DomainState.Blocked, DomainState.Paused];
 
 async function call<T>(op: () => Promise<T>): Promise<T> {
   try {
@@ -67,17 +77,52 @@ class LibvirtHypervisor implements Hypervisor {
   listDomains = () => call(() => this.conn.listDomains());
   lookup = (uuid: string) => call(() => this.conn.lookup(uuid));
   domainXml = (uuid: string) => call(() => this.conn.xml(uuid, 0));
-  createTransient = (xml: string, options: { paused?: boolean } = {}) => call(() => this.conn.createXml(xml, options.paused ? START_PAUSED : 0));
+  /**
+   * The driver adaptations live here, so the VM container never needs to know the driver: libvirt's test driver
+   * runs only type='test' domains and cannot start one paused (it is paused right after instead).
+   */
+  createTransient = async (xml: string, options: { paused?: boolean } = {}) => {
+    const own = forDriver(xml, this.uri);
+    try {
+      return await call(() => this.conn.createXml(own, options.paused ? START_PAUSED : 0));
+    } catch (err) {
+      if (!options.paused || !flagsRefused(err)) throw err;
+      const created = await call(() => this.conn.createXml(own, 0));
+      await this.suspend(created.uuid);
+      return this.lookup(created.uuid);
+    }
+  };
   define = (xml: string) => call(() => this.conn.define(xml));
   undefine = (uuid: string) => call(() => this.conn.undefine(uuid, 0));
   start = (uuid: string) => call(() => this.conn.start(uuid, 0));
   destroy = (uuid: string, options: { graceful?: boolean } = {}) => call(() => this.conn.destroy(uuid, options.graceful ? DESTROY_GRACEFUL : 0));
-  shutdown = (uuid: string, method: ShutdownMethod = 'default') => call(() => this.conn.shutdown(uuid, SHUTDOWN_FLAGS[method]));
+  /** A driver that takes no method flags (libvirt's test driver) is given its default for the ACPI button. */
+  shutdown = async (uuid: string, method: ShutdownMethod = 'default') => {
+    try {
+      await call(() => this.conn.shutdown(uuid, SHUTDOWN_FLAGS[method]));
+    } catch (err) {
+      if (method !== 'acpi' || !flagsRefused(err)) throw err;
+      await call(() => this.conn.shutdown(uuid, SHUTDOWN_FLAGS.default));
+    }
+  };
   suspend = (uuid: string) => call(() => this.conn.suspend(uuid));
   resume = (uuid: string) => call(() => this.conn.resume(uuid));
   info = (uuid: string) => call(() => this.conn.info(uuid));
-  /** Every stats group the driver supports, for every domain, in one call (vdsm's bulk sampling). */
-  allDomainStats = (): Promise<DomainStatsRecord[]> => call(() => this.conn.allDomainStats(0, 0));
+  /**
+   * Every stats group the driver supports, for every domain, in one call (vdsm's bulk sampling). Drivers without
+   * bulk CPU/memory groups (libvirt's test driver) still answer virDomainGetInfo for the running ones.
+   */
+  allDomainStats = async (): Promise<DomainStatsRecord[]> => {
+    const records = await call(() => this.conn.allDomainStats(0, 0));
+    await Promise.all(
+      records.map(async (record) => {
+        if (record.stats['cpu.time'] !== undefined || !ACTIVE.includes(Number(record.stats['state.state']))) return;
+        const info = await this.info(record.uuid).catch(() => undefined);
+        if (info) Object.assign(record.stats, { 'cpu.time': info.cpuTimeNs, 'balloon.current': info.memoryKiB, 'vcpu.current': info.vcpus });
+      }),
+    );
+    return records;
+  };
 
   onLifecycle(listener: (event: LifecycleEvent) => void): void {
     this.lifecycleListeners.add(listener);

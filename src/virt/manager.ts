@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { EventBus } from '../rpc/events.js';
 import { VdsmError } from '../verbs/errors.js';
-import { domainFacts, forDriver, type DomainFacts } from './domxml.js';
+import { domainFacts, type DomainFacts } from './domxml.js';
 import { DomainState, LibvirtError, LibvirtErrorCode, LifecycleEventType, ShutdownDetail, StoppedDetail, SuspendedDetail, type DomainSummary, type Hypervisor, type LifecycleEvent } from './hypervisor.js';
 import { runningStats, statusTime, vmStats, type SampleWindow } from './stats.js';
 import { exitInfo, Vm, type ExitInfo } from './vm.js';
@@ -107,7 +107,7 @@ export class VmManager {
 
   private async launch(vm: Vm, paused: boolean): Promise<void> {
     try {
-      await this.createDomain(vm, paused);
+      await this.hv.createTransient(vm.xml, { paused });
     } catch (err) {
       // Another domain with this UUID (or name) exists outside our container: refuse, like vdsm's start failure.
       this.setDown(vm, exitInfo(ExitReason.GenericError, ExitCode.Error, (err as Error).message));
@@ -123,18 +123,6 @@ export class VmManager {
     this.after(1000, () => {
       if (vm.isLaunching && this.vms.get(vm.id) === vm) this.markStarted(vm, undefined);
     });
-  }
-
-  /** Starts the domain; drivers that cannot start paused (libvirt's test driver) are paused right after. */
-  private async createDomain(vm: Vm, paused: boolean): Promise<void> {
-    const xml = forDriver(vm.xml, this.hv.uri);
-    try {
-      await this.hv.createTransient(xml, { paused });
-    } catch (err) {
-      if (!paused || !flagsRefused(err)) throw err;
-      await this.hv.createTransient(xml);
-      await this.hv.suspend(vm.id);
-    }
   }
 
   private markStarted(vm: Vm, libvirtAt: number | undefined): void {
@@ -245,19 +233,9 @@ export class VmManager {
     vm.stopping ??= exitInfo(ExitReason.AdminShutdown);
     const methods: (() => Promise<void>)[] = [];
     if (agent) methods.push(() => this.hv.shutdown(vm.id, 'agent'));
-    if (vm.acpi) methods.push(() => this.acpiShutdown(vm.id));
+    if (vm.acpi) methods.push(() => this.hv.shutdown(vm.id, 'acpi'));
     if (request.force) methods.push(() => this.destroyDomain(vm, 1));
     void this.powerDown(vm, methods, request.timeoutSeconds * 1000);
-  }
-
-  /** The ACPI power button; drivers that take no method flags (libvirt's test driver) get their default. */
-  private async acpiShutdown(vmId: string): Promise<void> {
-    try {
-      await this.hv.shutdown(vmId, 'acpi');
-    } catch (err) {
-      if (!flagsRefused(err)) throw err;
-      await this.hv.shutdown(vmId, 'default');
-    }
   }
 
   private async powerDown(vm: Vm, methods: (() => Promise<void>)[], timeoutMs: number): Promise<void> {
@@ -342,19 +320,11 @@ export class VmManager {
       return;
     }
     const at = this.now();
-    await Promise.all(
-      records.map(async (record) => {
-        if (!this.vms.get(record.uuid)?.isRunning) return;
-        const stats = { ...record.stats };
-        // Drivers without bulk CPU/memory stats (libvirt's test driver) still answer virDomainGetInfo.
-        if (stats['cpu.time'] === undefined) {
-          const info = await this.hv.info(record.uuid).catch(() => undefined);
-          if (info) Object.assign(stats, { 'cpu.time': info.cpuTimeNs, 'balloon.current': info.memoryKiB, 'vcpu.current': info.vcpus });
-        }
-        const window = this.samples.get(record.uuid);
-        this.samples.set(record.uuid, { prev: window?.last, last: { at, stats } });
-      }),
-    );
+    for (const record of records) {
+      if (!this.vms.get(record.uuid)?.isRunning) continue;
+      const window = this.samples.get(record.uuid);
+      this.samples.set(record.uuid, { prev: window?.last, last: { at, stats: record.stats } });
+    }
   }
 
   private after(ms: number, fn: () => void): void {
@@ -378,11 +348,6 @@ export class VmManager {
     this.timers.clear();
     await this.sampling;
   }
-}
-
-/** libvirt refused a call's flags (a driver without that feature), not the call itself. */
-function flagsRefused(err: unknown): boolean {
-  return err instanceof LibvirtError && [LibvirtErrorCode.InvalidArg, LibvirtErrorCode.ArgumentUnsupported, LibvirtErrorCode.NoSupport].includes(err.code as never);
 }
 
 /** Exit of a domain found shut off at recovery, by libvirt's shutoff reason (vdsm's _recover_status). */
