@@ -62,7 +62,8 @@ export class HaAgent {
   /** One tick; returns whether to wait before the next. */
   async tick(): Promise<boolean> {
     const { log } = this.deps;
-    const [readings, status] = await Promise.all([this.broker<MonitorReadings>('readings'), this.broker<BrokerStatus>('status')]);
+    const status = await this.broker<BrokerStatus>('status');
+    const readings = status.readings;
     if (readings.storageOk === false) throw new Error('shared storage unreachable');
     const now = this.now();
     const obs: Observations = {

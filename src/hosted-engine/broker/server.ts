@@ -83,7 +83,6 @@ export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Log
   };
 
   const server = new JSONRPCServer();
-  server.addMethod('readings', () => monitors.readings());
   server.addMethod('whiteboard', snapshot);
   server.addMethod('putHost', async ({ block }: { block: HostBlock }) => {
     if (block.hostId !== conf.hostId) fail(`this broker writes slot ${conf.hostId} only, not ${block.hostId}`);
