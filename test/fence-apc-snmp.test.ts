@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApcSnmpSim, type OutletState, startApcSnmpSim } from './fixtures/apc-snmp-sim.js';
-import { lines, ourAgent, parameterTable, runFence, theirAgent, type FenceResult } from './support/fence-run.js';
+import { expectMetadataParity, lines, ourAgent, runFence, theirAgent, type FenceResult } from './support/fence-run.js';
 
 const NAME = 'fence_apc_snmp';
 const OURS = ourAgent(NAME);
@@ -116,10 +116,7 @@ describe.skipIf(!existsSync(THEIRS))('fence_apc_snmp parity with ClusterLabs aga
   });
 
   it('metadata has the same parameters, types, defaults and order as ClusterLabs', async () => {
-    const [theirs, ours] = await Promise.all([runFence(THEIRS, ['-o', 'metadata']), runFence(OURS, ['-o', 'metadata'])]);
-    expect(ours.code).toBe(0);
-    expect(parameterTable(ours.stdout)).toEqual(parameterTable(theirs.stdout));
-    expect(ours.stdout).toContain(`<resource-agent name="${NAME}"`);
-    expect(ours.stdout).toContain('<symlink name="fence_tripplite_snmp"');
+    const { ours } = await expectMetadataParity(NAME, OURS, THEIRS);
+    expect(ours).toContain('<symlink name="fence_tripplite_snmp"');
   });
 });

@@ -2,52 +2,20 @@
  * fence_apc parity (AOS v5+ command line and the AOS v3 menu UI): ClusterLabs' agent and ours, same argv/stdin, against the same APC
  * simulator over telnet and SSH; stdout lines, exit code and every outlet's power afterwards must agree.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { type CliDevice, type CliDeviceOptions, startCliDevice } from './fixtures/cli-device/index.js';
-import { agentArgs, SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
-import { lines, ourAgent, parameterTable, runFence, theirAgent } from './support/fence-run.js';
+import { describe, expect, it } from 'vitest';
+import type { CliDevice } from './fixtures/cli-device/index.js';
+import { SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
+import { cliParity } from './support/cli-parity.js';
+import { expectMetadataParity } from './support/fence-run.js';
 
 const NAME = 'fence_apc';
-const OURS = ourAgent(NAME);
-const haveTheirs = existsSync(theirAgent(NAME)) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh');
-const timings: { agent: string; transport: string; action: string; theirs: number; ours: number }[] = [];
-
-const devices: CliDevice[] = [];
-async function device(opts: Partial<CliDeviceOptions>): Promise<CliDevice> {
-  const d = await startCliDevice({ device: 'apc', transport: 'telnet', ...opts });
-  devices.push(d);
-  return d;
-}
-afterAll(async () => {
-  await Promise.all(devices.map((d) => d.close()));
-  console.table(timings.map((t) => ({ ...t, theirs: Math.round(t.theirs), ours: Math.round(t.ours) })));
-});
-
-// agentArgs adds SSH options that today's OpenSSH accepts (fence_apc's default `-1 -c blowfish` it refuses).
-const argv = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => agentArgs(d, transport, 'apc', 'apc', ...rest);
+const { haveTheirs, device, argv, ...suite } = cliParity(NAME, 'apc', 'apc', 'apc');
 
 const START = [true, false, true, false];
 
-/** Runs theirs then ours from the same outlet states and compares lines, exit code and outlet states after. */
-async function parity(d: CliDevice, transport: string, args: string[], stdin?: string) {
-  const results = [];
-  for (const program of [theirAgent(NAME), OURS]) {
-    START.forEach((on, i) => d.setPower(String(i + 1), on));
-    const r = await runFence(program, args, stdin, 25_000);
-    results.push({ lines: lines(r), code: r.code, after: d.outlets.map((o) => o.on), stderr: r.stderr, ms: r.ms });
-  }
-  const [theirs, ours] = results as [(typeof results)[0], (typeof results)[0]];
-  expect({ lines: ours.lines, code: ours.code, after: ours.after }, `ours stderr: ${ours.stderr}\ntheirs stderr: ${theirs.stderr}`).toEqual({
-    lines: theirs.lines,
-    code: theirs.code,
-    after: theirs.after,
-  });
-  const action = stdin ? 'stdin' : (args[args.indexOf('-o') + 1] ?? '?');
-  timings.push({ agent: NAME, transport, action, theirs: theirs.ms, ours: ours.ms });
-  return { theirs, ours };
-}
+/** Theirs then ours, each from the outlet states START. */
+const parity = (d: CliDevice, transport: string, args: string[], stdin?: string) =>
+  suite.parity(d, transport, args, () => START.forEach((on, i) => d.setPower(String(i + 1), on)), stdin);
 
 describe.skipIf(!haveTheirs).each(['telnet', 'ssh'] as const)('fence_apc parity with ClusterLabs, AOS v6 CLI over %s', (transport) => {
   let d: CliDevice;
@@ -116,10 +84,7 @@ describe.skipIf(!haveTheirs).each(['telnet', 'ssh'] as const)('fence_apc parity 
 
 describe('fence_apc metadata', () => {
   it('has the same parameters, types, defaults and order as ClusterLabs', async () => {
-    const [theirs, ours] = await Promise.all([runFence(theirAgent(NAME), ['-o', 'metadata']), runFence(OURS, ['-o', 'metadata'])]);
-    expect(ours.code).toBe(0);
-    expect(parameterTable(ours.stdout)).toEqual(parameterTable(theirs.stdout));
-    expect(ours.stdout).toContain(`<resource-agent name="${NAME}"`);
-    expect(ours.stdout.match(/<action name="([^"]+)"/g)).toEqual(theirs.stdout.match(/<action name="([^"]+)"/g));
+    const { theirs, ours } = await expectMetadataParity(NAME);
+    expect(ours.match(/<action name="([^"]+)"/g)).toEqual(theirs.match(/<action name="([^"]+)"/g));
   });
 });

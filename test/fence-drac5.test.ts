@@ -2,50 +2,18 @@
  * fence_drac5 parity: ClusterLabs' agent and ours, same argv/stdin, against the same DRAC simulator over telnet and
  * SSH; stdout lines, exit code and the device's power afterwards must agree.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { type CliDevice, type CliDeviceOptions, startCliDevice } from './fixtures/cli-device/index.js';
-import { agentArgs, SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
-import { lines, ourAgent, parameterTable, runFence, theirAgent } from './support/fence-run.js';
+import { describe, expect, it } from 'vitest';
+import type { CliDevice } from './fixtures/cli-device/index.js';
+import { SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
+import { cliParity } from './support/cli-parity.js';
+import { expectMetadataParity, lines, runFence } from './support/fence-run.js';
 
 const NAME = 'fence_drac5';
-const OURS = ourAgent(NAME);
-const haveTheirs = existsSync(theirAgent(NAME)) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh');
-const timings: { agent: string; transport: string; action: string; theirs: number; ours: number }[] = [];
+const { haveTheirs, device, argv, ours: OURS, ...suite } = cliParity(NAME, 'drac5', 'root', 'calvin');
 
-const devices: CliDevice[] = [];
-async function device(opts: Partial<CliDeviceOptions>): Promise<CliDevice> {
-  const d = await startCliDevice({ device: 'drac5', transport: 'telnet', ...opts });
-  devices.push(d);
-  return d;
-}
-afterAll(async () => {
-  await Promise.all(devices.map((d) => d.close()));
-  console.table(timings.map((t) => ({ ...t, theirs: Math.round(t.theirs), ours: Math.round(t.ours) })));
-});
-
-// agentArgs adds SSH options that today's OpenSSH accepts (fence_apc's default `-1 -c blowfish` it refuses).
-const argv = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => agentArgs(d, transport, 'root', 'calvin', ...rest);
-
-/** Runs theirs then ours from the same starting state (plug → on) and compares lines, exit code and state after. */
-async function parity(d: CliDevice, transport: string, args: string[], start: Record<string, boolean>, stdin?: string) {
-  const results = [];
-  for (const program of [theirAgent(NAME), OURS]) {
-    for (const [plug, on] of Object.entries(start)) d.setPower(plug === '' ? undefined : plug, on);
-    const r = await runFence(program, args, stdin, 25_000);
-    results.push({ lines: lines(r), code: r.code, after: d.outlets.map((o) => o.on), stderr: r.stderr, ms: r.ms });
-  }
-  const [theirs, ours] = results as [(typeof results)[0], (typeof results)[0]];
-  expect({ lines: ours.lines, code: ours.code, after: ours.after }, `ours stderr: ${ours.stderr}\ntheirs stderr: ${theirs.stderr}`).toEqual({
-    lines: theirs.lines,
-    code: theirs.code,
-    after: theirs.after,
-  });
-  const action = args[args.indexOf('-o') + 1] ?? (stdin ? 'stdin' : '?');
-  timings.push({ agent: NAME, transport, action: `${action}${stdin ? ' (stdin)' : ''}`, theirs: theirs.ms, ours: ours.ms });
-  return { theirs, ours };
-}
+/** Theirs then ours, each from the same starting state (plug → on; '' is the single DRAC 5 server). */
+const parity = (d: CliDevice, transport: string, args: string[], start: Record<string, boolean>, stdin?: string) =>
+  suite.parity(d, transport, args, () => Object.entries(start).forEach(([plug, on]) => d.setPower(plug === '' ? undefined : plug, on)), stdin);
 
 describe.skipIf(!haveTheirs).each(['telnet', 'ssh'] as const)('fence_drac5 parity with ClusterLabs, DRAC 5 over %s', (transport) => {
   let d: CliDevice;
@@ -125,10 +93,7 @@ describe('fence_drac5 SSH host keys (ours)', () => {
 
 describe('fence_drac5 metadata', () => {
   it('has the same parameters, types, defaults and order as ClusterLabs', async () => {
-    const [theirs, ours] = await Promise.all([runFence(theirAgent(NAME), ['-o', 'metadata']), runFence(OURS, ['-o', 'metadata'])]);
-    expect(ours.code).toBe(0);
-    expect(parameterTable(ours.stdout)).toEqual(parameterTable(theirs.stdout));
-    expect(ours.stdout).toContain(`<resource-agent name="${NAME}"`);
-    expect(ours.stdout.match(/<action name="([^"]+)"/g)).toEqual(theirs.stdout.match(/<action name="([^"]+)"/g));
+    const { theirs, ours } = await expectMetadataParity(NAME);
+    expect(ours.match(/<action name="([^"]+)"/g)).toEqual(theirs.match(/<action name="([^"]+)"/g));
   });
 });

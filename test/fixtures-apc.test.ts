@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it, type TestContext } from 'vitest';
 import type { CliDevice, CliDeviceOptions } from './fixtures/cli-device/index.js';
-import { agentArgs, deviceForTest, runAgent, SSH_OPTIONS } from './fixtures/cli-device/run-agent.js';
+import { agentArgs, deviceForTest, runAgent } from './fixtures/cli-device/run-agent.js';
 
 const AGENT = '/usr/sbin/fence_apc';
 const haveAgent = existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh');

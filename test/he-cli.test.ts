@@ -1,13 +1,13 @@
 /** The hosted-engine CLI and vdsmd's HA verbs against one real host: vdsmd, HA broker and agent processes. */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VdsmClient } from '../src/rpc/client.js';
-import { ROOT } from './support/paths.js';
-import { stopProcess } from './support/processes.js';
+import { runHostedEngine, spawnHeDaemon, stopProcess } from './support/processes.js';
+import { waitFor } from './support/wait.js';
 import { startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
 import { engineDomainXml } from './support/vm-xml.js';
 
@@ -20,28 +20,9 @@ let health: http.Server;
 let broker: ChildProcess | undefined;
 let agent: ChildProcess | undefined;
 
-function daemon(name: string): ChildProcess {
-  return spawn(process.execPath, [join(ROOT, `dist/cli/${name}.js`), '--conf', conf], { stdio: 'ignore', env: { PATH: process.env.PATH } });
-}
+const cli = (...args: string[]) => runHostedEngine(args, { HOSTED_ENGINE_CONF: conf });
 
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'dist/cli/hosted-engine.js'), ...args], { timeout: 30_000, env: { PATH: process.env.PATH, HOSTED_ENGINE_CONF: conf } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 500 && Date.now() < deadline; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000) => waitFor(what, probe, timeoutMs, 200);
 
 const vmState = async () => ((await client.call('Host.getVMList')) as { vmId: string; status: string }[]).find((v) => v.vmId === VM_ID)?.status;
 
@@ -100,7 +81,7 @@ describe('hosted-engine CLI: misuse and a missing broker', () => {
 
 describe('hosted-engine CLI with the broker', () => {
   beforeAll(async () => {
-    broker = daemon('he-broker');
+    broker = spawnHeDaemon('he-broker', conf);
     await until('the broker', async () => ((await cli('--vm-status', '--json')).code === 0 ? true : undefined));
   }, 20_000);
 
@@ -128,7 +109,7 @@ describe('hosted-engine CLI with the broker', () => {
   });
 
   it('--vm-status shows the agent\'s block in upstream\'s layout; local maintenance gives score 0', async () => {
-    agent = daemon('he-agent');
+    agent = spawnHeDaemon('he-agent', conf);
     const text = await until('our block', async () => {
       const r = await cli('--vm-status');
       return r.stdout.includes('--== Host') && r.stdout.includes('Status up-to-date                  : True') ? r.stdout : undefined;

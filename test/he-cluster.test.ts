@@ -4,15 +4,15 @@
  * whiteboard file and one lease file. Kill the running host's processes and another host starts the engine VM;
  * set global maintenance with the CLI and every host honours it. Timings are scaled down (1 s ticks).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VdsmClient } from '../src/rpc/client.js';
-import { ROOT } from './support/paths.js';
-import { stopProcess } from './support/processes.js';
+import { runHostedEngine, spawnHeDaemon, stopProcess } from './support/processes.js';
+import { waitFor } from './support/wait.js';
 import { startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
 import { engineDomainXml } from './support/vm-xml.js';
 
@@ -34,22 +34,7 @@ let maxRunning = 0;
 let watching = true;
 let watcher: Promise<void>;
 
-function daemon(name: 'he-broker' | 'he-agent', conf: string): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, `dist/cli/${name}.js`), '--conf', conf], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  (child as ChildProcess & { output: () => string }).output = () => out;
-  return child;
-}
-
-function cli(conf: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'dist/cli/hosted-engine.js'), '--conf', conf, ...args], { timeout: 30_000, env: { PATH: process.env.PATH } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (conf: string, ...args: string[]) => runHostedEngine(['--conf', conf, ...args]);
 
 async function runningOn(): Promise<number[]> {
   const on: number[] = [];
@@ -61,15 +46,7 @@ async function runningOn(): Promise<number[]> {
   return on;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number) => waitFor(what, probe, timeoutMs, 250);
 
 async function vmStatus(h: Host): Promise<Record<string, any>> {
   const r = await cli(h.conf, '--vm-status', '--json');
@@ -118,13 +95,13 @@ beforeAll(async () => {
       ].join('\n'),
     );
     const client = await VdsmClient.connect({ host: '127.0.0.1', port: vdsmd.port });
-    const broker = daemon('he-broker', conf);
+    const broker = spawnHeDaemon('he-broker', conf);
     hosts.push({ id, conf, vdsmd, client, broker, agent: undefined as never, dead: false });
   }
   // Agents once every broker listens.
   for (const h of hosts) {
     await until(`broker ${h.id}`, async () => ((await cli(h.conf, '--vm-status', '--json')).code === 0 ? true : undefined), 10_000);
-    h.agent = daemon('he-agent', h.conf);
+    h.agent = spawnHeDaemon('he-agent', h.conf);
   }
   watcher = (async () => {
     while (watching) {

@@ -1,4 +1,4 @@
-import { ConfigError, HELP, loadConfig } from './config.js';
+import { HELP, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { brokerHaStatus } from '../hosted-engine/vdsm-ha-status.js';
 import { startVdsmd } from './service.js';

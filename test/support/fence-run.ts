@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { ROOT } from './paths.js';
 
 export interface FenceResult {
@@ -56,4 +57,16 @@ export function parameterTable(xml: string) {
       choices: [...block.matchAll(/option value="([^"]+)"/g)].map((m) => m[1]),
     };
   });
+}
+
+/**
+ * Our agent's metadata against ClusterLabs' under one name: ours exits 0, has the same parameter table and names
+ * itself. Returns both documents for the checks a test adds.
+ */
+export async function expectMetadataParity(name: string, ours = ourAgent(name), theirs = theirAgent(name)): Promise<{ theirs: string; ours: string }> {
+  const [t, o] = await Promise.all([runFence(theirs, ['-o', 'metadata']), runFence(ours, ['-o', 'metadata'])]);
+  expect(o.code).toBe(0);
+  expect(parameterTable(o.stdout)).toEqual(parameterTable(t.stdout));
+  expect(o.stdout).toContain(`<resource-agent name="${name}"`);
+  return { theirs: t.stdout, ours: o.stdout };
 }
