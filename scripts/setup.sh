@@ -12,6 +12,9 @@ lean=(libvirt-dev pkg-config g++ make)
 [ "${1:-}" = test ] && need+=(rpm fence-agents ipmitool openipmi snmpsim snmp gnutls-bin telnet openssh-client libxml2-utils iputils-ping)
 # A real libvirtd running a tiny guest under QEMU emulation (tini reaps its children promptly).
 [ "${1:-}" = test ] && lean+=(libvirt-daemon-system libvirt-clients qemu-system-x86 tini)
+# The hosted-engine cluster test bed: sanlock (and libvirt's lock manager for it), hosts in network
+# namespaces, shared storage through a FUSE file system that a test can cut per host.
+[ "${1:-}" = test ] && lean+=(sanlock libvirt-sanlock iproute2 fuse3 libfuse3-dev)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo

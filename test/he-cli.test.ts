@@ -35,7 +35,7 @@ beforeAll(async () => {
   client = await VdsmClient.connect({ host: '127.0.0.1', port: vdsmd.port });
   writeFileSync(
     conf,
-    `host_id=1\nvmid=${VM_ID}\nvm_xml=${join(dir, 'engine.xml')}\nmetadata=${join(dir, 'metadata')}\nlockspace=${join(dir, 'lockspace')}\n` +
+    `host_id=1\nvmid=${VM_ID}\nvm_xml=${join(dir, 'engine.xml')}\nmetadata=${join(dir, 'metadata')}\nlockspace=${join(dir, 'lockspace')}\nlock=file\n` +
       `network_test=none\nbridge=lo\nhealth_url=http://127.0.0.1:${hp}/\nvdsm_host=127.0.0.1\nvdsm_port=${vdsmd.port}\nvdsm_ssl=false\n` +
       `broker_socket=${join(dir, 'broker.sock')}\nstate_dir=${join(dir, 'state')}\nmonitor_interval=0.3\nloop_delay=0.5\nhost_alive_timeout=3\nlease_timeout=5\nshutdown_delay=0\nengine_memory_mib=64\n`,
   );

@@ -69,6 +69,7 @@ beforeAll(async () => {
         `vm_xml=${join(dir, 'engine.xml')}`,
         `metadata=${join(dir, 'hosted-engine.metadata')}`,
         `lockspace=${join(dir, 'hosted-engine.lockspace')}`,
+        'lock=file',
         'network_test=tcp',
         'gateway=127.0.0.1',
         `tcp_t_port=${healthPort}`,

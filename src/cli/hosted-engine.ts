@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { callBroker } from '../hosted-engine/broker/rpc.js';
 import type { BrokerStatus } from '../hosted-engine/broker/server.js';
 import { DEFAULT_CONF_FILE, readConf, type HeConf } from '../hosted-engine/conf.js';
+import { engineVmXml } from '../hosted-engine/engine-xml.js';
 import { vdsmCaller } from '../hosted-engine/vdsm-connect.js';
 import { vmStatusJson, vmStatusText } from '../hosted-engine/vm-status.js';
 
@@ -20,7 +20,8 @@ Manages the self-hosted engine VM on this host (vdsm-ts). Commands:
   --vm-poweroff                             power the engine VM off at once
   --clean-metadata [--host-id=N] [--force-cleanup]
                                             empty a host's whiteboard slot (its agent must have stopped cleanly)
-  --reinitialize-lockspace [--force]        free the engine VM lease (global maintenance, all agents stopped)
+  --reinitialize-lockspace [--force]        write a fresh lockspace: frees every host id and the engine VM lease
+                                            (global maintenance, all agents stopped; --force: also on a new deployment)
   --check-deployed                          exit 0 when hosted-engine is configured on this host
   --help                                    this help
 
@@ -68,7 +69,7 @@ async function vmStart(conf: HeConf, paused: boolean): Promise<number> {
       out(`The engine VM lease is held by host ${holder?.hostId ?? '?'}: is the engine VM running there?`);
       return 1;
     }
-    const xml = await readFile(conf.vmXml, 'utf8');
+    const xml = await engineVmXml(conf);
     const r = (await call('VM.create', { vmID: conf.vmId, vmParams: { vmId: conf.vmId, xml, ...(paused ? { launchPaused: true } : {}) } })) as { status: string };
     if (r.status !== 'WaitForLaunch') {
       out('VM failed to launch');

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { callBroker } from './broker/rpc.js';
 import type { BrokerStatus } from './broker/server.js';
 import type { HeConf } from './conf.js';
+import { engineVmXml } from './engine-xml.js';
 import { INITIAL_STATE, step, type AgentState } from './fsm.js';
 import type { MonitorReadings, VdsmCall } from './monitors/types.js';
 import type { ActionKind, ActionResult, HostBlock, Observations } from './types.js';
@@ -123,12 +123,13 @@ export class HaAgent {
     try {
       switch (kind) {
         case 'start-vm': {
+          await this.cleanStaleVm();
           if (!(await this.broker<boolean>('leaseAcquire'))) {
             // As qemu refusing the sanlock lease: the start "succeeds" and the VM shows up Down.
             log.warn('engine VM lease held by another host; not starting');
             return { kind, ok: true, detail: 'lease held elsewhere' };
           }
-          const xml = await readFile(this.conf.vmXml, 'utf8');
+          const xml = await engineVmXml(this.conf);
           await vdsm('VM.create', { vmID, vmParams: { vmId: vmID, xml } });
           log.info('engine VM start requested');
           return { kind, ok: true };
@@ -146,6 +147,16 @@ export class HaAgent {
     } catch (err) {
       return { kind, ok: false, detail: (err as Error).message };
     }
+  }
+
+  /** A Down engine VM left in vdsmd (a graceful stop, a lost lease race) would make VM.create answer "already exists". */
+  private async cleanStaleVm(): Promise<void> {
+    const vmID = this.conf.vmId;
+    const status = await this.deps.vdsm('VM.getStats', { vmID }).then(
+      (r) => (r as { status?: string }[])[0]?.status,
+      () => undefined,
+    );
+    if (status === 'Down') await this.deps.vdsm('VM.destroy', { vmID });
   }
 
   private sleep(ms: number): Promise<void> {

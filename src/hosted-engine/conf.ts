@@ -12,8 +12,11 @@ export interface HeConf {
   vmXml: string;
   /** The whiteboard file on shared storage. */
   metadata: string;
-  /** The engine VM lease file on shared storage. */
+  /** The lockspace file on shared storage (sanlock), or the lease file (file lock). */
   lockspace: string;
+  /** sanlock (production: libvirt takes the engine VM's lease for qemu) or file (labs and tests without sanlock). */
+  lock: 'sanlock' | 'file';
+  sanlock: { name: string; ioTimeout: number };
   gateway: string;
   networkTest: NetworkTest;
   tcpPort?: number;
@@ -24,7 +27,7 @@ export interface HeConf {
   stateDir: string;
   /** Monitor period, seconds. */
   monitorInterval: number;
-  /** A lease not renewed for this long is free (sanlock's dead-host time is 140 s). */
+  /** File lock: a lease not renewed for this long is free (sanlock's dead-host time with io_timeout 10 is 140 s). */
   leaseTimeout: number;
   /** Graceful shutdown delay given to VM.shutdown (upstream --vm-shutdown: 120 s). */
   shutdownDelay: number;
@@ -91,12 +94,16 @@ export function confFrom(kv: Map<string, string>, source = 'hosted-engine.conf')
   const ha: HaConfig = { ...DEFAULT_CONFIG, score: { ...DEFAULT_CONFIG.score } };
   for (const [key, field] of Object.entries(TIMING_KEYS)) ha[field] = num(key, DEFAULT_CONFIG[field], 0);
   const fqdn = kv.get('fqdn');
+  const lock = get('lock', 'sanlock');
+  if (lock !== 'sanlock' && lock !== 'file') throw new ConfError(`${source}: lock must be sanlock or file, not "${lock}"`);
   return {
     hostId,
     vmId: get('vmid'),
     vmXml: get('vm_xml'),
     metadata: get('metadata'),
     lockspace: get('lockspace'),
+    lock,
+    sanlock: { name: get('sanlock_lockspace', 'hosted-engine'), ioTimeout: num('sanlock_io_timeout', 10, 1) },
     gateway: get('gateway', '127.0.0.1'),
     networkTest: networkTest as NetworkTest,
     tcpPort: kv.has('tcp_t_port') ? num('tcp_t_port', 0, 1) : undefined,

@@ -1,6 +1,13 @@
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 
 /** "This host may run the engine VM": the lock that keeps the engine VM from running twice. */
+/** Who holds the lease; `state` is the holder's sanlock host state where the lock knows it. */
+export interface LeaseHolder {
+  hostId: number;
+  renewedAt: number;
+  state?: string;
+}
+
 export interface EngineLease {
   /** Takes the lease if it is free or expired; true when this host holds it afterwards. */
   acquire(hostId: number): Promise<boolean>;
@@ -8,7 +15,11 @@ export interface EngineLease {
   renew(hostId: number): Promise<boolean>;
   /** Gives it up if this host holds it. */
   release(hostId: number): Promise<void>;
-  holder(): Promise<{ hostId: number; renewedAt: number } | null>;
+  holder(): Promise<LeaseHolder | null>;
+  /** Frees the lease whoever holds it (--reinitialize-lockspace): only with every agent stopped. */
+  reset(): Promise<void>;
+  /** A device for the engine VM's domain XML when the hypervisor itself takes the lease for the VM. */
+  leaseXml?(): string;
 }
 
 interface Record {
@@ -23,7 +34,7 @@ const MUTEX_STALE_MS = 10_000;
  * A lease in one file on shared storage, for tests and small labs: the holder renews it every tick, and it
  * is free again `timeoutMs` after the last renewal. Updates are serialised by an O_EXCL mutex file next to it.
  *
- * What it does NOT guarantee, unlike sanlock (the production lock, next issue): expiry is judged by wall
+ * What it does NOT guarantee, unlike sanlock (the production lock, sanlock.ts): expiry is judged by wall
  * clocks, so hosts need NTP-close clocks; and nothing fences a holder that stalls (a paused process, a hung
  * NFS client) past the timeout and then carries on: until its next renew() answers false it may still believe
  * it holds the lease. sanlock closes that hole with a watchdog; this file cannot.
@@ -106,8 +117,12 @@ export class FileLease implements EngineLease {
     });
   }
 
-  async holder(): Promise<{ hostId: number; renewedAt: number } | null> {
+  async holder(): Promise<LeaseHolder | null> {
     const r = await this.read();
     return this.live(r) ? r : null;
+  }
+
+  async reset(): Promise<void> {
+    await rm(this.path, { force: true });
   }
 }

@@ -4,7 +4,8 @@ import type net from 'node:net';
 import { JSONRPCErrorException, JSONRPCServer } from 'json-rpc-2.0';
 import type { Logger } from 'pino';
 import type { HeConf } from '../conf.js';
-import { FileLease } from '../lease.js';
+import { FileLease, type EngineLease } from '../lease.js';
+import { SanlockLease } from '../sanlock.js';
 import { startMonitors } from '../monitors/index.js';
 import type { MonitorReadings, VdsmCall } from '../monitors/types.js';
 import type { HostBlock } from '../types.js';
@@ -22,6 +23,8 @@ export interface BrokerStatus {
   alive: number[] | null;
   localMaintenance: boolean;
   readings: MonitorReadings;
+  /** sanlock: whether this host holds its host id in the lockspace (null: file lock, nothing to join). */
+  lockspace: { joined: boolean; error: string | null } | null;
 }
 
 export interface LocalMaintenanceFlags {
@@ -32,6 +35,50 @@ export interface LocalMaintenanceFlags {
 }
 
 const ALIVE_VALID_MS = 60_000;
+/** How often the broker checks that this host still holds its host id in the sanlock lockspace. */
+const LOCKSPACE_CHECK_MS = 2_000;
+
+/**
+ * Keeps this host in the sanlock lockspace: joins at start, and again whenever sanlock dropped us (it does
+ * after storage was lost for 8 × io_timeout; it does not rejoin by itself when the storage comes back).
+ */
+function keepLockspace(lease: SanlockLease, log: Logger): { state(): { joined: boolean; error: string | null }; stop(): Promise<void> } {
+  let joined = false;
+  let error: string | null = null;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const check = async () => {
+    try {
+      joined = await lease.joined();
+      if (!joined) {
+        log.info('joining the sanlock lockspace');
+        await lease.join();
+        joined = await lease.joined();
+        if (joined) log.info('joined the sanlock lockspace');
+      }
+      error = null;
+    } catch (err) {
+      joined = false;
+      if (error !== (err as Error).message) log.error({ err: (err as Error).message }, 'sanlock lockspace');
+      error = (err as Error).message;
+    }
+  };
+  const loop = () => {
+    running = check().finally(() => {
+      if (!stopped) timer = setTimeout(loop, LOCKSPACE_CHECK_MS);
+    });
+  };
+  loop();
+  return {
+    state: () => ({ joined, error }),
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
 
 /**
  * The HA broker: owns the monitors, the whiteboard, the engine VM lease and the local maintenance flags,
@@ -41,7 +88,9 @@ export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Log
   const { log } = deps;
   const whiteboard = new FileWhiteboard(conf.metadata);
   await whiteboard.ensureSize();
-  const lease = new FileLease(conf.lockspace, conf.leaseTimeout * 1000);
+  const sanlock = conf.lock === 'sanlock' ? new SanlockLease({ name: conf.sanlock.name, path: conf.lockspace, hostId: conf.hostId, ioTimeout: conf.sanlock.ioTimeout }) : undefined;
+  const lease: EngineLease = sanlock ?? new FileLease(conf.lockspace, conf.leaseTimeout * 1000);
+  const lockspace = sanlock ? keepLockspace(sanlock, log) : undefined;
   const monitors = startMonitors({
     vdsm: deps.vdsm,
     vmId: conf.vmId,
@@ -102,6 +151,7 @@ export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Log
       alive: alive && Date.now() - alive.at < ALIVE_VALID_MS ? alive.ids : null,
       localMaintenance: flags.local || flags.manual,
       readings: monitors.readings(),
+      lockspace: lockspace?.state() ?? null,
     };
   });
   server.addMethod('localMaintenance', async () => {
@@ -126,12 +176,16 @@ export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Log
     return true;
   });
   server.addMethod('leaseHolder', () => lease.holder());
+  server.addMethod('leaseXml', () => lease.leaseXml?.() ?? null);
   // --clean-metadata: only a block whose agent stopped cleanly, unless forced; never a live lease holder's.
   server.addMethod('clearHost', async ({ hostId, force }: { hostId: number; force: boolean }) => {
     const s = await whiteboard.readAll();
     const block = s.hosts.get(hostId);
     const holder = await lease.holder();
     if (!force && holder?.hostId === hostId) fail(`host ${hostId} holds the engine VM lease; it is alive`);
+    const state = hostId === conf.hostId ? undefined : (await sanlock?.hostStates())?.get(hostId);
+    // As upstream (which must take the host's id in the lockspace to clean it): no force cleans a live host.
+    if (state === 'LIVE' || state === 'FAIL') fail(`host ${hostId} is ${state} in the sanlock lockspace; it may still be alive`);
     if (!force && block && !block.stopped) fail('Cannot clean unclean metadata block. Consider --force-cleanup.');
     await whiteboard.clearHost(hostId);
     log.warn({ hostId, force }, 'metadata block cleaned');
@@ -141,7 +195,11 @@ export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Log
     const s = await whiteboard.readAll();
     if (!force && !s.global.maintenance) fail('Lockspace reinitialization is possible in global maintenance mode only');
     if (!force && [...s.hosts.values()].some((b) => !b.stopped)) fail('Lockspace reinitialization cannot be performed with an active agent');
-    await rm(conf.lockspace, { force: true });
+    // Wiping the lease under a running engine VM would let a second one start (and sanlock kill the first).
+    const holder = await lease.holder().catch(() => null);
+    if (!force && holder) fail(`Lockspace reinitialization cannot be performed while host ${holder.hostId} holds the engine VM lease`);
+    await lease.reset();
+    log.warn({ force }, 'lockspace reinitialized');
     return true;
   });
 
@@ -154,6 +212,8 @@ export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Log
     close: async () => {
       await new Promise<void>((resolve) => listener.close(() => resolve()));
       await monitors.stop();
+      // The host id stays in the lockspace: leaving it would make sanlock kill an engine VM running here.
+      await lockspace?.stop();
     },
   };
 }

@@ -1,0 +1,109 @@
+/**
+ * Small helpers for test/cluster/netns.ts: iproute2 through execFile (never a shell) and
+ * process liveness checks by pid.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export const IP = '/usr/sbin/ip';
+
+export interface ExecResult {
+  /** exit code; -1 if the command was killed (timeout) or could not be started */
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** execFile with a time bound (SIGKILL); never rejects, the outcome is in `code`. */
+export function execBounded(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', env: opts.env, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) return resolve({ code: 0, stdout, stderr });
+      const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
+      const code = typeof e.code === 'number' ? e.code : -1;
+      const why = e.killed ? `\n(killed after ${timeoutMs} ms)` : typeof e.code === 'string' ? `\n(${e.message})` : '';
+      resolve({ code, stdout: stdout ?? '', stderr: `${stderr ?? ''}${why}` });
+    });
+  });
+}
+
+/** `ip ...args`; rejects with ip's stderr on a non-zero exit. */
+export async function ip(args: string[], timeoutMs = 5000): Promise<string> {
+  const r = await execBounded(IP, args, { timeoutMs });
+  if (r.code !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return r.stdout;
+}
+
+/** `ip ...args` for cleanup paths: never throws, true on success. */
+export async function ipQuiet(args: string[], timeoutMs = 5000): Promise<boolean> {
+  return (await execBounded(IP, args, { timeoutMs })).code === 0;
+}
+
+/** Synchronous best-effort `ip ...args` (for the process 'exit' handler). */
+export function ipSync(args: string[], timeoutMs = 2000): string {
+  try {
+    return execFileSync(IP, args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return '';
+  }
+}
+
+/** Names of all named network namespaces (`ip netns list`). */
+export async function listNamespaces(): Promise<string[]> {
+  const out = await execBounded(IP, ['netns', 'list'], { timeoutMs: 5000 });
+  return parseNetnsList(out.stdout);
+}
+
+export function parseNetnsList(out: string): string[] {
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean);
+}
+
+export function parsePids(out: string): number[] {
+  return out
+    .split(/\s+/)
+    .map((s) => Number.parseInt(s, 10))
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
+/** Process start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined. */
+export function startTimeOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') return undefined;
+    const t = Number(fields[19]);
+    return Number.isFinite(t) ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid runs and is not a zombie (and, if given, is still the process started at `startTime`). */
+export function alive(pid: number, startTime?: number): boolean {
+  const t = startTimeOf(pid);
+  return t !== undefined && (startTime === undefined || t === startTime);
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Wait (bounded in time and tries) until no pid is alive; true if they all went. */
+export async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
+    if (!pids.some((p) => alive(p))) return true;
+    await sleep(20);
+  }
+  return !pids.some((p) => alive(p));
+}
