@@ -95,6 +95,22 @@ describe('agent state machine (specs §1)', () => {
     expect(scores).toContain(0);
   });
 
+  it('a start not tried because another host holds the lease: back to EngineDown, no failed start counted', () => {
+    let state = INITIAL_STATE;
+    const log: string[] = [];
+    for (let t = 0; t <= 200; t += 10) {
+      for (let i = 0; i < 5; i++) {
+        const r = step(state, { ...healthy, now: t, result: state.pending === 'start-vm' ? { kind: 'start-vm', ok: true, detail: 'lease held elsewhere', leaseHeldBy: 2 } : undefined }, DEFAULT_CONFIG);
+        log.push(...r.log.map((l) => `${t} ${l}`));
+        state = r.state;
+        if (r.wait) break;
+      }
+    }
+    expect(log).toContain('60 EngineStart -> EngineDown: engine VM lease held by host 2');
+    expect(log.filter((l) => l.endsWith('EngineDown -> EngineStart: best score (3400)')).length).toBeGreaterThan(10);
+    expect(state.retries).toBe(0);
+  });
+
   it('global maintenance from any state; it ends through ReinitializeFSM', () => {
     const r = run(INITIAL_STATE, 0, 60, (t) => ({ globalMaintenance: t >= 20 && t < 50 }));
     expect(r.log).toContain('20 EngineDown -> GlobalMaintenance: global maintenance');
@@ -108,7 +124,7 @@ describe('agent state machine (specs §1)', () => {
     expect(r.log.some((l) => /^(67|68)0 EngineUnexpectedlyDown -> EngineDown: timeout of 560 s/.test(l))).toBe(true);
   });
 
-  it('does not start while a live host reports the engine VM up, and yields to a host 800 points better after two ticks', () => {
+  it('does not start while a live host reports the engine VM up, and yields to a host 800 points better once the lead held 45 s', () => {
     const other = (t: number, score: number, vm: 'up' | 'down'): HostBlock => ({
       hostId: 2, hostTs: t, score, engineStatus: vm === 'up' ? { vm: 'up', health: 'good', detail: 'Up' } : { vm: 'down', health: 'bad', detail: 'Down' },
       hostname: 'h2', maintenance: false, stopped: false, confOnSharedStorage: true, localConfTimestamp: 0, state: 'EngineDown',
@@ -118,6 +134,6 @@ describe('agent state machine (specs §1)', () => {
     const up = { vm: 'up', health: 'good', detail: 'Up' } as const;
     const yielding = run(INITIAL_STATE, 0, 200, (t) => ({ engine: up, cpuLoad: 1, remote: [other(t, t >= 100 ? 3400 : 2000, 'down')] }));
     expect(yielding.actions.filter((a) => a.endsWith('stop-vm'))).toHaveLength(1);
-    expect(yielding.log.find((l) => l.includes('EngineUp -> EngineStop'))).toMatch(/^1[23]0 /);
+    expect(yielding.log.find((l) => l.includes('EngineUp -> EngineStop'))).toMatch(/^1[45]0 /);
   });
 });

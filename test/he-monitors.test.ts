@@ -306,6 +306,7 @@ describe('engine-health decision table (§3)', () => {
     for (const msg of [
       'internal error: Failed to acquire lock: error -243',
       'resource busy: Failed to acquire lock: Lease is held by another host',
+      'resource busy: Failed to acquire lock: error -202',
       "internal error: process exited while connecting to monitor: Failed to get \"write\" lock\nIs another process using the image?",
       'qemu-kvm: Failed to get "write" lock Is another process using the image [/rhev/data-center/mnt/x/images/a/b]?',
     ]) {

@@ -72,6 +72,7 @@ const TIMING_KEYS: Record<string, keyof Omit<HaConfig, 'score'>> = {
   engine_maybe_away_timeout: 'engineMaybeAwayTimeout',
   vm_unexpected_shutdown_timeout: 'vmUnexpectedShutdownTimeout',
   retry_expiration: 'retryExpiration',
+  score_lead_hold: 'leadHold',
 };
 
 export function confFrom(kv: Map<string, string>, source = 'hosted-engine.conf'): HeConf {

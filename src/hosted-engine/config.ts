@@ -24,8 +24,14 @@ export interface HaConfig {
   engineStopTimeout: number;
   engineMaybeAwayTimeout: number;
   vmUnexpectedShutdownTimeout: number;
-  /** A running host yields to one this many points better. */
+  /** A running host yields to one this many points better, */
   restartThreshold: number;
+  /**
+   * once that lead has lasted this long (and two ticks). Longer than a network monitor round (5 probes of up to
+   * 5 s): when every host loses the same network, each notices at its own time, and the first must not yield
+   * to the others' scores from before they noticed. Upstream yields at the first reading.
+   */
+  leadHold: number;
   /** Failed starts allowed before the score drops to 0. */
   maxStartRetries: number;
   /** Failed starts are forgotten this long after the last one. */
@@ -55,6 +61,7 @@ export const DEFAULT_CONFIG: HaConfig = {
   engineMaybeAwayTimeout: 40,
   vmUnexpectedShutdownTimeout: 560,
   restartThreshold: 800,
+  leadHold: 45,
   maxStartRetries: 3,
   retryExpiration: 600,
 };

@@ -134,6 +134,7 @@ function timedOut(state: AgentState, obs: Observations, cfg: HaConfig, hold: boo
 
 /** Folds an action's outcome into the state (start failures are counted here). */
 function applyResult(state: AgentState, result: NonNullable<Observations['result']>, now: number, log: string[]): AgentState {
+  if (result.leaseHeldBy !== undefined) return state;
   if (result.ok) return result.kind === 'start-vm' ? { ...state, retries: 0, retryTime: null } : state;
   log.push(`${result.kind} failed${result.detail ? `: ${result.detail}` : ''}`);
   return result.kind === 'start-vm' ? { ...state, retries: state.retries + 1, retryTime: now } : state;
@@ -187,6 +188,9 @@ function decide(f: Facts): Decision {
     case 'EngineStart': {
       const g = guards(f);
       if (g) return g;
+      // A lease still held by another host (say, one that died and sanlock does not yet call dead): back to
+      // EngineDown to try again next tick, with no failed start counted against this host.
+      if (result?.leaseHeldBy !== undefined) return go('EngineDown', true, `engine VM lease held by host ${result.leaseHeldBy}`);
       if (result) return result.ok ? go('EngineStarting', true, 'engine VM start requested') : go('EngineDown', true, 'engine VM start failed');
       return { to: 'EngineStart', wait: false, action: 'start-vm' };
     }
@@ -211,11 +215,11 @@ function decide(f: Facts): Decision {
       if (localVm === 'down_unexpected') return go('EngineUnexpectedlyDown', true, obs.engine.reason ?? 'engine VM died');
       if (best.status.vm !== 'up') return go('EngineMaybeAway', false, 'engine VM not up anywhere');
       if (best.hostId !== 0) return go('EngineStop', true, `engine VM better on host ${best.hostId}`);
-      // A better host must lead for two ticks: one stale remote score (say, every network failing at once,
-      // the others not yet republished) must not stop a running engine. Upstream stops at the first reading.
+      // A better host must lead for `leadHold` (and two ticks): stale remote scores (say, every network failing
+      // at once, the others not yet noticing) must not stop a running engine. Upstream stops at the first reading.
       const rival = bestScoreHost(alive);
       const lead = rival && rival.score >= f.localScore + cfg.restartThreshold ? (state.leadSince ?? obs.now) : undefined;
-      if (rival && lead !== undefined && obs.now - lead >= 2 * cfg.loopDelay) return go('EngineStop', true, `host ${rival.hostId} scores ${rival.score} vs ${f.localScore}`);
+      if (rival && lead !== undefined && obs.now - lead >= Math.max(2 * cfg.loopDelay, cfg.leadHold)) return go('EngineStop', true, `host ${rival.hostId} scores ${rival.score} vs ${f.localScore}`);
       const next: Decision =
         obs.engine.health !== 'good'
           ? state.name === 'EngineUpBadHealth' ? stay(f) : go('EngineUpBadHealth', true, obs.engine.reason ?? 'engine unhealthy')

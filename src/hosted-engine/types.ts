@@ -69,4 +69,6 @@ export interface ActionResult {
   ok: boolean;
   /** What went wrong, for the log. */
   detail?: string;
+  /** start-vm was not even tried: this host holds the engine VM lease (not this host's failure). */
+  leaseHeldBy?: number;
 }

@@ -39,6 +39,7 @@ export const PROFILES: Record<Profile, Record<string, string>> = {
     engine_stop_timeout: '10',
     engine_starting_timeout: '60',
     shutdown_delay: '3',
+    score_lead_hold: '35',
     sanlock_io_timeout: '1',
   },
   default: {},
@@ -101,6 +102,8 @@ export interface Cluster {
   /** Every sample from `since` (ms, Date.now()) on. */
   samplesSince(since: number): Sample[];
   broker(hostId: number): Promise<BrokerStatus>;
+  /** The last `lines` state changes of every host's agent and libvirtd's errors, for a failing test's output. */
+  diagnose(lines?: number): string;
   /** Stops the host's HA agent cleanly (it publishes AgentStopped) / starts it again. */
   stopAgent(hostId: number): Promise<void>;
   startAgent(hostId: number): void;
@@ -363,6 +366,20 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     },
     broker: (id) => callBroker<BrokerStatus>(byId(id).brokerSocket, 'status', {}, 10_000),
     stopAgent: (id) => stopChild(byId(id).agent, 10_000),
+    diagnose(lines = 15) {
+      const tail = (file: string, keep: (l: string) => boolean) =>
+        existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(keep).slice(-lines) : [];
+      return hosts
+        .map((h) => {
+          const agent = tail(join(h.dir, 'agent.log'), (l) => l.includes('"msg"')).map((l) => {
+            const j = JSON.parse(l) as { time: number; msg: string; err?: string };
+            return `  ${new Date(j.time).toISOString().slice(11, 23)} ${j.msg}${j.err ? `: ${j.err}` : ''}`;
+          });
+          const libvirt = tail(join(h.libvirtd.dir, 'libvirtd.log'), (l) => / error : /.test(l) && !/dmi|udev|GDBus/.test(l)).map((l) => `  libvirtd: ${l.slice(11, 23)} ${l.replace(/^.* error : /, '')}`);
+          return [`host ${h.id}${h.dead ? ' (dead)' : ''}:`, ...agent, ...libvirt].join('\n');
+        })
+        .join('\n');
+    },
     startAgent: (id) => startAgent(byId(id)),
     // In the host's namespace: the CLI talks to that host's vdsmd on its loopback.
     hostedEngine: (id, args) => net.exec(byId(id).ns, [process.execPath, join(ROOT, 'dist/cli/hosted-engine.js'), '--conf', byId(id).conf, ...args], { timeoutMs: 30_000 }),

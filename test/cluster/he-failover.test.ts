@@ -6,11 +6,11 @@
  * page as good) again. A sampler checks every 100 ms that no two hosts ever run the engine VM at once.
  * Timings: the fast profile (1 s agent ticks, sanlock io_timeout 1 s); see docs/hosted-engine.md.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { settledEngine, startCluster, type Cluster, type Sample } from './cluster.js';
+import { measureRecovery, settledEngine, startCluster, type Cluster } from './cluster.js';
 
 const execFileP = promisify(execFile);
 
@@ -18,31 +18,22 @@ let c: Cluster;
 const table: { scenario: string; up: string; healthy: string; outcome: string }[] = [];
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
-const runningOnly = (s: Sample) => (s.running.length === 1 ? s.running[0] : undefined);
 
-/** The engine VM Up and healthy on exactly one host for 2 s in a row; returns that host. */
-async function settled(timeoutMs = 120_000): Promise<number> {
-  const first = await c.until('the engine VM Up and healthy on one host', (s) => s.running.length === 1 && s.healthy, timeoutMs);
-  await new Promise((r) => setTimeout(r, 2000));
-  const now = c.last();
-  expect(now.running, 'still on one host 2 s later').toEqual(first.running);
-  expect(now.healthy).toBe(true);
-  return first.running[0]!;
-}
+const settled = (timeoutMs = 120_000) => settledEngine(c, timeoutMs);
 
-/** Waits for recovery after a fault injected at `at`; records the row. `elsewhere`: the VM must come up on another host. */
+/** Waits for recovery after a fault injected at `at`, checks the engine VM never ran twice since, records the row. */
 async function recovery(scenario: string, at: number, victim: number, opts: { elsewhere?: boolean; timeoutMs?: number } = {}): Promise<number> {
-  const timeoutMs = opts.timeoutMs ?? 180_000;
-  const wanted = (s: Sample) => s.running.length === 1 && (!opts.elsewhere || s.running[0] !== victim);
-  const up = await c.until(`${scenario}: the engine VM Up${opts.elsewhere ? ' on another host' : ''}`, wanted, timeoutMs);
-  const healthy = await c.until(`${scenario}: the engine healthy`, (s) => wanted(s) && s.healthy, timeoutMs);
-  const host = healthy.running[0]!;
-  const twice = c.samplesSince(at).filter((s) => s.running.length > 1);
-  expect(twice, `${scenario}: samples with the engine VM on two hosts`).toEqual([]);
-  table.push({ scenario, up: seconds(up.at - at), healthy: seconds(healthy.at - at), outcome: `host ${victim} → host ${host}` });
-  console.log(`he-failover: ${scenario}: Up after ${seconds(up.at - at)} s, healthy after ${seconds(healthy.at - at)} s (host ${victim} → host ${host})`);
-  return host;
+  const r = await measureRecovery(c, at, victim, { ...opts, what: scenario });
+  expect(r.twice, `${scenario}: samples with the engine VM on two hosts`).toEqual([]);
+  table.push({ scenario, up: seconds(r.upMs), healthy: seconds(r.healthyMs), outcome: `host ${victim} → host ${r.host}` });
+  console.log(`he-failover: ${scenario}: Up after ${seconds(r.upMs)} s, healthy after ${seconds(r.healthyMs)} s (host ${victim} → host ${r.host})`);
+  return r.host;
 }
+
+// A failing scenario prints what every agent and libvirtd last did: CI keeps no files.
+afterEach(({ task }) => {
+  if (task.result?.state === 'fail' && c) console.log(`he-failover: after "${task.name}":\n${c.diagnose(25)}`);
+});
 
 beforeAll(async () => {
   c = await startCluster({ profile: 'fast' });

@@ -154,6 +154,12 @@ export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Log
       lockspace: lockspace?.state() ?? null,
     };
   });
+  // What should wake the agent before its next tick: the engine VM's state here or on any host's block.
+  server.addMethod('pulse', async () => {
+    const s = await whiteboard.readAll();
+    const hosts = [...s.hosts.values()].map((b) => `${b.hostId}:${b.engineStatus.vm}`).sort();
+    return [monitors.readings().engine.vm, s.global.maintenance, ...hosts].join('|');
+  });
   server.addMethod('localMaintenance', async () => {
     const flags = await readFlags();
     return flags.local || flags.manual;

@@ -88,8 +88,9 @@ export interface VmStatsLike {
 /** Exit messages of a start that lost the race for the VM's storage lease to another host. */
 export function isLockFailure(exitMessage: string): boolean {
   return (
-    exitMessage.endsWith('Failed to acquire lock: error -243') ||
-    exitMessage.endsWith('Failed to acquire lock: Lease is held by another host') ||
+    // libvirt's sanlock plugin: "Failed to acquire lock: <sanlock's reason>", whichever way the race was lost
+    // (held by another host, -243, a paxos ballot lost to a concurrent acquirer, ...).
+    exitMessage.includes('Failed to acquire lock: ') ||
     exitMessage.endsWith('Is another process using the image?') ||
     /Is another process using the image \[.*\]\?$/.test(exitMessage)
   );
