@@ -135,7 +135,8 @@ export class HaAgent {
       if (await this.broker<boolean>('leaseRenew')) return;
       // Lapsed while nobody took it (this agent restarted, say): take it back.
       if (holder === null && (await this.broker<boolean>('leaseAcquire'))) return;
-      this.deps.log.error({ holder: holder?.hostId ?? null }, 'engine VM lease lost: powering the engine VM off here');
+      const why = this.state.name === 'EngineStarting' ? 'another host started the engine VM first' : 'engine VM lease lost';
+      this.deps.log.error({ holder: holder?.hostId ?? null }, `${why}: powering the engine VM off here`);
       await this.deps.vdsm('VM.destroy', { vmID: this.conf.vmId }).catch(() => {});
     } else if (holder?.hostId === this.conf.hostId && this.state.name !== 'EngineStart' && this.state.name !== 'EngineStarting') {
       await this.broker('leaseRelease');
