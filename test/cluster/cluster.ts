@@ -9,7 +9,7 @@
  * host that runs the VM; it records how many hosts run the engine VM at once. Used by the failure-scenario
  * tests and by bench/failover.
  */
-import { type ChildProcess, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { tinyDomainXml, tinyGuest } from '../fixtures/tiny-guest.js';
 import { ROOT, VDSMD } from '../support/paths.js';
 import { mountCutfs, type CutMount } from './cutfs.js';
 import { startNetwork, type TestNetwork } from './netns.js';
+import { runCommand } from './run-command.js';
 import { initLeaseFile, startSanlock, type SanlockDaemon } from './sanlock.js';
 
 export type Profile = 'fast' | 'default';
@@ -125,14 +126,6 @@ export interface Cluster {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function run(file: string, args: string[], timeoutMs = 10_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0, stdout, stderr }),
-    ),
-  );
-}
 
 function alive(c: ChildProcess | undefined): c is ChildProcess {
   return !!c && c.exitCode === null && c.signalCode === null;
@@ -413,7 +406,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
         const h = byId(id);
         h.dead = true;
         // Everything in the namespace at once (QEMU, libvirtd, sanlock, vdsmd, broker, agent), as a power cut.
-        const pids = (await run('ip', ['netns', 'pids', h.ns])).stdout.split('\n').map(Number).filter((p) => Number.isInteger(p) && p > 1);
+        const pids = (await runCommand('ip', ['netns', 'pids', h.ns], { env: process.env })).stdout.split('\n').map(Number).filter((p) => Number.isInteger(p) && p > 1);
         for (const p of pids) {
           try {
             process.kill(p, 'SIGKILL');
@@ -423,7 +416,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
         }
         await h.sanlock.kill().catch(() => {});
         await h.storage.unmount().catch(() => {});
-        await run('ip', ['netns', 'del', h.ns]);
+        await runCommand('ip', ['netns', 'del', h.ns], { env: process.env });
         await h.hv?.close().catch(() => {});
         h.hv = undefined;
       },

@@ -7,12 +7,10 @@
  * Timings: the fast profile (1 s agent ticks, sanlock io_timeout 1 s); see docs/hosted-engine.md.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { measureRecovery, settledEngine, startCluster, type Cluster } from './cluster.js';
+import { runCommand } from './run-command.js';
 
-const execFileP = promisify(execFile);
 
 let c: Cluster;
 const table: { scenario: string; up: string; healthy: string; outcome: string }[] = [];
@@ -159,7 +157,7 @@ describe('the classic hosted-engine HA failures, on three real hosts', () => {
     await c.until('the engine VM off', (s) => s.running.length === 0, 30_000);
     for (const h of live) await c.stopAgent(h.id);
     const lockspace = join(live[0]!.storage.mountpoint, 'hosted-engine.lockspace');
-    const before = await execFileP('sanlock', ['direct', 'dump', lockspace]);
+    const before = await runCommand('sanlock', ['direct', 'dump', lockspace]);
     expect(before.stdout).toMatch(/hosted-engine/);
     const reinit = await c.hostedEngine(owner, ['--reinitialize-lockspace']);
     expect(reinit.code, reinit.stderr).toBe(0);

@@ -2,32 +2,19 @@
  * Small helpers for test/cluster/netns.ts: iproute2 through execFile (never a shell) and
  * process liveness checks by pid.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { runCommand, type CommandResult } from './run-command.js';
 
 export const IP = '/usr/sbin/ip';
 
-export interface ExecResult {
-  /** exit code; -1 if the command was killed (timeout) or could not be started */
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type ExecResult = CommandResult;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** execFile with a time bound (SIGKILL); never rejects, the outcome is in `code`. */
+/** execFile with a time bound (SIGKILL); never rejects, the outcome is in `code`. Inherits our environment. */
 export function execBounded(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', env: opts.env, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (!err) return resolve({ code: 0, stdout, stderr });
-      const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
-      const code = typeof e.code === 'number' ? e.code : -1;
-      const why = e.killed ? `\n(killed after ${timeoutMs} ms)` : typeof e.code === 'string' ? `\n(${e.message})` : '';
-      resolve({ code, stdout: stdout ?? '', stderr: `${stderr ?? ''}${why}` });
-    });
-  });
+  return runCommand(cmd, args, { timeoutMs: opts.timeoutMs, env: opts.env ?? process.env });
 }
 
 /** `ip ...args`; rejects with ip's stderr on a non-zero exit. */
