@@ -130,9 +130,11 @@ export class HaAgent {
 
   /** The engine VM runs here only under our lease: renew it, and if it was lost, stop the VM at once. */
   private async keepLease(readings: MonitorReadings): Promise<void> {
-    const holder = await this.broker<{ hostId: number } | null>('leaseHolder');
+    // Renew first: the holder is looked up only when renewing fails or the VM is not up here (with sanlock,
+    // each lookup reads the lease on shared storage).
+    if (readings.engine.vm === 'up' && (await this.broker<boolean>('leaseRenew'))) return;
+    const holder = await this.broker<LeaseHolder | null>('leaseHolder');
     if (readings.engine.vm === 'up') {
-      if (await this.broker<boolean>('leaseRenew')) return;
       // Lapsed while nobody took it (this agent restarted, say): take it back.
       if (holder === null && (await this.broker<boolean>('leaseAcquire'))) return;
       const why = this.state.name === 'EngineStarting' ? 'another host started the engine VM first' : 'engine VM lease lost';

@@ -1,6 +1,5 @@
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 
-/** "This host may run the engine VM": the lock that keeps the engine VM from running twice. */
 /** Who holds the lease; `state` is the holder's sanlock host state where the lock knows it. */
 export interface LeaseHolder {
   hostId: number;
@@ -8,6 +7,7 @@ export interface LeaseHolder {
   state?: string;
 }
 
+/** "This host may run the engine VM": the lock that keeps the engine VM from running twice. */
 export interface EngineLease {
   /** Takes the lease if it is free or expired; true when this host holds it afterwards. */
   acquire(hostId: number): Promise<boolean>;
