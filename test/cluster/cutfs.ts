@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { compileCached } from './native-build.js';
 import { childrenOf, isRunning, killAll, processRef, signalProcess, waitGone, type ProcessRef } from './proc-pids.js';
@@ -16,6 +17,7 @@ import { runChecked, runCommand } from './run-command.js';
 
 const CUTFS_SOURCE = fileURLToPath(new URL('./cutfs.c', import.meta.url));
 const MOUNT_TIMEOUT_MS = 5_000;
+const SWITCH_TIMEOUT_MS = 2_000;
 
 export interface CutMountOptions {
   /** Starts cutfs, e.g. in another namespace; the process must become cutfs or stay its ancestor in
@@ -27,9 +29,10 @@ export interface CutMount {
   mountpoint: string;
   /** The cutfs daemon. */
   pid: number;
-  /** From now on every operation on this mount fails with EIO (the signal lands within microseconds). */
-  cut(): void;
-  restore(): void;
+  /** From its resolution on, every operation on this mount fails with EIO (bounded wait for cutfs to switch). */
+  cut(): Promise<void>;
+  /** From its resolution on, the mount works again. */
+  restore(): Promise<void>;
   /** Lazy unmount, then SIGTERM/SIGKILL the daemon; idempotent. Open files then fail with ENOTCONN. */
   unmount(): Promise<void>;
 }
@@ -119,12 +122,26 @@ export async function mountCutfs(backing: string, mountpoint: string, opts: CutM
     process.kill(cutfs.pid, sig);
   };
 
+  // The signal is handled asynchronously: wait until the mount answers as asked (stat of its root goes
+  // through cutfs, the attribute cache being off), or a read right after cut() could still succeed.
+  const switchTo = async (sig: NodeJS.Signals, wanted: string | undefined): Promise<void> => {
+    signal(sig);
+    const deadline = Date.now() + SWITCH_TIMEOUT_MS;
+    for (let i = 0; i < SWITCH_TIMEOUT_MS; i++) {
+      const code = await stat(target).then(() => undefined, (err: NodeJS.ErrnoException) => err.code);
+      if (code === wanted) return;
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    throw new Error(`cutfs on ${target} did not switch to ${wanted ?? 'working'} within ${SWITCH_TIMEOUT_MS} ms`);
+  };
+
   let unmounting: Promise<void> | undefined;
   return {
     mountpoint: target,
     pid: cutfs.pid,
-    cut: () => signal('SIGUSR1'),
-    restore: () => signal('SIGUSR2'),
+    cut: () => switchTo('SIGUSR1', 'EIO'),
+    restore: () => switchTo('SIGUSR2', undefined),
     unmount() {
       unmounting ??= (async () => {
         await runCommand('fusermount3', ['-u', '-z', target], { timeoutMs: 5_000 });

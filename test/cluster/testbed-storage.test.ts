@@ -85,14 +85,14 @@ describe.skipIf(!canRun)('test bed shared storage', () => {
     const fd = await open(join(mountA, 'f'), 'r');
     try {
       const buf = Buffer.alloc(64);
-      a.cut();
+      await a.cut();
       expect(await readErrorCode(fd.read(buf, 0, 64, 0))).toBe('EIO');
       expect(await readErrorCode(readFile(join(mountA, 'f')))).toBe('EIO');
       expect(await readErrorCode(writeFile(join(mountA, 'g'), 'x'))).toBe('EIO');
       expect(await readFile(join(mountB, 'f'), 'utf8')).toBe('three, longer');
       await writeFile(join(mountB, 'f'), 'written while A was cut');
 
-      a.restore();
+      await a.restore();
       const { bytesRead } = await fd.read(buf, 0, 64, 0);
       expect(buf.subarray(0, bytesRead).toString()).toBe('written while A was cut');
       expect(await readFile(join(mountA, 'f'), 'utf8')).toBe('written while A was cut');
@@ -159,7 +159,7 @@ describe.skipIf(!canRun)('test bed shared storage', () => {
     expect(refused.stdout).toContain('acquire done -243');
 
     const cutAt = Date.now();
-    a.cut();
+    await a.cut();
     const killedAt = await Promise.race([holder.exited, new Promise<number>((r) => setTimeout(() => r(0), 30_000))]);
     expect(killedAt, 'host A kills its lease holder within 30 s of the cut').toBeGreaterThan(0);
     console.log(`storage cut on host A: its lease holder (pid ${holder.child.pid}) killed after ${killedAt - cutAt} ms`);
@@ -180,7 +180,7 @@ describe.skipIf(!canRun)('test bed shared storage', () => {
     console.log(`host B took the lease ${takenAt - cutAt} ms after the cut (${attempts} attempts)`);
     expect(takenAt).toBeGreaterThan(killedAt);
 
-    a.restore();
+    await a.restore();
     await Promise.all([hostA.stop(), hostB.stop()]);
     await Promise.all([a.unmount(), b.unmount()]);
   });
