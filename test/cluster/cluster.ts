@@ -20,6 +20,8 @@ import { openLibvirt } from '../../src/virt/libvirt.js';
 import { startLibvirtd, type Libvirtd } from '../fixtures/libvirtd.js';
 import { tinyDomainXml, tinyGuest } from '../fixtures/tiny-guest.js';
 import { ROOT, VDSMD } from '../support/paths.js';
+import { isRunning, stopProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 import { mountCutfs, type CutMount } from './cutfs.js';
 import { startNetwork, type TestNetwork } from './netns.js';
 import { runCommand } from './run-command.js';
@@ -115,8 +117,8 @@ export interface Cluster {
     engineNetwork(up: boolean): void;
     cutNetwork(hostId: number): Promise<void>;
     restoreNetwork(hostId: number): Promise<void>;
-    cutStorage(hostId: number): void;
-    restoreStorage(hostId: number): void;
+    cutStorage(hostId: number): Promise<void>;
+    restoreStorage(hostId: number): Promise<void>;
     /** SIGKILL vdsmd; it is started again after `restartAfterMs`, as systemd would (Restart=always). */
     killVdsmd(hostId: number, restartAfterMs: number): Promise<void>;
     /** Every process of the host (sanlock, libvirtd, QEMU, vdsmd, broker, agent, its storage mount) and its namespace. */
@@ -127,26 +129,13 @@ export interface Cluster {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function alive(c: ChildProcess | undefined): c is ChildProcess {
-  return !!c && c.exitCode === null && c.signalCode === null;
-}
-
-async function stopChild(c: ChildProcess | undefined, graceMs = 5000): Promise<void> {
-  if (!alive(c)) return;
-  const gone = new Promise((r) => c.once('exit', r));
-  c.kill('SIGTERM');
-  const timer = setTimeout(() => c.kill('SIGKILL'), graceMs);
-  await Promise.race([gone, sleep(graceMs + 2000)]);
-  clearTimeout(timer);
-}
-
+/** Waits (bounded) until the file matches `re`; the error shows the file's end. */
 async function waitForFile(path: string, re: RegExp, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
-    if (existsSync(path) && re.test(readFileSync(path, 'utf8'))) return;
-    await sleep(50);
+  try {
+    await waitFor(what, async () => (existsSync(path) && re.test(readFileSync(path, 'utf8')) ? true : undefined), timeoutMs, 50);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}${existsSync(path) ? `:\n${readFileSync(path, 'utf8').slice(-2000)}` : ''}`);
   }
-  throw new Error(`${what} not ready within ${timeoutMs} ms${existsSync(path) ? `:\n${readFileSync(path, 'utf8').slice(-2000)}` : ''}`);
 }
 
 function confText(c: { id: number; storage: string; dir: string; net: TestNetwork; profile: Profile }): string {
@@ -193,11 +182,11 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
   const cleanup = async () => {
     sampling = false;
     await sampler;
-    await stopChild(engine?.server);
+    await stopProcess(engine?.server, 5000);
     for (const h of hosts) {
-      await stopChild(h.agent);
-      await stopChild(h.broker);
-      await stopChild(h.vdsmd);
+      await stopProcess(h.agent, 5000);
+      await stopProcess(h.broker, 5000);
+      await stopProcess(h.vdsmd, 5000);
       await h.hv?.close().catch(() => {});
       await h.libvirtd.stop().catch(() => {});
       await h.sanlock.stop().catch(() => {});
@@ -274,7 +263,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
   async function follow(running: { host: number; instance: string } | undefined): Promise<void> {
     if (!running) {
       if (engine) {
-        await stopChild(engine.server, 1000);
+        await stopProcess(engine.server, 1000);
         if (engine.addressOn !== undefined) await net.removeEngineAddress(engine.addressOn).catch(() => {});
         engine = undefined;
       }
@@ -291,14 +280,14 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       engine.addressOn = undefined;
     }
     const wantServer = wantAddress && !engine.serviceDown;
-    if (wantServer && !alive(engine.server)) {
+    if (wantServer && !isRunning(engine.server)) {
       const h = byId(running.host);
       const log = join(h.dir, 'engine-health.log');
       writeFileSync(log, '');
       engine.server = net.spawnIn(h.ns, [process.execPath, '-e', HEALTH_SERVER, net.engineIp, HEALTH_PAGE], { stdout: log });
       await waitForFile(log, /listening/, 5000, 'engine health page').catch(() => {});
-    } else if (!wantServer && alive(engine.server)) {
-      await stopChild(engine.server, 1000);
+    } else if (!wantServer && isRunning(engine.server)) {
+      await stopProcess(engine.server, 1000);
     }
   }
 
@@ -358,7 +347,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       throw new Error(`${what}: not within ${timeoutMs} ms (last sample: running on [${l.running.join(',')}], healthy ${l.healthy})`);
     },
     broker: (id) => callBroker<BrokerStatus>(byId(id).brokerSocket, 'status', {}, 10_000),
-    stopAgent: (id) => stopChild(byId(id).agent, 10_000),
+    stopAgent: (id) => stopProcess(byId(id).agent, 10_000),
     diagnose(lines = 15) {
       const tail = (file: string, keep: (l: string) => boolean) =>
         existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(keep).slice(-lines) : [];

@@ -3,7 +3,7 @@
  * process liveness checks by pid.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { isRunning, processRef, waitGone as waitProcessesGone, type ProcessRef } from './proc-pids.js';
 import { runCommand, type CommandResult } from './run-command.js';
 
 export const IP = '/usr/sbin/ip';
@@ -58,17 +58,10 @@ export function parsePids(out: string): number[] {
     .filter((n) => Number.isInteger(n) && n > 0);
 }
 
-/** Process start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined. */
+/** Process start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined (gone, or a zombie). */
 export function startTimeOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z') return undefined;
-    const t = Number(fields[19]);
-    return Number.isFinite(t) ? t : undefined;
-  } catch {
-    return undefined;
-  }
+  const p = processRef(pid);
+  return p && isRunning(p) ? Number(p.startTime) : undefined;
 }
 
 /** The pid runs and is not a zombie (and, if given, is still the process started at `startTime`). */
@@ -85,12 +78,7 @@ export function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Wait (bounded in time and tries) until no pid is alive; true if they all went. */
-export async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
-    if (!pids.some((p) => alive(p))) return true;
-    await sleep(20);
-  }
-  return !pids.some((p) => alive(p));
+/** Wait (bounded) until none of the processes now behind `pids` runs; true if they all went. */
+export function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
+  return waitProcessesGone(pids.map(processRef).filter((p): p is ProcessRef => p !== undefined), timeoutMs, 20);
 }

@@ -2,14 +2,23 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from './paths.js';
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone (at once if it already is). */
+export function isRunning(c: ChildProcess | undefined): c is ChildProcess {
+  return !!c && c.exitCode === null && c.signalCode === null;
+}
+
+/**
+ * SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone (at once if it already is), or 2 s
+ * after the SIGKILL whatever happened (a process stuck in the kernel may not die at all).
+ */
 export async function stopProcess(c: ChildProcess | undefined, graceMs = 10_000): Promise<void> {
-  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  if (!isRunning(c)) return;
   const gone = new Promise((r) => c.once('exit', r));
   c.kill('SIGTERM');
   const timer = setTimeout(() => c.kill('SIGKILL'), graceMs);
-  await gone;
+  let bound: NodeJS.Timeout | undefined;
+  await Promise.race([gone, new Promise((r) => (bound = setTimeout(r, graceMs + 2000)))]);
   clearTimeout(timer);
+  clearTimeout(bound);
 }
 
 export interface CliRun {
