@@ -36,11 +36,21 @@ describe('vdsm-client over TLS', () => {
   });
 
   it('reports a server error as vdsm-client does, with exit 1', async () => {
-    const { code, stdout, stderr } = await client(['Host', 'setHaMaintenanceMode', 'mode=GLOBAL', 'enabled=true']);
+    const { code, stdout, stderr } = await client(['Host', 'setHaMaintenanceMode', 'mode=GLOBAL', 'enabled=yes']);
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    // name=value args are strings, so `enabled` fails validation, as in vdsm-client where -f is needed for typed values.
-    expect(stderr).toMatch(/^vdsm-client: Command Host.setHaMaintenanceMode with args \{'mode': 'GLOBAL', 'enabled': 'true'\} failed:\n\(code=-32602, message=Invalid params: enabled/);
+    expect(stderr).toMatch(/^vdsm-client: Command Host.setHaMaintenanceMode with args \{'mode': 'GLOBAL', 'enabled': 'yes'\} failed:\n\(code=-32602, message=Invalid params: enabled: expected a boolean/);
+  });
+
+  it('passes booleans and integers as name=value strings, as upstream vdsm-client does', async () => {
+    const list = await client(['Host', 'getVMList', 'fullStatus=true', 'onlyUUID=False']);
+    expect(list.stderr).toBe('');
+    expect(JSON.parse(list.stdout)).toContainEqual(expect.objectContaining({ status: 'Up' }));
+    // Validation passed: the verb itself answers (HA is not configured on the test host).
+    const ha = await client(['Host', 'setHaMaintenanceMode', 'mode=GLOBAL', 'enabled=false']);
+    expect(ha.stderr).toMatch(/\(code=40, message=Resource unavailable/);
+    const destroy = await client(['VM', 'destroy', 'vmID=5f2b7c1e-0000-4000-8000-000000000000', 'gracefulAttempts=2']);
+    expect(destroy.stderr).toMatch(/\(code=1, message=Virtual machine does not exist/);
   });
 
   it('passes typed params from -f FILE and from -f - (stdin)', async () => {
@@ -66,6 +76,11 @@ describe('vdsm-client over TLS', () => {
     expect(verb.stdout).toMatch(/mode \(string, required\)/);
     expect(verb.stdout).toMatch(/enabled \(boolean, required\)/);
     expect(verb.stdout).toMatch(/"enabled": "boolean"/);
+    // Params that also take strings are still described by their type.
+    const shutdown = await client(['VM', 'shutdown', '-h']);
+    expect(shutdown.stdout).toMatch(/delay \(integer, optional\)/);
+    expect(shutdown.stdout).toMatch(/reboot \(boolean, optional\)/);
+    expect(shutdown.stdout).toMatch(/"delay": "integer"/);
   });
 
   it('says clearly when it cannot connect', async () => {

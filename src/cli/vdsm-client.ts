@@ -7,8 +7,9 @@ import { describeParams, paramsTemplate } from '../verbs/docs.js';
 const USAGE = `Usage: vdsm-client [-a HOST] [-p PORT] [--insecure] [--timeout SEC] [--flow-id ID]
                    [--key FILE] [--cert FILE] [--ca FILE] [-f FILE] Namespace method [name=value ...]
 
-Calls one vdsmd verb and prints its result as JSON. name=value arguments are passed as strings;
-for typed values put the params in a JSON file and pass -f FILE (-f - reads standard input).
+Calls one vdsmd verb and prints its result as JSON. name=value arguments are passed as strings, which
+vdsmd takes for boolean (true, false, 1, 0) and integer params; for lists and objects put the params
+in a JSON file and pass -f FILE (-f - reads standard input).
 
   -a, --host HOST   vdsmd's host (default localhost)
   -p, --port PORT   vdsmd's port (default 54321)

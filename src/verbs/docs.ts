@@ -31,6 +31,8 @@ export function renderApiDoc(verbs: readonly Verb[]): string {
     '',
     'Generated from the verb catalogue (`src/verbs/catalogue.ts`) by `npm run docs`; do not edit by hand.',
     'Requests are JSON-RPC 2.0 over STOMP 1.2 (SEND to `jms.topic.vdsm_requests` with a `reply-to`).',
+    'Boolean and integer params also take the strings `vdsm-client NS verb name=value` sends: "true"/"false" (any case)',
+    'or "1"/"0" for booleans (unlike vdsm, "false" is false), decimal integers such as "30" for integers.',
     '',
   ];
   for (const verb of verbs) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { vmsOf } from '../context.js';
 import { defineVerb } from '../define.js';
+import { boolParam } from '../params.js';
 import { vmListEntry } from '../vm/schemas.js';
 
 export default defineVerb({
@@ -9,9 +10,9 @@ export default defineVerb({
     "The host's VMs as {vmId, status, statusTime}, with vdsm's raw status (Up, never Powering up). vmList narrows " +
     'it to the given ids; fullStatus and onlyUUID are accepted and, as in current vdsm, change nothing.',
   params: z.object({
-    fullStatus: z.boolean().default(false),
+    fullStatus: boolParam().default(false),
     vmList: z.array(z.string()).default([]),
-    onlyUUID: z.boolean().default(false),
+    onlyUUID: boolParam().default(false),
   }),
   result: z.array(vmListEntry),
   handler: ({ vmList }, ctx) => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineVerb } from '../define.js';
 import { VdsmError } from '../errors.js';
+import { boolParam } from '../params.js';
 
 const MODES = ['GLOBAL', 'LOCAL'] as const;
 
@@ -11,7 +12,7 @@ export default defineVerb({
     'configured here and 61 for an unknown mode or when the HA service fails.',
   params: z.object({
     mode: z.string().describe('GLOBAL or LOCAL (compared without case, as vdsm does)'),
-    enabled: z.boolean().describe('true to enter the maintenance mode, false to leave it'),
+    enabled: boolParam().describe('true to enter the maintenance mode, false to leave it'),
   }),
   result: z.object({ code: z.literal(0), message: z.literal('Done') }),
   handler: async ({ mode, enabled }, { ha }) => {

@@ -3,10 +3,9 @@ import { DomainXmlError, domainFacts, legacyDomainXml } from '../../virt/domxml.
 import { vmsOf } from '../context.js';
 import { defineVerb } from '../define.js';
 import { VdsmError } from '../errors.js';
+import { boolParam, intParam } from '../params.js';
 
-const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
-const positive = (what: string) =>
-  z.union([z.number(), z.string().regex(/^\s*-?\d+\s*$/, `${what} must be a whole number`).transform(Number)]).pipe(z.number().int(`${what} must be a whole number`).positive(`${what} must be positive`));
+const positive = (what: string) => intParam((n) => n.positive(`${what} must be positive`));
 
 const vmParams = z.looseObject({
   xml: z.string().optional().describe('libvirt domain XML (what the engine sends); the VM id is its <uuid>'),
@@ -14,13 +13,13 @@ const vmParams = z.looseObject({
   vmName: z.string().min(1).optional().describe('legacy form: the domain name'),
   memSize: positive('memSize').optional().describe('legacy form: memory in MiB (required without xml)'),
   smp: positive('smp').optional().describe('legacy form: number of vCPUs (default 1)'),
-  acpiEnable: flag.optional().describe('legacy form: expose ACPI (default true)'),
-  kvmEnable: flag.optional().describe('legacy form: false runs the guest under plain QEMU emulation'),
+  acpiEnable: boolParam().optional().describe('legacy form: expose ACPI (default true)'),
+  kvmEnable: boolParam().optional().describe('legacy form: false runs the guest under plain QEMU emulation'),
   emulatedMachine: z.string().optional(),
   kernel: z.string().optional().describe('legacy form: direct-boot kernel path on the host'),
   initrd: z.string().optional(),
   kernelArgs: z.string().optional(),
-  launchPaused: flag.optional().describe('start with the CPUs paused (hosted-engine --vm-start-paused)'),
+  launchPaused: boolParam().optional().describe('start with the CPUs paused (hosted-engine --vm-start-paused)'),
 });
 
 export default defineVerb({

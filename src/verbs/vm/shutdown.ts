@@ -1,22 +1,11 @@
 import { z } from 'zod';
 import { vmsOf } from '../context.js';
 import { defineVerb } from '../define.js';
+import { boolParam, intParam } from '../params.js';
 import { vmID } from './schemas.js';
 
 // The engine sends delay and timeout as strings; vdsm runs them through int().
-const seconds = (fallback: number) =>
-  z
-    .union([z.number(), z.string()])
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return fallback;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number of seconds, not ${JSON.stringify(v)}` });
-        return z.NEVER;
-      }
-      return n;
-    });
+const seconds = (fallback: number) => intParam((n) => n.min(0)).default(fallback);
 
 export default defineVerb({
   name: 'VM.shutdown',
@@ -28,9 +17,9 @@ export default defineVerb({
     vmID,
     delay: seconds(30).describe('seconds the guest agent gives logged-in users (default 30)'),
     message: z.string().default('System going down').describe('message the guest agent shows'),
-    reboot: z.boolean().default(false),
+    reboot: boolParam().default(false),
     timeout: seconds(120).describe('seconds each shutdown method is given (default 120)'),
-    force: z.boolean().default(false).describe('destroy the VM if the guest does not go down'),
+    force: boolParam().default(false).describe('destroy the VM if the guest does not go down'),
   }),
   result: z.literal(true),
   handler: async ({ vmID: id, delay, message, reboot, timeout, force }, ctx) => {
