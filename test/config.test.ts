@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/cli/config.js';
-import { VDSMD } from './support/vdsmd-process.js';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../src/cli/config.js';
+import { makePki, startVdsmdProcess, VDSMD } from './support/vdsmd-process.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'vdsm-conf-'));
@@ -59,5 +59,33 @@ describe('configuration', () => {
     const bad = await run(process.execPath, [VDSMD, '--config', '/dev/null', '--port', '0', '--ssl-key', join(dir, 'nokey.pem')]).catch((e) => e);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/ssl is on but the key \(ssl_key\) .*nokey.pem cannot be read/);
+  });
+
+  it('without a config file, the start-up warning names the mode actually served', async () => {
+    // Only without /etc/vdsm/vdsm.conf does vdsmd run on its embedded defaults: fail, not skip, where it exists.
+    expect(existsSync(DEFAULT_CONFIG_FILE), `${DEFAULT_CONFIG_FILE} exists on this machine`).toBe(false);
+    const warning = async (options: Parameters<typeof startVdsmdProcess>[0]) => {
+      const vdsmd = await startVdsmdProcess({ ...options, env: { VDSM_CONFIG: undefined } });
+      try {
+        return vdsmd
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"level":40') && l.includes('no config file'));
+      } finally {
+        await vdsmd.stop();
+      }
+    };
+    const pki = makePki();
+    try {
+      const tls = await warning({ pki });
+      expect(tls).toHaveLength(1);
+      expect(tls[0]).toContain('(TLS with client certificates, loopback only)');
+      expect(tls[0]).not.toContain('plaintext');
+    } finally {
+      pki.cleanup();
+    }
+    const plain = await warning({});
+    expect(plain).toHaveLength(1);
+    expect(plain[0]).toContain('(plaintext, loopback only)');
   });
 });

@@ -60,6 +60,12 @@ With ssl, every client must present a certificate signed by the CA in ssl_ca (mu
 Logs are JSON lines on stdout: one per request with method, duration (ms) and result code.
 `;
 
+/** How vdsmd serves, in words for the start-up log: e.g. "TLS with client certificates, loopback only". */
+export function describeServing(config: VdsmdConfig): string {
+  const loopback = /^(127\.|::1$|localhost$)/.test(config.bind);
+  return `${config.ssl ? 'TLS with client certificates' : 'plaintext'}, ${loopback ? 'loopback only' : `on ${config.bind}`}`;
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }

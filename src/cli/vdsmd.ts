@@ -1,4 +1,4 @@
-import { HELP, loadConfig } from './config.js';
+import { describeServing, HELP, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { brokerHaStatus } from '../hosted-engine/vdsm-ha-status.js';
 import { startVdsmd } from './service.js';
@@ -17,7 +17,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = createLogger(config.logLevel);
-  if (config.configFile === null) log.warn('no config file: running the embedded default (plaintext, loopback only)');
+  if (config.configFile === null) log.warn(`no config file: running on the embedded defaults (${describeServing(config)})`);
   let service;
   try {
     service = await startVdsmd(config, { log, ha: brokerHaStatus(config.heConf) });

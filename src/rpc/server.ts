@@ -1,5 +1,5 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
-import tls from 'node:tls';
+import tls, { type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { detectProtocol } from './detect.js';
 import type { StompBroker } from './stomp/broker.js';
@@ -24,6 +24,11 @@ export interface ListenOptions {
 export interface Listener {
   address: AddressInfo;
   close(): Promise<void>;
+}
+
+/** ip:port, an IPv6 address in brackets. */
+function peerOf(socket: Socket): string {
+  return net.isIPv6(socket.remoteAddress ?? '') ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
 }
 
 const HTTP_NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
@@ -67,8 +72,18 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       },
       onSocket,
     );
-    server.on('tlsClientError', (err, socket) => {
-      log.info({ remote: socket.remoteAddress, reason: err.message }, 'TLS handshake refused');
+    // Node checks the client certificate only after the handshake and, when it fails, drops the connection before
+    // telling us: the error then says just "socket hang up" (the verdict is in authorizationError) and the TLS
+    // socket no longer knows its peer, so the peer is noted when the TCP connection comes in.
+    const peers = new WeakMap<Socket, string>();
+    server.on('connection', (raw: Socket) => peers.set(raw, peerOf(raw)));
+    server.on('tlsClientError', (err: Error & { code?: string; reason?: string }, socket: TLSSocket) => {
+      const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+      const verdict = socket.authorizationError as unknown as string | null;
+      const reason = verdict
+        ? `${verdict}: client certificate failed verification against ssl_ca`
+        : `${err.code ?? 'error'}: ${err.reason ?? err.message}`;
+      log.info({ peer: (raw && peers.get(raw)) ?? peerOf(socket), reason }, 'TLS handshake refused');
     });
   } else {
     server = net.createServer({ noDelay: true }, onSocket);
