@@ -145,6 +145,25 @@ describe('bad JSON-RPC over STOMP', () => {
     expect(unknown).toMatchObject({ id: 'u', error: { code: -32601 } });
   });
 
+  it('an empty batch gets -32600 with id null and the connection keeps serving', async () => {
+    const [empty] = await exchange('[]');
+    expect(empty).toMatchObject({ id: null, error: { code: -32600 } });
+  });
+
+  it("sends no error without an id to the engine's response queue, and keeps serving", async () => {
+    const c = await connected();
+    c.send('SUBSCRIBE', { destination: 'jms.topic.vdsm_responses', id: 's' });
+    for (const bad of ['{"jsonrpc":', '[]', '[42]', JSON.stringify({ ...ping, id: { x: 1 } })]) {
+      c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': 'jms.topic.vdsm_responses' }, bad);
+    }
+    c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': 'jms.topic.vdsm_responses' }, JSON.stringify({ ...ping, id: 'after' }));
+    await c.until(() => c.messages().length >= 1);
+    await new Promise((r) => setTimeout(r, 200)); // anything unexpected would arrive now
+    const msgs = c.messages();
+    c.close();
+    expect(msgs).toEqual([{ jsonrpc: '2.0', id: 'after', result: true }]);
+  });
+
   it('a notification is executed but never answered, and the next request is', async () => {
     const msgs = await exchange(JSON.stringify({ jsonrpc: '2.0', method: 'Host.ping2', params: {} }), 0);
     expect(msgs).toEqual([]);

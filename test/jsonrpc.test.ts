@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JsonRpcDispatcher } from '../src/rpc/jsonrpc.js';
+import { type CallContext, JsonRpcDispatcher } from '../src/rpc/jsonrpc.js';
 import { bindVerb } from '../src/verbs/bind.js';
 import { VERBS } from '../src/verbs/catalogue.js';
 import { HA_NOT_CONFIGURED, type HaStatusProvider } from '../src/verbs/context.js';
@@ -9,8 +9,8 @@ function setup(options: { ready?: boolean; level?: string; ha?: HaStatusProvider
   const cap = captureLog(options.level);
   const d = new JsonRpcDispatcher({ log: cap.log, isReady: () => options.ready ?? true });
   for (const verb of VERBS) d.register(verb.name, bindVerb(verb, { ha: options.ha ?? HA_NOT_CONFIGURED, log: cap.log }));
-  const call = async (msg: unknown) => {
-    const out = await d.handle(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  const call = async (msg: unknown, ctx: CallContext = {}) => {
+    const out = await d.handle(typeof msg === 'string' ? msg : JSON.stringify(msg), ctx);
     return out === null ? null : JSON.parse(out);
   };
   return { d, call, ...cap };
@@ -45,10 +45,23 @@ describe('JSON-RPC binding', () => {
     expect(await call('42')).toMatchObject({ id: null, error: { code: -32600 } });
   });
 
-  it('answers invalid JSON with -32700 and an empty batch with -32600', async () => {
+  it('answers invalid JSON with -32700 and an empty batch with -32600, both with id null', async () => {
     const { call } = setup();
     expect(await call('{"jsonrpc": "2.0", "id": ')).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } });
-    expect(await call('[]')).toMatchObject({ id: null, error: { code: -32600 } });
+    expect(await call('[]')).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Empty batch' } });
+  });
+
+  it('never sends an error without an id where the engine reads (its client fails on them): logs it instead', async () => {
+    const { call, lines } = setup();
+    const engine = { engineReadsReply: true };
+    expect(await call('{"jsonrpc": "2.0", "id": ', engine)).toBeNull();
+    expect(await call('[]', engine)).toBeNull();
+    expect(await call(req({ x: 1 }, 'Host.ping2'), engine)).toBeNull();
+    // In a batch only the id-less errors go; the answers the engine can match stay.
+    expect(await call([42, req('p', 'Host.ping2')], engine)).toEqual([{ jsonrpc: '2.0', id: 'p', result: true }]);
+    expect(await call([42], engine)).toBeNull();
+    const dropped = lines().filter((l) => l.msg === 'rpc error without an id not sent to the engine');
+    expect(dropped.map((l) => l.code)).toEqual([-32700, -32600, -32600, -32600, -32600]);
   });
 
   it('validates params by the verb schema: wrong types get -32602 naming each field', async () => {

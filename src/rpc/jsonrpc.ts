@@ -16,6 +16,11 @@ export interface CallContext {
   flowId?: string;
   localAddress?: string;
   remoteAddress?: string;
+  /**
+   * The reply goes where the oVirt engine reads. Its client takes an error with id null for a failure of the whole
+   * connection and throws on a numeric code, so such errors are logged there and never sent.
+   */
+  engineReadsReply?: boolean;
 }
 
 export type Method = (params: Record<string, unknown> | unknown[], ctx: CallContext) => unknown;
@@ -31,8 +36,8 @@ type Single = { response: JSONRPCResponse | null; method?: string };
 /**
  * JSON-RPC 2.0 on top of `json-rpc-2.0`'s server: we validate the envelope ourselves (the library assumes an
  * object and answers a one-element batch with a bare object), then let it dispatch. Batches are answered element
- * by element in an array; notifications run and are never answered; an error always carries the request's id
- * when the request had a usable one.
+ * by element in an array (an empty one not at all); notifications run and are never answered; an error always
+ * carries the request's id when the request had a usable one.
  */
 export class JsonRpcDispatcher {
   private readonly server = new JSONRPCServer<CallContext>({ errorListener: () => {} });
@@ -76,17 +81,28 @@ export class JsonRpcDispatcher {
       message = JSON.parse(text);
     } catch {
       this.log.info({ code: RPC_ERRORS.parseError, flow_id: ctx.flowId }, 'rpc parse error');
-      return JSON.stringify(errorResponse(null, RPC_ERRORS.parseError, 'Parse error'));
+      return this.reply(errorResponse(null, RPC_ERRORS.parseError, 'Parse error'), ctx);
     }
-    if (!Array.isArray(message)) {
-      const { response } = await this.handleOne(message, ctx);
-      return response === null ? null : JSON.stringify(response);
+    if (!Array.isArray(message)) return this.reply((await this.handleOne(message, ctx)).response, ctx);
+    if (message.length === 0) {
+      this.log.info({ code: RPC_ERRORS.invalidRequest, flow_id: ctx.flowId }, 'rpc empty batch');
+      return this.reply(errorResponse(null, RPC_ERRORS.invalidRequest, 'Empty batch'), ctx);
     }
-    if (message.length === 0) return JSON.stringify(errorResponse(null, RPC_ERRORS.invalidRequest, 'Empty batch'));
     const responses = (await Promise.all(message.map((m) => this.handleOne(m, ctx))))
       .map((r) => r.response)
-      .filter((r): r is JSONRPCResponse => r !== null);
+      .filter((r): r is JSONRPCResponse => r !== null && this.sendable(r, ctx));
     return responses.length === 0 ? null : JSON.stringify(responses);
+  }
+
+  private reply(response: JSONRPCResponse | null, ctx: CallContext): string | null {
+    return response !== null && this.sendable(response, ctx) ? JSON.stringify(response) : null;
+  }
+
+  /** Every error without an id: kept from the engine (see CallContext.engineReadsReply), sent to anyone else. */
+  private sendable(response: JSONRPCResponse, ctx: CallContext): boolean {
+    if (!ctx.engineReadsReply || response.id !== null || !('error' in response)) return true;
+    this.log.info({ code: (response as JSONRPCErrorResponse).error.code, flow_id: ctx.flowId }, 'rpc error without an id not sent to the engine');
+    return false;
   }
 
   private handleOne(request: unknown, ctx: CallContext): Promise<Single> {

@@ -8,6 +8,7 @@ export const DESTINATIONS = {
   requests: 'jms.topic.vdsm_requests',
   irsRequests: 'jms.topic.vdsm_irs_requests',
   responses: 'jms.topic.vdsm_responses',
+  irsResponses: 'jms.topic.vdsm_irs_responses',
   events: 'jms.queue.events',
 } as const;
 
@@ -17,6 +18,8 @@ export interface RequestMeta {
   flowId?: string;
   remoteAddress?: string;
   localAddress?: string;
+  /** The reply-to is one of the engine's response queues. */
+  engineReadsReply?: boolean;
 }
 
 /** Executes one JSON-RPC message and returns the reply text, or null when nothing is to be answered. */
@@ -129,6 +132,7 @@ export class StompBroker implements ConnectionHost {
       flowId: frame.headers.ovirtCorrelationId,
       remoteAddress: conn.socket.remoteAddress,
       localAddress: conn.socket.localAddress,
+      engineReadsReply: replyTo === DESTINATIONS.responses || replyTo === DESTINATIONS.irsResponses,
     };
     conn.requestStarted();
     this.onRequest(frame.body.toString('utf8'), meta).then(
