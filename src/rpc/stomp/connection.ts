@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { encodeFrame, encodeJsonMessage, type Frame, StompProtocolError } from './frame.js';
+import { ENGINE_READ_BYTES, encodeFrame, encodeJsonMessage, type Frame, StompProtocolError } from './frame.js';
 import { negotiateHeartbeat } from './heartbeat.js';
 import { type ParserLimits, StompParser } from './parser.js';
 
@@ -32,6 +33,24 @@ export interface Subscription {
 
 let nextConnectionId = 1;
 
+/**
+ * Node hands a TLS socket's queued writes to OpenSSL as one buffer, so frames written together share a TLS record,
+ * and a record's tail can hold the start of the next frame. The engine's TLS reader decrypts one record per wake-up
+ * and, while bytes of a decrypted record are left over, does not read the socket again: the next frame waits for
+ * new bytes, and one of 1 KiB or more fills its header buffer and stalls the connection for good. Without
+ * `_writev`, Node's stream writes each queued chunk on its own: every frame written as a chunk of its own starts a
+ * record, and no record spans two frames.
+ */
+function oneRecordPerChunk(socket: TLSSocket): void {
+  (socket as unknown as { _writev: null })._writev = null;
+}
+
+/**
+ * More replies than this in one flush means a client that pipelines (the engine has a handful of requests in flight
+ * per host). A record per frame costs ~10 µs each in Node, so such a flush goes out as one chunk over TLS.
+ */
+const PIPELINED_REPLIES = 8;
+
 /** One STOMP client: frame parsing, per-connection subscriptions, heart-beats, batched writes, flow control. */
 export class StompConnection {
   readonly id = nextConnectionId++;
@@ -47,6 +66,14 @@ export class StompConnection {
   private pausedFor = new Set<'output' | 'inflight'>();
   private closing = false;
   private closed = false;
+  /**
+   * Plaintext: JSON frames are padded to the engine's read size, so that no read of its takes bytes of two frames.
+   * TLS needs no padding: its reader decrypts one record per read, and each frame has records of its own.
+   */
+  private readonly minFrameBytes: number;
+  /** TLS: frames go out as chunks of their own, so that each starts a record (see oneRecordPerChunk). */
+  private readonly recordPerFrame: boolean;
+  private answeredSinceFlush = 0;
 
   constructor(
     readonly socket: Socket,
@@ -57,6 +84,10 @@ export class StompConnection {
     socket.on('error', (err) => host.log.debug({ conn: this.id, err: err.message }, 'stomp socket error'));
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.resume('output'));
+    const encrypted = (socket as TLSSocket).encrypted === true;
+    if (encrypted) oneRecordPerChunk(socket as TLSSocket);
+    this.recordPerFrame = encrypted;
+    this.minFrameBytes = encrypted ? 0 : ENGINE_READ_BYTES;
   }
 
   get remote(): string {
@@ -141,7 +172,7 @@ export class StompConnection {
   }
 
   sendJson(destination: string, subscription: string, json: string): void {
-    this.write(encodeJsonMessage(destination, subscription, json));
+    this.write(encodeJsonMessage(destination, subscription, json, this.minFrameBytes));
   }
 
   write(data: string | Buffer): void {
@@ -161,16 +192,25 @@ export class StompConnection {
     }
   }
 
-  /** Everything queued while handling one read goes out in one writev. */
+  /**
+   * Everything queued while handling one read goes out together: in one writev on plaintext; over TLS as one chunk
+   * per frame, unless the client pipelines (see PIPELINED_REPLIES).
+   */
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.outbox.length === 0) return;
     const out = this.outbox;
     this.outbox = [];
     this.outboxBytes = 0;
-    this.socket.cork();
-    for (const chunk of out) this.socket.write(chunk);
-    this.socket.uncork();
+    const answered = this.answeredSinceFlush;
+    this.answeredSinceFlush = 0;
+    if (this.recordPerFrame && out.length > 1 && answered > PIPELINED_REPLIES) {
+      this.socket.write(out.every((c) => typeof c === 'string') ? out.join('') : Buffer.concat(out.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))));
+    } else {
+      this.socket.cork();
+      for (const chunk of out) this.socket.write(chunk);
+      this.socket.uncork();
+    }
     this.lastWrite = Date.now();
     if (this.socket.writableLength > this.host.limits.pauseAboveBytes) this.pause('output');
     if (this.closing) this.socket.end();
@@ -182,6 +222,7 @@ export class StompConnection {
   }
 
   requestFinished(): void {
+    this.answeredSinceFlush++;
     if (--this.inFlight < this.host.limits.maxInFlight / 2) this.resume('inflight');
   }
 

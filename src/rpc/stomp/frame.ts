@@ -67,19 +67,28 @@ export function encodeFrame(command: string, headers: Record<string, string>, bo
 }
 
 /**
- * The hot path: a MESSAGE frame carrying a JSON text, built as one string (one conversion, one write).
- * Header order is vdsm's: destination, content-type, subscription, content-length.
+ * The oVirt engine's client library reads a frame's start into a 1,024-byte buffer and hands over only the first
+ * frame it finds there; the bytes after it wait until a later read brings new bytes (see docs/protocol.md, "Frames
+ * the engine can read"). A frame at least this long never shares a read with the frame after it.
  */
-export function encodeJsonMessage(destination: string, subscription: string, json: string): string {
-  return (
-    'MESSAGE\ndestination:' +
-    escapeHeader(destination) +
-    '\ncontent-type:application/json\nsubscription:' +
-    escapeHeader(subscription) +
-    '\ncontent-length:' +
-    Buffer.byteLength(json, 'utf8') +
-    '\n\n' +
-    json +
-    '\0'
-  );
+export const ENGINE_READ_BYTES = 1024;
+
+/** Trailing JSON whitespace: any JSON reader ignores it, and it keeps the engine's reads to one frame each. */
+const PADDING = ' '.repeat(ENGINE_READ_BYTES);
+
+/**
+ * The hot path: a MESSAGE frame carrying a JSON text, built as one string (one conversion, one write).
+ * Header order is vdsm's: destination, content-type, subscription, content-length. A frame shorter than
+ * `minBytes` gets its body padded with spaces up to that length.
+ */
+export function encodeJsonMessage(destination: string, subscription: string, json: string, minBytes = 0): string {
+  const head = 'MESSAGE\ndestination:' + escapeHeader(destination) + '\ncontent-type:application/json\nsubscription:' + escapeHeader(subscription) + '\ncontent-length:';
+  let bodyBytes = Buffer.byteLength(json, 'utf8');
+  // head, content-length digits, blank line, body, NUL. Padding can only add digits, never make it shorter.
+  const short = minBytes - (Buffer.byteLength(head, 'utf8') + String(bodyBytes).length + 2 + bodyBytes + 1);
+  if (short > 0) {
+    json += PADDING.slice(0, short);
+    bodyBytes += short;
+  }
+  return head + bodyBytes + '\n\n' + json + '\0';
 }
