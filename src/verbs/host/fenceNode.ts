@@ -1,16 +1,59 @@
 import { z } from 'zod';
+import type { Logger } from 'pino';
 import { runAgent } from '../../plugins/fence/run.js';
+import { hostLeaseStatus } from '../../storage/host-lease.js';
 import { defineVerb } from '../define.js';
 import { VdsmError } from '../errors.js';
+import { intParam } from '../params.js';
 
 /** The engine sends several fields as strings ("" when unset); accept what it sends. */
 const text = z.union([z.string(), z.number()]).transform(String);
+
+/** A sanlock host id (vdsm-api.yml HostIdMap: int). */
+const hostId = intParam((n) => n.min(1).max(2000));
+
+/** vdsm-api.yml FencingPolicy. Keys we do not know are kept and ignored, as vdsm does. */
+const fencingPolicy = z.looseObject({
+  storageDomainHostIdMap: z
+    .record(z.string(), hostId)
+    .nullish()
+    .describe("{<storage domain UUID = sanlock lockspace name>: <the target's host id in it>}; skip on/off/reboot if the target's lease is live in any"),
+  skipFencingIfGlusterBricksUp: z.union([z.boolean(), z.string()]).optional().describe('not evaluated (no gluster support): fencing goes ahead'),
+  skipFencingIfGlusterQuorumNotMet: z.union([z.boolean(), z.string()]).optional().describe('not evaluated (no gluster support): fencing goes ahead'),
+  glusterServerUuid: z.string().optional(),
+});
+type FencingPolicy = z.output<typeof fencingPolicy>;
+
+/**
+ * vdsm's skipFencingIfSDActive (lib/vdsm/API.py fenceNode, should_fence): true when the target's host-id lease
+ * is LIVE in at least one of the given lockspaces, as this host's sanlock daemon sees it. Everything short of
+ * that means "fence", as upstream: no policy or no/empty map; a lockspace this host has not joined (vdsm has no
+ * monitor for that domain and reports it "unavailable"); sanlock failing (vdsm turns a failed query into
+ * "unavailable" per domain, and a failed lookup as a whole into a logged error, and fences in both cases); and
+ * the states unknown, fail, dead and free.
+ */
+async function targetLeaseIsLive(policy: FencingPolicy | null | undefined, log: Logger): Promise<boolean> {
+  const on = (v: boolean | string | undefined) => v === true || (typeof v === 'string' && /^(true|yes|1)$/i.test(v));
+  if (on(policy?.skipFencingIfGlusterBricksUp) || on(policy?.skipFencingIfGlusterQuorumNotMet)) {
+    // vdsm without vdsm-gluster logs an error and fences; we have no gluster support at all.
+    log.warn('fencing policy: gluster conditions are not evaluated on this host');
+  }
+  const map = policy?.storageDomainHostIdMap;
+  if (!map || Object.keys(map).length === 0) return false;
+  const report = await hostLeaseStatus(map);
+  if (report.error) log.error({ error: report.error }, 'fencing policy: cannot read host lease status from sanlock; fencing');
+  const live = Object.keys(report.domains).filter((sd) => report.domains[sd] === 'live');
+  log.info({ domains: report.domains }, live.length > 0 ? 'fencing policy: target has a live host-id lease; skipping' : 'fencing policy: no live host-id lease');
+  return live.length > 0;
+}
 
 export default defineVerb({
   name: 'Host.fenceNode',
   description:
     "Acts as a fence proxy: runs one of this host's fence agents in process against another host's power " +
-    'device. status answers {power}; on/off/reboot answer once the agent has confirmed the new state.',
+    'device. status answers {power}; on/off/reboot answer once the agent has confirmed the new state, or ' +
+    '{operationStatus: "skipped"} without touching the power when policy.storageDomainHostIdMap names a lockspace ' +
+    "where sanlock sees the target's host-id lease live.",
   params: z.object({
     addr: z.string().describe('address of the fence device'),
     port: text.optional().describe('plug or port on the device ("" when none)'),
@@ -20,13 +63,17 @@ export default defineVerb({
     action: z.enum(['status', 'on', 'off', 'reboot']),
     secure: z.union([z.boolean(), z.string()]).optional().describe('use ssh (true, "true" or "yes")'),
     options: z.string().default('').describe("more agent options, newline-separated key=value lines (the engine's form)"),
-    policy: z.record(z.string(), z.unknown()).optional().describe('fencing policy; accepted, not evaluated yet (no storage monitoring)'),
+    policy: fencingPolicy.nullish().describe('fencing policy (vdsm FencingPolicy); never affects status'),
   }),
   result: z.union([
     z.object({ power: z.enum(['on', 'off']) }),
     z.object({ power: z.literal('unknown'), operationStatus: z.literal('initiated') }),
+    // vdsm's bridge drops the absent power: the engine gets operationStatus alone.
+    z.object({ operationStatus: z.literal('skipped') }),
   ]),
   handler: async (p, ctx) => {
+    // As vdsm, the policy comes first (nothing runs when it says skip) and never applies to status.
+    if (p.action !== 'status' && (await targetLeaseIsLive(p.policy, ctx.log))) return { operationStatus: 'skipped' as const };
     // vdsm puts the agent name into a path unchecked; only names of loaded plugins run here.
     const name = `fence_${p.agent}`;
     const agent = /^[a-z0-9_]+$/.test(p.agent) ? ctx.fence?.agents.get(name) : undefined;
