@@ -34,13 +34,14 @@ export function detectProtocol(socket: Socket, timeoutMs: number): Promise<{ pro
     };
     const onData = (chunk: Buffer) => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      // A few heart-beat EOLs before the first frame are fine; a flood of them is not a protocol.
-      if (head.length > MAX_HEAD_BYTES) return finish('unknown');
-      const text = head.toString('latin1', 0, Math.min(head.length, 32)).replace(/^(\r?\n)+/, '');
-      if (text.length === 0) return;
-      const protocol = classify(text);
+      // A few heart-beat EOLs before the first frame are fine; a flood of them is not a protocol. A first read of
+      // any size that starts with a frame is STOMP, however much follows it.
+      const eols = head.findIndex((b) => b !== 0x0a && b !== 0x0d);
+      if (eols < 0) return head.length > MAX_HEAD_BYTES ? finish('unknown') : undefined;
+      if (eols > MAX_HEAD_BYTES) return finish('unknown');
+      const protocol = classify(head.toString('latin1', eols, Math.min(head.length, eols + 32)));
       if (protocol) finish(protocol);
-      else if (head.length > 64) finish('unknown');
+      else if (head.length - eols > 64) finish('unknown');
     };
     const onClose = () => finish('closed');
     const timer = setTimeout(() => finish('timeout'), timeoutMs);
