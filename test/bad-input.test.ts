@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawStomp, rawCall } from './support/raw-stomp.js';
 import { startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
+import { waitFor } from './support/wait.js';
 
 let vdsmd: VdsmdProcess;
 
@@ -117,6 +118,19 @@ describe('STOMP errors that keep the connection open', () => {
   });
 });
 
+/**
+ * Three more requests on the connection, one after the other, each answered before the next is sent: anything the
+ * earlier requests were going to cause has been sent by then (instead of sleeping for "long enough").
+ */
+async function settle(c: RawStomp, replyTo: string): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    const id = `fence-${i}`;
+    c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': replyTo }, JSON.stringify({ ...ping, id }));
+    expect(await c.until(() => c.messages().some((m: any) => m.id === id))).toBe(true);
+  }
+}
+const withoutFences = (msgs: unknown[]) => msgs.filter((m: any) => !String(m.id).startsWith('fence-'));
+
 describe('bad JSON-RPC over STOMP', () => {
   async function exchange(body: string, expectReplies = 1) {
     const c = await connected();
@@ -124,9 +138,9 @@ describe('bad JSON-RPC over STOMP', () => {
     c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': 'r' }, body);
     c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': 'r' }, JSON.stringify({ ...ping, id: 'after' }));
     await c.until(() => c.messages().length >= expectReplies + 1);
-    await new Promise((r) => setTimeout(r, 100)); // anything unexpected would arrive now
+    await settle(c, 'r');
     // Replies may come out of order (vdsm's too); `after` proves the connection kept serving.
-    const msgs = c.messages();
+    const msgs = withoutFences(c.messages());
     c.close();
     const after = msgs.find((m: any) => m.id === 'after');
     expect(after).toEqual({ jsonrpc: '2.0', id: 'after', result: true });
@@ -158,8 +172,8 @@ describe('bad JSON-RPC over STOMP', () => {
     }
     c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': 'jms.topic.vdsm_responses' }, JSON.stringify({ ...ping, id: 'after' }));
     await c.until(() => c.messages().length >= 1);
-    await new Promise((r) => setTimeout(r, 200)); // anything unexpected would arrive now
-    const msgs = c.messages();
+    await settle(c, 'jms.topic.vdsm_responses');
+    const msgs = withoutFences(c.messages());
     c.close();
     expect(msgs).toEqual([{ jsonrpc: '2.0', id: 'after', result: true }]);
   });
@@ -179,25 +193,40 @@ describe('bad JSON-RPC over STOMP', () => {
 });
 
 describe('abusive clients', () => {
-  it('a client that stops reading is throttled; memory stays bounded; others are served', async () => {
+  it('a client that stops reading is throttled: vdsmd stops reading its requests; memory stays bounded; others are served', async () => {
     const before = rssMiB(vdsmd.pid);
     const socket = net.connect({ host: '127.0.0.1', port: vdsmd.port });
-    // The server may drop us after 64 MiB of unread output: that is the throttle working, not a failure.
     let dropped = false;
     socket.on('error', () => (dropped = true));
     socket.on('close', () => (dropped = true));
     await new Promise((r) => socket.once('connect', r));
-    socket.pause(); // never read a byte
+    // Subscribed (the receipt read) before the flood, so the flood is never the connection's first read.
+    let head = '';
+    const onData = (d: Buffer) => (head += d.toString());
+    socket.on('data', onData);
+    socket.write('CONNECT\naccept-version:1.2\n\n\0SUBSCRIBE\ndestination:r\nid:s\nreceipt:sub\n\n\0');
+    await waitFor('the subscription receipt', async () => (head.includes('RECEIPT') ? true : undefined), 10_000, 10);
+    socket.off('data', onData);
+    socket.pause(); // from now on never read a byte
     const request = JSON.stringify({ ...ping, params: { pad: 'x'.repeat(200) } });
     const frame = `SEND\ndestination:jms.topic.vdsm_requests\nreply-to:r\ncontent-length:${request.length}\n\n${request}\0`;
-    socket.write('CONNECT\naccept-version:1.2\n\n\0SUBSCRIBE\ndestination:r\nid:s\n\n\0');
-    const deadline = Date.now() + 4000;
-    let sent = 0;
-    while (Date.now() < deadline && sent < 200_000 && !dropped) {
-      if (!socket.write(frame.repeat(100))) await new Promise((r) => setTimeout(r, 20));
-      sent += 100;
+    // Keep sending until 16 MiB of requests sit in our own buffer, unsent: more than the kernel's socket buffers
+    // hold, so vdsmd has stopped reading from us. A server that kept reading would take them and, replies piling up
+    // unread past 64 MiB, drop us.
+    const STUCK = 16 * 1024 * 1024;
+    const batch = frame.repeat(100);
+    for (let i = 0; i < 20_000 && !dropped && socket.writableLength < STUCK; i++) {
+      if (!socket.write(batch)) await new Promise((r) => setImmediate(r));
     }
+    expect(dropped).toBe(false);
+    expect(socket.writableLength).toBeGreaterThanOrEqual(STUCK);
+    // While vdsmd serves other clients, it takes next to nothing of ours (it reads again only when its replies to
+    // us drain, which they barely do): far less than the 16 MiB waiting.
     await expectHealthy();
+    const unsent = socket.writableLength;
+    for (let i = 0; i < 5; i++) await expectHealthy();
+    expect(unsent - socket.writableLength).toBeLessThan(1024 * 1024);
+    expect(dropped).toBe(false);
     expect(rssMiB(vdsmd.pid) - before).toBeLessThan(200);
     socket.destroy();
     await expectHealthy();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HostStatsSampler, getHostStatsSampler, stopHostStatsSampler, type HostStats } from '../src/host/stats.js';
 import { toVdsmStats } from '../src/host/vdsm-stats.js';
 import { HA_NOT_CONFIGURED, type HaStatus, type HaStatusProvider, type VerbContext } from '../src/verbs/context.js';
@@ -46,21 +46,42 @@ function meminfoKiB(): Record<string, number> {
   return info;
 }
 
-function burnCpu(ms: number): number {
-  const end = Date.now() + ms;
+/**
+ * Keeps this thread busy until it has used `cpuMs` of user CPU and `wallMs` have passed (CPU time, not wall time,
+ * so a loaded machine only makes it slower); returns the user CPU used, in microseconds.
+ */
+function burnCpu(cpuMs: number, wallMs = 0): number {
+  const start = process.cpuUsage().user;
+  const end = performance.now() + wallMs;
   let x = 0;
-  while (Date.now() < end) x += Math.sqrt(x + 1);
-  return x;
+  for (let i = 0; i < 1e9 && (process.cpuUsage().user - start < cpuMs * 1000 || performance.now() < end); i++) {
+    for (let j = 0; j < 1000; j++) x += Math.sqrt(x + 1);
+  }
+  return process.cpuUsage().user - start;
 }
+
+/** The "btime" line of /proc/stat: boot time in epoch seconds. */
+const btime = () => Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
+const loadavg5 = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[1]);
 
 describe('Host.getStats', () => {
   let result: Record<string, unknown>;
   let configured: Record<string, unknown>;
+  /** Around the sampler's start and the getStats call: wall clock, process uptime, load, our burnt CPU. */
+  const around = { wallMs: [0, 0], uptime: [0, 0], load5: [0, 0], windowMs: 0, burntMicros: 0 };
 
   beforeAll(async () => {
+    const t0 = performance.now();
     await getHostStatsSampler();
-    burnCpu(1200);
+    around.burntMicros = burnCpu(600, 1200);
+    around.wallMs[0] = Date.now();
+    around.uptime[0] = process.uptime();
+    around.load5[0] = loadavg5();
     result = (await getStats.handler({}, notConfigured)) as Record<string, unknown>;
+    around.load5[1] = loadavg5();
+    around.uptime[1] = process.uptime();
+    around.wallMs[1] = Date.now();
+    around.windowMs = performance.now() - t0;
     configured = (await getStats.handler({}, { ha: fakeHa, log })) as Record<string, unknown>;
   });
 
@@ -98,15 +119,20 @@ describe('Host.getStats', () => {
       expect(Number.isInteger(cpu.nodeIndex)).toBe(true);
       for (const v of [cpu.cpuUser, cpu.cpuSys, cpu.cpuIdle]) expect(v).toMatch(/^\d+\.\d\d$/);
     }
-    // The busy loop before the call ran on this process, so vdsmd's own CPU use is visible.
-    expect(Number(result.cpuUserVdsmd)).toBeGreaterThan(20);
+    // The busy loop before the call ran on this process, inside the sampler's window (at most windowMs long).
+    expect(Number(result.cpuUserVdsmd)).toBeGreaterThanOrEqual((100 * around.burntMicros) / 1000 / around.windowMs - 0.01);
   });
 
-  it('reports memory that agrees with /proc/meminfo', () => {
-    const m = meminfoKiB();
-    const freeMiB = ((m.MemFree ?? 0) + (m.Cached ?? 0) + (m.Buffers ?? 0) + (m.SReclaimable ?? 0)) / 1024;
-    expect(result.memFree as number).toBeGreaterThan(0);
-    expect(Math.abs((result.memFree as number) - freeMiB)).toBeLessThan(Math.max(64, freeMiB * 0.05));
+  it('reports memory that agrees with /proc/meminfo', async () => {
+    // Other processes change these figures: read /proc/meminfo right before and after a fresh getStats.
+    const freeMiB = (m: Record<string, number>) => ((m.MemFree ?? 0) + (m.Cached ?? 0) + (m.Buffers ?? 0) + (m.SReclaimable ?? 0)) / 1024;
+    const before = meminfoKiB();
+    const fresh = (await getStats.handler({}, notConfigured)) as Record<string, unknown>;
+    const after = meminfoKiB();
+    expect(fresh.memFree as number).toBeGreaterThan(0);
+    expect(fresh.memFree as number).toBeGreaterThanOrEqual(Math.min(freeMiB(before), freeMiB(after)) - 16);
+    expect(fresh.memFree as number).toBeLessThanOrEqual(Math.max(freeMiB(before), freeMiB(after)) + 16);
+    const m = after;
     expect(result.swapTotal).toBe(Math.floor((m.SwapTotal ?? 0) / 1024));
     expect(result.swapFree as number).toBeLessThanOrEqual(result.swapTotal as number);
     expect(result.memAvailable).toBe((result.memFree as number) + 256);
@@ -115,14 +141,16 @@ describe('Host.getStats', () => {
     expect(used).toBeLessThanOrEqual(100);
   });
 
-  it('reports boot time, vdsmd uptime and host time consistently', () => {
-    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-    expect(Math.abs(Number(result.bootTime) - (Date.now() / 1000 - uptime))).toBeLessThan(5);
-    expect(Math.abs(Number(result.elapsedTime) - process.uptime())).toBeLessThan(5);
+  it('reports boot time, vdsmd uptime, host time and load as read around the call', () => {
+    expect(result.bootTime).toBe(String(btime()));
+    // elapsedTime and cpuLoad are "%.2f"; dateTime has whole seconds.
+    expect(Number(result.elapsedTime)).toBeGreaterThanOrEqual(around.uptime[0]! - 0.005);
+    expect(Number(result.elapsedTime)).toBeLessThanOrEqual(around.uptime[1]! + 0.005);
     const reported = Date.parse((result.dateTime as string).replace(' GMT', 'Z'));
-    expect(Math.abs(reported - Date.now())).toBeLessThan(10_000);
-    const load5 = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[1]);
-    expect(Math.abs(Number(result.cpuLoad) - load5)).toBeLessThan(1);
+    expect(reported).toBeGreaterThanOrEqual(Math.floor(around.wallMs[0]! / 1000) * 1000);
+    expect(reported).toBeLessThanOrEqual(around.wallMs[1]!);
+    expect(Number(result.cpuLoad)).toBeGreaterThanOrEqual(Math.min(...around.load5) - 0.005);
+    expect(Number(result.cpuLoad)).toBeLessThanOrEqual(Math.max(...around.load5) + 0.005);
   });
 
   it('reports every network device, loopback up, with string counters and a float sampleTime', () => {
@@ -133,7 +161,8 @@ describe('Host.getStats', () => {
     expect(lo).toMatchObject({ name: 'lo', state: 'up', speed: '1000' });
     for (const f of ['rx', 'tx', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped', 'speed']) expect(lo[f], f).toMatch(/^\d+$/);
     expect(typeof lo.sampleTime).toBe('number');
-    expect(Math.abs((lo.sampleTime as number) - Date.now() / 1000)).toBeLessThan(10);
+    expect(lo.sampleTime as number).toBeGreaterThanOrEqual(around.wallMs[0]! / 1000 - 0.001);
+    expect(lo.sampleTime as number).toBeLessThanOrEqual(around.wallMs[1]! / 1000 + 0.001);
   });
 
   it('always has haStats with the defaults and no haScore when HA is not configured', () => {
@@ -174,23 +203,39 @@ describe('Host.getStats', () => {
 });
 
 describe('HostStatsSampler', () => {
-  it('measures CPU over the time since start() without sleeping in sample()', async () => {
+  it('measures CPU over the time since start(): the CPU burnt in between is in processCpu', async () => {
     const sampler = new HostStatsSampler();
+    const cpu0 = process.cpuUsage().user;
     await sampler.start();
-    burnCpu(1100);
-    const begin = Date.now();
+    const burnt = burnCpu(300, 1100);
     const stats = await sampler.sample();
-    expect(Date.now() - begin).toBeLessThan(1000);
+    const cpu1 = process.cpuUsage().user;
     expect(stats.intervalSec).toBeGreaterThanOrEqual(1.1);
-    expect(stats.processCpu.user).toBeGreaterThan(20);
+    const seenMicros = (stats.processCpu.user / 100) * stats.intervalSec * 1e6;
+    expect(seenMicros).toBeGreaterThanOrEqual(burnt - 1);
+    expect(seenMicros).toBeLessThanOrEqual(cpu1 - cpu0 + 1);
     expect(stats.cpu.user + stats.cpu.sys + stats.cpu.idle).toBeCloseTo(100, 5);
     sampler.stop();
+  });
+
+  it('never sleeps in sample(): it answers with timers frozen', async () => {
+    const sampler = new HostStatsSampler();
+    await sampler.start();
+    const realSetTimeout = setTimeout;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'setImmediate'] });
+    try {
+      const outcome = await Promise.race([sampler.sample().then(() => 'answered'), new Promise((r) => realSetTimeout(() => r('waited 10 s'), 10_000).unref())]);
+      expect(outcome).toBe('answered');
+    } finally {
+      vi.useRealTimers();
+      sampler.stop();
+    }
   });
 
   it('keeps a window of at least a second for back-to-back calls', async () => {
     const sampler = new HostStatsSampler();
     await sampler.start();
-    burnCpu(1100);
+    burnCpu(0, 1100);
     const first = await sampler.sample();
     const second = await sampler.sample();
     expect(first.intervalSec).toBeGreaterThanOrEqual(1.1);
@@ -200,8 +245,10 @@ describe('HostStatsSampler', () => {
   });
 
   it('reports an idle host with no window on a sampler that was never started', async () => {
+    const begin = performance.now();
     const stats = await new HostStatsSampler().sample();
-    expect(stats.intervalSec).toBeLessThan(0.5);
+    // The window is what sample() took itself: it starts the sampler, and it never sleeps (see above).
+    expect(stats.intervalSec * 1000).toBeLessThanOrEqual(performance.now() - begin);
     expect(stats.cpu.user + stats.cpu.sys + stats.cpu.idle).toBeCloseTo(100, 5);
   });
 });

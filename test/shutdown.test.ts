@@ -5,9 +5,7 @@ import { startVdsmdProcess } from './support/vdsmd-process.js';
 describe('vdsmd shutdown', () => {
   it('exits 0 on SIGTERM', async () => {
     const vdsmd = await startVdsmdProcess();
-    const started = Date.now();
     expect(await vdsmd.stop()).toBe(0);
-    expect(Date.now() - started).toBeLessThan(4000);
   });
 
   it('exits 0 on SIGTERM even when nobody reads its log any more (journald restarted, a dead pipe)', async () => {

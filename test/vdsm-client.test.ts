@@ -28,8 +28,10 @@ describe('vdsm-client over TLS', () => {
   it('prints Host getStats with sorted keys and a 4-space indent', async () => {
     const { code, stdout } = await client(['Host', 'getStats']);
     expect(code).toBe(0);
-    const stats = JSON.parse(stdout);
-    expect(stdout).toBe(JSON.stringify(stats, Object.keys(stats).sort(), 4).length > 0 ? stdout : '');
+    // Exactly the parsed value written back with every object's keys sorted, 4 spaces, a final newline.
+    const sortDeep = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(sortDeep) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortDeep((v as Record<string, unknown>)[k])])) : v;
+    expect(stdout).toBe(`${JSON.stringify(sortDeep(JSON.parse(stdout)), null, 4)}\n`);
     const topKeys = [...stdout.matchAll(/^ {4}"([^"]+)":/gm)].map((m) => m[1]);
     expect(topKeys).toEqual([...topKeys].sort());
     expect(stdout).toMatch(/^ {4}"haStats": \{\n {8}"active": false,/m);

@@ -123,7 +123,7 @@ describe('a VM through its whole life, as the engine drives it', () => {
 });
 
 describe('events follow libvirt', () => {
-  it('VM.destroy of a running VM: Down 0/6 within 100 ms of libvirt\'s event', async () => {
+  it("VM.destroy of a running VM: Down 0/6 published from libvirt's event, as it is dispatched", async () => {
     const { uuid, xml } = engineDomainXml();
     await ok('VM.create', { vmParams: { xml } });
     await eventWith(uuid, 'Powering up');
@@ -132,8 +132,12 @@ describe('events follow libvirt', () => {
     expect(down).toMatchObject({ exitCode: 0, exitReason: 6 });
     const libvirtStop = libvirtEvents.find((e) => e.uuid === uuid && e.event === 5)!;
     expect(libvirtStop).toBeDefined();
-    // notify_time is monotonic ms + INT32_MAX: the same clock as libvirt's event time here.
-    expect(down.notify_time - 2147483647 - libvirtStop.at).toBeLessThan(100);
+    // notify_time is monotonic ms + INT32_MAX, the clock libvirt stamps its events with. vdsmd's lifecycle listener
+    // runs before this test's (registered after recovery), so an event-driven Down is published between libvirt's
+    // stamp and our listener's; a Down found later (by polling, say) would be stamped after `seen`.
+    const published = down.notify_time - 2147483647;
+    expect(published).toBeGreaterThanOrEqual(Math.floor(libvirtStop.at));
+    expect(published).toBeLessThanOrEqual(libvirtStop.seen);
     expect((await ok('Host.getVMList', {})).map((v: any) => v.vmId)).not.toContain(uuid);
   });
 
