@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { callBroker } from '../hosted-engine/broker/rpc.js';
 import type { BrokerStatus } from '../hosted-engine/broker/server.js';
 import { DEFAULT_CONF_FILE, readConf, type HeConf } from '../hosted-engine/conf.js';
-import { engineVmXml } from '../hosted-engine/engine-xml.js';
+import { engineVmEnv, startEngineVm } from '../hosted-engine/agent-env.js';
 import { vdsmCaller } from '../hosted-engine/vdsm-connect.js';
 import { vmStatusJson, vmStatusText } from '../hosted-engine/vm-status.js';
 
@@ -53,24 +53,15 @@ async function withVdsm<T>(conf: HeConf, fn: (call: ReturnType<typeof vdsmCaller
 
 async function vmStart(conf: HeConf, paused: boolean): Promise<number> {
   return withVdsm(conf, async (call) => {
-    const existing = await call('VM.getStats', { vmID: conf.vmId }).then(
-      (r) => (r as { status: string }[])[0]?.status,
-      () => undefined,
-    );
-    if (existing === 'Down' || existing === 'Paused') {
-      out(`VM exists and is ${existing}, cleaning up and restarting`);
-      await call('VM.destroy', { vmID: conf.vmId });
-    } else if (existing !== undefined) {
-      out(`VM exists and its status is ${existing}`);
+    const r = await startEngineVm(engineVmEnv(conf, call), { paused, cleaning: (status) => out(`VM exists and is ${status}, cleaning up and restarting`) });
+    if (r.outcome === 'exists') {
+      out(`VM exists and its status is ${r.status}`);
       return 1;
     }
-    if (!(await callBroker<boolean>(conf.brokerSocket, 'leaseAcquire', {}, 10_000))) {
-      const holder = await callBroker<{ hostId: number } | null>(conf.brokerSocket, 'leaseHolder', {}, 10_000);
-      out(`The engine VM lease is held by host ${holder?.hostId ?? '?'}: is the engine VM running there?`);
+    if (r.outcome === 'lease-held') {
+      out(`The engine VM lease is held by host ${r.holder?.hostId ?? '?'}: is the engine VM running there?`);
       return 1;
     }
-    const xml = await engineVmXml(conf);
-    const r = (await call('VM.create', { vmID: conf.vmId, vmParams: { vmId: conf.vmId, xml, ...(paused ? { launchPaused: true } : {}) } })) as { status: string };
     if (r.status !== 'WaitForLaunch') {
       out('VM failed to launch');
       return 1;
