@@ -1,7 +1,7 @@
 /**
  * bench/failover: how fast the hosted-engine HA recovers, on the cluster test bed (test/cluster/cluster.ts:
  * three hosts in network namespaces, sanlock, libvirt's sanlock lock manager, the engine VM a real QEMU guest).
- *   npm run bench:failover [-- --profile fast|default|both --rounds N]
+ *   npm run bench:failover [-- --profile fast|default|both --rounds N --scenario vm|host|both]
  * For "engine VM killed" (SIGKILL of its QEMU) and "running host killed" (every process of the host and its
  * namespace), prints the time from the fault to the engine VM Up on another host (QEMU running under the lease)
  * and to health good (that host's broker reads the health page), min / median / max over the rounds.
@@ -14,9 +14,12 @@
 import { parseArgs } from 'node:util';
 import { measureRecovery, settledEngine, startCluster, type Profile } from '../test/cluster/cluster.js';
 
-const { values } = parseArgs({ options: { profile: { type: 'string', default: 'both' }, rounds: { type: 'string' } } });
+const { values } = parseArgs({ options: { profile: { type: 'string', default: 'both' }, rounds: { type: 'string' }, scenario: { type: 'string', default: 'both' } } });
 const profiles: Profile[] = values.profile === 'both' ? ['fast', 'default'] : [values.profile as Profile];
 if (!profiles.every((p) => p === 'fast' || p === 'default')) throw new Error(`--profile fast|default|both, not ${values.profile}`);
+if (!['vm', 'host', 'both'].includes(values.scenario!)) throw new Error(`--scenario vm|host|both, not ${values.scenario}`);
+const killVm = values.scenario !== 'host';
+const killHost = values.scenario !== 'vm';
 
 interface Row { profile: Profile; scenario: string; up: number[]; healthy: number[] }
 const rows: Row[] = [];
@@ -38,20 +41,24 @@ for (const profile of profiles) {
     try {
       const settleMs = profile === 'fast' ? 120_000 : 600_000;
       const waitMs = profile === 'fast' ? 240_000 : 900_000;
-      let owner = await settledEngine(c, settleMs);
-      let at = Date.now();
-      await c.faults.killVm(owner);
-      let r = await measureRecovery(c, at, owner, { elsewhere: true, timeoutMs: waitMs, what: 'VM killed' });
-      row(profile, 'engine VM killed').up.push(r.upMs);
-      row(profile, 'engine VM killed').healthy.push(r.healthyMs);
-      console.log(`${profile} round ${round}: VM killed on host ${owner}: Up on host ${r.host} after ${s(r.upMs)} s, healthy after ${s(r.healthyMs)} s${r.twice.length ? ' — RAN TWICE' : ''}`);
-      owner = await settledEngine(c, settleMs);
-      at = Date.now();
-      await c.faults.killHost(owner);
-      r = await measureRecovery(c, at, owner, { elsewhere: true, timeoutMs: waitMs, what: 'host killed' });
-      row(profile, 'running host killed').up.push(r.upMs);
-      row(profile, 'running host killed').healthy.push(r.healthyMs);
-      console.log(`${profile} round ${round}: host ${owner} killed: Up on host ${r.host} after ${s(r.upMs)} s, healthy after ${s(r.healthyMs)} s${r.twice.length ? ' — RAN TWICE' : ''}`);
+      if (killVm) {
+        const owner = await settledEngine(c, settleMs);
+        const at = Date.now();
+        await c.faults.killVm(owner);
+        const r = await measureRecovery(c, at, owner, { elsewhere: true, timeoutMs: waitMs, what: 'VM killed' });
+        row(profile, 'engine VM killed').up.push(r.upMs);
+        row(profile, 'engine VM killed').healthy.push(r.healthyMs);
+        console.log(`${profile} round ${round}: VM killed on host ${owner}: Up on host ${r.host} after ${s(r.upMs)} s, healthy after ${s(r.healthyMs)} s${r.twice.length ? ' — RAN TWICE' : ''}`);
+      }
+      if (killHost) {
+        const owner = await settledEngine(c, settleMs);
+        const at = Date.now();
+        await c.faults.killHost(owner);
+        const r = await measureRecovery(c, at, owner, { elsewhere: true, timeoutMs: waitMs, what: 'host killed' });
+        row(profile, 'running host killed').up.push(r.upMs);
+        row(profile, 'running host killed').healthy.push(r.healthyMs);
+        console.log(`${profile} round ${round}: host ${owner} killed: Up on host ${r.host} after ${s(r.upMs)} s, healthy after ${s(r.healthyMs)} s${r.twice.length ? ' — RAN TWICE' : ''}`);
+      }
       if (c.maxRunning() > 1) console.log(`${profile} round ${round}: the engine VM ran on ${c.maxRunning()} hosts at once`);
     } finally {
       await c.stop();

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { startIpmiSim } from '../test/fixtures/ipmi-sim.js';
-import { ourAgent, runFence, theirAgent } from '../test/support/fence-run.js';
+import { ourAgent, runFence, theirAgent } from '../test/support/fence-exec.js';
 import { VDSMD } from '../test/support/paths.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
@@ -51,38 +51,49 @@ async function fenceNodeOverRpc(runs: number): Promise<number> {
     env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', VDSM_LIBVIRT_URI: 'test:///default' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  // warn level: the ready line is at info, so learn the port from the listening socket instead.
-  await new Promise((r) => setTimeout(r, 1500));
-  const port = await findListeningPort(child.pid!);
-  const socket = net.connect({ host: '127.0.0.1', port });
-  socket.setNoDelay(true);
-  await new Promise((r) => socket.once('connect', r));
-  socket.write('CONNECT\naccept-version:1.2\n\n\0SUBSCRIBE\ndestination:r\nid:s\n\n\0');
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const body = JSON.stringify({
-      jsonrpc: '2.0', id: `f${i}`, method: 'Host.fenceNode',
-      params: { addr: '127.0.0.1', port: '', agent: 'ipmilan', username: 'admin', password: 'bench-pw', action: 'status', options: `ipport=${sim.port}\nlanplus=1\ncipher=3` },
-    });
-    const t0 = performance.now();
-    const reply = await new Promise<string>((resolve) => {
-      let seen = '';
-      const on = (d: Buffer) => {
-        seen += d.toString();
-        if (seen.includes(`"f${i}"`) && seen.includes('\0')) {
-          socket.off('data', on);
-          resolve(seen);
-        }
-      };
-      socket.on('data', on);
-      socket.write(`SEND\ndestination:jms.topic.vdsm_requests\nreply-to:r\ncontent-length:${Buffer.byteLength(body)}\n\n${body}\0`);
-    });
-    times.push(performance.now() - t0);
-    if (!reply.includes('"power":"on"')) throw new Error(`unexpected reply: ${reply}`);
+  try {
+    // warn level: the ready line is at info, so learn the port from the listening socket instead (start-up takes
+    // a second or more, longer on a busy machine).
+    let port: number | undefined;
+    for (const until = Date.now() + 30_000; port === undefined; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      if (child.exitCode !== null) throw new Error(`vdsmd exited with ${child.exitCode}`);
+      port = await findListeningPort(child.pid!).catch((e: Error) => {
+        if (Date.now() > until) throw e;
+        return undefined;
+      });
+    }
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setNoDelay(true);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('CONNECT\naccept-version:1.2\n\n\0SUBSCRIBE\ndestination:r\nid:s\n\n\0');
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const body = JSON.stringify({
+        jsonrpc: '2.0', id: `f${i}`, method: 'Host.fenceNode',
+        params: { addr: '127.0.0.1', port: '', agent: 'ipmilan', username: 'admin', password: 'bench-pw', action: 'status', options: `ipport=${sim.port}\nlanplus=1\ncipher=3` },
+      });
+      const t0 = performance.now();
+      const reply = await new Promise<string>((resolve) => {
+        let seen = '';
+        const on = (d: Buffer) => {
+          seen += d.toString();
+          if (seen.includes(`"f${i}"`) && seen.includes('\0')) {
+            socket.off('data', on);
+            resolve(seen);
+          }
+        };
+        socket.on('data', on);
+        socket.write(`SEND\ndestination:jms.topic.vdsm_requests\nreply-to:r\ncontent-length:${Buffer.byteLength(body)}\n\n${body}\0`);
+      });
+      times.push(performance.now() - t0);
+      if (!reply.includes('"power":"on"')) throw new Error(`unexpected reply: ${reply}`);
+    }
+    socket.destroy();
+    return median(times);
+  } finally {
+    child.kill('SIGTERM');
   }
-  socket.destroy();
-  child.kill('SIGTERM');
-  return median(times);
 }
 
 async function findListeningPort(pid: number): Promise<number> {

@@ -1,6 +1,6 @@
 /**
  * bench/virt: VM verbs on libvirt's test driver, vdsmd in this process, an engine-like STOMP client on loopback.
- *   npm run bench:virt [-- --rounds 50]
+ *   npm run bench:virt [-- --rounds 50 --vms 10,100,1000]
  * Prints Host.getAllVmStats round-trip latency with 10, 100 and 1,000 VMs (statistics sampled twice first, as
  * after 30 s of vdsm's 15 s sampling; the round trip includes the client's JSON parse, in this same process),
  * the server's share alone (dispatcher to reply text), the bulk sampling time itself, and for VM.create: the time from libvirt's
@@ -16,8 +16,10 @@ import { testConfig } from '../test/support/config.js';
 import { EngineClient } from '../test/support/engine.js';
 import { engineDomainXml } from '../test/support/vm-xml.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '50' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '50' }, vms: { type: 'string', default: '10,100,1000' } } });
 const ROUNDS = Number(values.rounds);
+const SIZES = values.vms!.split(',').map(Number);
+if (!SIZES.every((n, i) => Number.isInteger(n) && n > (SIZES[i - 1] ?? 1))) throw new Error(`--vms: increasing VM counts above 1, not ${values.vms}`);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const fmt = (ms: number) => ms.toFixed(2).padStart(8);
@@ -63,7 +65,7 @@ async function createVms(count: number): Promise<void> {
 console.log(`bench/virt: libvirt test driver in process, node ${process.version}, ${ROUNDS} rounds per row`);
 console.log('VMs    getAllVmStats p50 (ms)  p99 (ms)   server p50 (ms)   reply KiB   bulk sample (ms)');
 let have = 1; // the test driver's own "test" domain
-for (const target of [10, 100, 1000]) {
+for (const target of SIZES) {
   await createVms(target - have);
   have = target;
   const t0 = now();

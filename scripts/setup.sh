@@ -8,8 +8,9 @@ need=(openssl ipmitool)
 # The libvirt addon is compiled here against libvirt's headers (node-gyp with g++ and make).
 lean=(libvirt-dev pkg-config g++ make)
 # Tests run real peers: ClusterLabs' agents (parity), ipmi_sim as a BMC, snmpsim as a PDU, the helpers the
-# agents call (ipmitool, snmp tools, gnutls-cli, telnet, ssh), xmllint for the metadata schema, rpmbuild.
-[ "${1:-}" = test ] && need+=(rpm fence-agents ipmitool openipmi snmpsim snmp gnutls-bin telnet openssh-client libxml2-utils iputils-ping)
+# agents call (ipmitool, snmp tools, gnutls-cli, telnet, ssh), a real sshd for the SSH parity tests, xmllint for the
+# metadata schema, rpmbuild.
+[ "${1:-}" = test ] && need+=(rpm fence-agents ipmitool openipmi snmpsim snmp gnutls-bin telnet openssh-client openssh-server libxml2-utils iputils-ping)
 # A real libvirtd running a tiny guest under QEMU emulation (tini reaps its children promptly).
 [ "${1:-}" = test ] && lean+=(libvirt-daemon-system libvirt-clients qemu-system-x86 tini)
 # The hosted-engine cluster test bed: sanlock (and libvirt's lock manager for it), hosts in network
@@ -33,6 +34,8 @@ install() { # install [apt options…] -- packages…: only those not yet instal
 install -- "${need[@]}"
 # Without recommends: libvirt's would bring a desktop's worth of packages.
 install --no-install-recommends -- "${lean[@]}"
+# The tiny QEMU guest the real-QEMU tests boot, built once from Debian's archive (fast when already there).
+if [ "${1:-}" = test ]; then $sudo bash scripts/fetch-tiny-guest.sh; fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

@@ -16,11 +16,14 @@ import { parseGets } from '../src/storage/host-lease.js';
 import { initLeaseFile, startSanlock, type SanlockDaemon } from './cluster/sanlock.js';
 import { startIpmiSim, type IpmiSim } from './fixtures/ipmi-sim.js';
 import { EngineClient } from './support/engine.js';
+import { missing } from './support/peers.js';
 import { startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
 import { waitFor } from './support/wait.js';
 
-const canRun =
-  process.getuid?.() === 0 && existsSync('/usr/sbin/sanlock') && ['/usr/bin/ipmi_sim', '/usr/bin/ipmitool'].every((f) => existsSync(f));
+const cannotRun =
+  missing('root (sanlock daemons)', process.getuid?.() !== 0) ||
+  missing('sanlock (/usr/sbin/sanlock, Debian sanlock)', !existsSync('/usr/sbin/sanlock')) ||
+  missing('ipmi_sim and ipmitool (Debian openipmi, ipmitool)', !['/usr/bin/ipmi_sim', '/usr/bin/ipmitool'].every((f) => existsSync(f)));
 
 const PASSWORD = 'policy-pw7';
 /** The storage domain's lockspace (vdsm names a domain's lockspace after its UUID). */
@@ -85,7 +88,7 @@ const fence = (action: string, storageDomainHostIdMap?: Record<string, unknown>)
 
 const FENCED = { power: 'unknown', operationStatus: 'initiated' };
 
-describe.skipIf(!canRun)('Host.fenceNode policy skipFencingIfSDActive, on real sanlock', () => {
+describe.skipIf(cannotRun)('Host.fenceNode policy skipFencingIfSDActive, on real sanlock', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vdsm-fence-policy-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));

@@ -3,16 +3,17 @@
  * real (TCG) guest from a transient domain, the guest's /init prints its marker on the serial
  * console, and `virsh destroy` removes it again. A second case crashes libvirtd (kill()) under a
  * running guest and restarts it (restart()): the guest must survive and be re-attached.
- * Needs root and Debian packages libvirt-daemon-system libvirt-clients qemu-system-x86 tini
- * (plus apt/dpkg and a reachable Debian mirror for the first guest build). Skips with the reason
- * if libvirtd cannot start.
+ * Needs root, Debian packages libvirt-daemon-system libvirt-clients qemu-system-x86 tini and the tiny
+ * guest (all from `scripts/setup.sh test`). Without them, or if libvirtd cannot start, it skips with the
+ * reason locally and fails under VDSM_TS_NO_SKIP (test/support/peers.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLibvirtd, type Libvirtd } from './fixtures/libvirtd.js';
-import { tinyDomainXml, tinyGuest, type TinyGuest } from './fixtures/tiny-guest.js';
+import { TINY_GUEST_WHAT, tinyDomainXml, tinyGuest, tinyGuestMissing, type TinyGuest } from './fixtures/tiny-guest.js';
+import { missing } from './support/peers.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -26,7 +27,12 @@ function alive(pid: number): boolean {
   }
 }
 
-describe.skipIf(!existsSync('/usr/sbin/libvirtd') || process.getuid?.() !== 0)('libvirtd + tiny guest fixtures', () => {
+const cannotRun =
+  missing('root (a private libvirtd)', process.getuid?.() !== 0) ||
+  missing('libvirtd (/usr/sbin/libvirtd, Debian libvirt-daemon-system)', !existsSync('/usr/sbin/libvirtd')) ||
+  missing(TINY_GUEST_WHAT, tinyGuestMissing());
+
+describe.skipIf(cannotRun)('libvirtd + tiny guest fixtures', () => {
   let lv: Libvirtd | undefined;
   let guest: TinyGuest | undefined;
   let skipReason = '';
@@ -63,7 +69,7 @@ describe.skipIf(!existsSync('/usr/sbin/libvirtd') || process.getuid?.() !== 0)('
   }, 30_000);
 
   it('boots a transient tiny guest to its marker and destroys it', async (ctx) => {
-    if (!lv || !guest) ctx.skip(skipReason);
+    if (missing(`a running libvirtd and the tiny guest (${skipReason})`, !lv || !guest)) ctx.skip(skipReason);
     const { uri, dir } = lv!;
     const g = guest!;
     const name = `tiny-${process.pid}`;
@@ -103,7 +109,7 @@ describe.skipIf(!existsSync('/usr/sbin/libvirtd') || process.getuid?.() !== 0)('
   }, 60_000);
 
   it('kill() leaves the guest running; restart() re-attaches to it', async (ctx) => {
-    if (!lv || !guest) ctx.skip(skipReason);
+    if (missing(`a running libvirtd and the tiny guest (${skipReason})`, !lv || !guest)) ctx.skip(skipReason);
     const l = lv!;
     const g = guest!;
     const name = `tiny-kr-${process.pid}`;

@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpat
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { missing } from './support/peers.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const pkgJson = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
@@ -14,8 +15,7 @@ const pkgJson = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as 
 const app = '/usr/lib/vdsm-ts';
 const dbpath = ['--define', '_dbpath /var/lib/rpm'];
 
-const hasRpmbuild = spawnSync('sh', ['-c', 'command -v rpmbuild']).status === 0;
-if (!hasRpmbuild) console.warn('rpm.test.ts skipped: rpmbuild is not on PATH (apt-get install -y rpm)');
+const noRpmbuild = missing('rpmbuild (Debian rpm)', spawnSync('sh', ['-c', 'command -v rpmbuild']).status !== 0);
 
 function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
   const r = spawnSync(cmd, args, { ...opts, encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -44,7 +44,7 @@ function seedShell(root: string): void {
   }
 }
 
-describe.skipIf(!hasRpmbuild)('rpm package', () => {
+describe.skipIf(noRpmbuild)('rpm package', () => {
   let tmp = '';
   let rpmFile = '';
   let root = '';

@@ -1,7 +1,7 @@
 /**
  * One real VM: a private libvirtd (test/fixtures/libvirtd.ts) runs a tiny Debian kernel + busybox guest under
- * QEMU emulation, driven by vdsmd through the engine-like STOMP client. Skips, saying why, only when libvirtd
- * cannot start here.
+ * QEMU emulation, driven by vdsmd through the engine-like STOMP client. When libvirtd cannot start here or the tiny
+ * guest is missing (`scripts/setup.sh test` prepares both), it skips saying why, and fails under VDSM_TS_NO_SKIP.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { testConfig } from './support/config.js';
 import { EngineClient } from './support/engine.js';
 import { startLibvirtd, type Libvirtd } from './fixtures/libvirtd.js';
 import { TINY_GUEST_MARKER, tinyDomainXml, tinyGuest, type TinyGuest } from './fixtures/tiny-guest.js';
+import { missing } from './support/peers.js';
 
 let lv: Libvirtd | undefined;
 let guest: TinyGuest;
@@ -56,7 +57,7 @@ const sawStatus = (engine: EngineClient, uuid: string, status: string, timeoutMs
 
 describe('a real QEMU guest under libvirtd', () => {
   it('create, Up, pause, cont, ACPI shutdown, destroy, with the events', async (ctx) => {
-    if (skipReason) return ctx.skip();
+    if (missing(`a private libvirtd with QEMU and the tiny guest (${skipReason})`, skipReason !== '')) return ctx.skip();
     const { service, engine } = await vdsmd();
     const { uuid, xml, consoleLog } = domain();
 
@@ -93,7 +94,7 @@ describe('a real QEMU guest under libvirtd', () => {
   }, 60_000);
 
   it('a restarted vdsmd recovers the running guest; VM.destroy then kills QEMU', async (ctx) => {
-    if (skipReason) return ctx.skip();
+    if (missing(`a private libvirtd with QEMU and the tiny guest (${skipReason})`, skipReason !== '')) return ctx.skip();
     const first = await vdsmd();
     const { uuid, xml } = domain(false);
     await first.engine.request('VM.create', { vmParams: { xml } });
@@ -114,7 +115,7 @@ describe('a real QEMU guest under libvirtd', () => {
   }, 60_000);
 
   it('libvirtd crashing: 99 while it is gone, then reconnect and recover the guest that kept running', async (ctx) => {
-    if (skipReason) return ctx.skip();
+    if (missing(`a private libvirtd with QEMU and the tiny guest (${skipReason})`, skipReason !== '')) return ctx.skip();
     const { service, engine } = await vdsmd();
     const { uuid, xml } = domain(false);
     await engine.request('VM.create', { vmParams: { xml } });

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLibvirtd, type Libvirtd } from '../fixtures/libvirtd.js';
-import { tinyDomainXml, tinyGuest } from '../fixtures/tiny-guest.js';
+import { TINY_GUEST_WHAT, tinyDomainXml, tinyGuest, tinyGuestMissing } from '../fixtures/tiny-guest.js';
+import { missing } from '../support/peers.js';
 import { execBounded, IP, sleep } from './netns-ip.js';
 import { startNetwork, type NetHost, type TestNetwork } from './netns.js';
 
@@ -43,7 +44,7 @@ async function waitForLine(file: string, line: string, timeoutMs: number): Promi
   throw new Error(`no '${line}' in ${file} after ${timeoutMs} ms: ${existsSync(file) ? readFileSync(file, 'utf8') : '(missing)'}`);
 }
 
-describe.skipIf(!isRoot || !existsSync(IP))('cluster test bed network (netns)', () => {
+describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${IP}, Debian iproute2)`, !existsSync(IP)))('cluster test bed network (netns)', () => {
   let net: TestNetwork;
   let scratch: string;
   let h1: NetHost, h2: NetHost, h3: NetHost;
@@ -122,7 +123,7 @@ describe.skipIf(!isRoot || !existsSync(IP))('cluster test bed network (netns)', 
     console.log(`testbed-net: engine address + server up on host2 ${upOn2Ms} ms, moved to host1 ${moveMs} ms`);
   });
 
-  it.skipIf(!existsSync('/usr/sbin/libvirtd'))('runs libvirtd and its QEMU inside host1\'s namespace', async () => {
+  it.skipIf(missing('libvirtd (/usr/sbin/libvirtd, Debian libvirt-daemon-system)', !existsSync('/usr/sbin/libvirtd')) || missing(TINY_GUEST_WHAT, tinyGuestMissing()))('runs libvirtd and its QEMU inside host1\'s namespace', async () => {
     let lv: Libvirtd | undefined;
     try {
       const t0 = Date.now();

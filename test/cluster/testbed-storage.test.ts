@@ -12,9 +12,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mountCutfs, type CutMount } from './cutfs.js';
 import { isRunning, killAll, processRef } from './proc-pids.js';
 import { runCommand } from './run-command.js';
+import { missing } from '../support/peers.js';
 import { initLeaseFile, startSanlock, type SanlockDaemon } from './sanlock.js';
 
-const canRun = process.getuid?.() === 0 && existsSync('/dev/fuse') && existsSync('/usr/sbin/sanlock') && existsSync('/usr/bin/fusermount3');
+const cannotRun =
+  missing('root (FUSE mounts, sanlock daemons)', process.getuid?.() !== 0) ||
+  missing('/dev/fuse', !existsSync('/dev/fuse')) ||
+  missing('sanlock (/usr/sbin/sanlock, Debian sanlock)', !existsSync('/usr/sbin/sanlock')) ||
+  missing('fusermount3 (Debian fuse3)', !existsSync('/usr/bin/fusermount3'));
 
 let cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -68,7 +73,7 @@ async function readErrorCode(p: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
-describe.skipIf(!canRun)('test bed shared storage', () => {
+describe.skipIf(cannotRun)('test bed shared storage', () => {
   it('cutfs: mounts of one backing dir stay coherent; a cut fails that mount (open fds too) with EIO, the other goes on', async () => {
     const { backing, mountA, mountB } = await scratch();
     const [a, b] = await Promise.all([mount(backing, mountA), mount(backing, mountB)]);
