@@ -103,16 +103,20 @@ describe('the standalone agent on bad input', () => {
     expect((await runFence(ourAgent('fence_ipmilan'), [], 'action=validate-all\nipaddr=192.0.2.1\n')).code).toBe(0);
   });
 
-  it('runs --password-script without a shell: shell syntax stays literal', async () => {
+  it('runs --password-script without a shell: it runs, with its words as arguments, shell syntax literal', async () => {
+    // the script records the arguments it got, one per line (ipmi-sim-backed success and failure: fence-ipmilan.test.ts)
     const script = join(dir, 'pw.sh');
-    writeFileSync(script, '#!/bin/sh\nprintf "%s" "$1"\n', { mode: 0o755 });
+    const got = join(dir, 'pw-args');
+    writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$@" > ${got}\nprintf '%s' "$1"\n`, { mode: 0o755 });
     const marker = join(dir, 'pwned');
-    const r = await runFence(ourAgent('fence_ipmilan'), ['-a', '127.0.0.1', '-u', '9', '--power-timeout', '1', '-S', `${script} x;touch ${marker}`, '-o', 'status']);
+    const r = await runFence(ourAgent('fence_ipmilan'), ['-a', '127.0.0.1', '-u', '9', '--power-timeout', '1', '-S', `${script} x;touch ${marker} $HOME`, '-o', 'status']);
     expect(r.code).toBe(1);
+    expect(readFileSync(got, 'utf8')).toBe(`x;touch\n${marker}\n$HOME\n`);
     expect(() => execFileSync('test', ['-e', marker])).toThrow();
   });
 
-  it('metadata validates against fence-agents\' RelaxNG schema, for every agent and alias we ship', async () => {
+  // 13 agents started one after another, each with xmllint: slow on a loaded machine, so a longer bound
+  it('metadata validates against fence-agents\' RelaxNG schema, for every agent and alias we ship', { timeout: 120_000 }, async () => {
     const names = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin).filter((n) => n.startsWith('fence_'));
     expect(names.length).toBeGreaterThanOrEqual(13);
     for (const name of names) {

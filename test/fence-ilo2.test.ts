@@ -50,9 +50,18 @@ async function parity(label: string, args: string[], start: 'on' | 'off', stdin?
   const results = [];
   for (const program of [theirAgent('fence_ilo2'), ours('fence_ilo2')]) {
     device.power = start;
-    const before = device.requests.length;
+    const before = { requests: device.requests.length, connections: device.connections, rejectedLogins: device.rejectedLogins };
     const r = await runFence(program, args, stdin, RUN_MS);
-    results.push({ lines: lines(r), code: r.code, after: device.power, requests: device.requests.slice(before), stderr: r.stderr, ms: r.ms });
+    results.push({
+      lines: lines(r),
+      code: r.code,
+      after: device.power,
+      requests: device.requests.slice(before.requests),
+      connections: device.connections - before.connections,
+      rejectedLogins: device.rejectedLogins - before.rejectedLogins,
+      stderr: r.stderr,
+      ms: r.ms,
+    });
   }
   const [theirs, mine] = results as [(typeof results)[0], (typeof results)[0]];
   timings.push(`  ${label}: ${theirs.ms.toFixed(0)} ms / ${mine.ms.toFixed(0)} ms (exit ${theirs.code} / ${mine.code})`);
@@ -86,20 +95,36 @@ describe('fence_ilo2 parity with ClusterLabs against the iLO2 simulator', { time
     expect((await parity('stdin status', [], 'off', input('status'))).ours).toMatchObject({ lines: ['Status: OFF'], code: 2 });
   });
 
-  it('a wrong password: exit 1 on both, ours at once (RESPONSE STATUS is read)', async () => {
+  it('a wrong password: exit 1 on both after one connection and one rejected LOGIN', async () => {
     const { theirs, ours: mine } = await parity('wrong password', [...argvFor(sim.port, 'wrong'), '-o', 'status'], 'on');
     expect(mine.code).toBe(1);
     expect(mine.stderr).toMatch(/ERROR: Unable to connect\/login to fencing device/);
-    expect(mine.ms).toBeLessThan(theirs.ms);
-    expect(mine.ms).toBeLessThan(2_000);
+    for (const run of [theirs, mine]) expect(run).toMatchObject({ connections: 1, rejectedLogins: 1, requests: [] });
   });
 
-  it('RIBCL 1.x and a wrong password: upstream waits out power_timeout, ours fails at the first reply', async () => {
+  it.each([
+    ['RIBCL 2.x', {}],
+    ['RIBCL 1.x', { ribclVersion: '1.30', processor: 'iLO', firmwareVersion: '1.91' }],
+  ] as const)('%s and a wrong password: ours fails at the rejecting reply, without waiting for a timeout', async (label, options) => {
+    // Every timeout at 30 s and runFence's SIGKILL at 15 s: an agent that waited for one (as ClusterLabs does, for
+    // login_timeout on 2.x and power_timeout on 1.x) would be killed (code null) instead of exiting 1 by itself.
+    const device = await extraSim(options);
+    const slow = ['--login-timeout', '30', '--shell-timeout', '30', '--power-timeout', '30', '-o', 'status'];
+    const r = await runFence(ours('fence_ilo2'), [...argvFor(device.port, 'wrong'), ...slow], undefined, 15_000);
+    timings.push(`  ${label} wrong password, 30 s timeouts (ours): ${r.ms.toFixed(0)} ms (exit ${r.code})`);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/Unable to connect\/login to fencing device/);
+    expect(r.stderr).not.toContain('wrong');
+    expect({ connections: device.connections, requests: device.requests }).toEqual({ connections: 1, requests: [] });
+    expect(device.rejectedLogins).toBeGreaterThan(0);
+  });
+
+  it('RIBCL 1.x and a wrong password: exit 1 on both, after one connection', async () => {
     const old = await extraSim({ ribclVersion: '1.30', processor: 'iLO', firmwareVersion: '1.91' });
     const { theirs, ours: mine } = await parity('RIBCL 1.30 wrong password', [...argvFor(old.port, 'wrong'), '--power-timeout', '2', '-o', 'status'], 'on', undefined, old);
     expect(mine.code).toBe(1);
     expect(mine.stderr).toMatch(/Unable to connect\/login to fencing device/);
-    expect(mine.ms).toBeLessThan(theirs.ms);
+    expect({ connections: mine.connections, rejectedLogins: mine.rejectedLogins }).toEqual({ connections: theirs.connections, rejectedLogins: theirs.rejectedLogins });
   });
 
   it('RIBCL 1.x: SET_HOST_POWER on/off, no GET_FW_VERSION, as upstream', async () => {

@@ -7,15 +7,17 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApcSnmpSim, type ApcSnmpSim } from './fixtures/apc-snmp-sim.js';
 import { run } from './fixtures/ipmi-sim.js';
+import { missing } from './support/peers.js';
 
 const AGENT = '/usr/sbin/fence_apc_snmp';
 const AGENT_TIMEOUT_MS = 25_000;
+const noAgent = missing('ClusterLabs fence_apc_snmp (fence-agents)', !existsSync(AGENT));
 
 function agent(sim: ApcSnmpSim, community: string, ...args: string[]) {
   return run(AGENT, ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-c', community, ...args], { timeoutMs: AGENT_TIMEOUT_MS });
 }
 
-describe.skipIf(!existsSync(AGENT))('snmpsim APC rPDU fixture vs real fence_apc_snmp', () => {
+describe.skipIf(noAgent)('snmpsim APC rPDU fixture vs real fence_apc_snmp', () => {
   let sim: ApcSnmpSim;
   beforeAll(async () => {
     sim = await startApcSnmpSim();
@@ -45,9 +47,12 @@ describe.skipIf(!existsSync(AGENT))('snmpsim APC rPDU fixture vs real fence_apc_
     expect([r.code, r.stdout]).toEqual([0, 'Success: Powered ON\n']);
     expect(sim.outlet(1)).toBe('on');
 
+    const before = sim.commands().length;
     r = await agent(sim, 'private', '-n', '2', '-o', 'reboot');
     expect([r.code, r.stdout]).toEqual([0, 'Success: Rebooted\n']);
     expect([sim.outlet(1), sim.outlet(2)]).toEqual(['on', 'on']);
+    // the PDU records each outlet command SET: ClusterLabs reboots by off, then on
+    expect(sim.commands().slice(before)).toEqual(['2 off', '2 on']);
   });
 
   it('by name: off / status / on, and setOutlet() is what the agent sees', async () => {
@@ -63,12 +68,14 @@ describe.skipIf(!existsSync(AGENT))('snmpsim APC rPDU fixture vs real fence_apc_
     expect(sim.outlet(2)).toBe('on');
 
     sim.setOutlet(1, 'off');
+    const before = sim.commands().length;
     r = await agent(sim, 'private', '-n', 'node1', '-o', 'status');
     expect([r.code, r.stdout]).toEqual([2, 'Status: OFF\n']);
     // reboot of an outlet that is off ends with it on
     r = await agent(sim, 'private', '-n', 'node1', '-o', 'reboot');
     expect([r.code, r.stdout]).toEqual([0, 'Success: Rebooted\n']);
     expect(sim.outlet(1)).toBe('on');
+    expect(sim.commands().slice(before)).toEqual(['1 on']); // setOutlet() is not a command; from off only the on
   });
 
   it('list and list-status', async () => {
@@ -96,7 +103,7 @@ describe.skipIf(!existsSync(AGENT))('snmpsim APC rPDU fixture vs real fence_apc_
   });
 });
 
-describe.skipIf(!existsSync(AGENT))('snmpsim APC rPDU fixture options', () => {
+describe.skipIf(noAgent)('snmpsim APC rPDU fixture options', () => {
   it('custom community, names and outlet count beyond 9; stop() cleans up', async () => {
     const names = Array.from({ length: 12 }, (_, i) => `web-${i + 1}`);
     const sim = await startApcSnmpSim({ community: 'fencing', names });

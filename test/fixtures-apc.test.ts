@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it, type TestContext } from 'vitest';
 import type { CliDevice, CliDeviceOptions } from './fixtures/cli-device/index.js';
 import { agentArgs, deviceForTest, runAgent } from './fixtures/cli-device/run-agent.js';
+import { missing } from './support/peers.js';
 
 const AGENT = '/usr/sbin/fence_apc';
-const haveAgent = existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh');
+const noAgent = missing('ClusterLabs fence_apc with telnet and ssh (fence-agents, telnet, openssh-client)', !(existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh')));
 
 const device = (t: TestContext, opts: Partial<CliDeviceOptions> = {}) => deviceForTest(t, { device: 'apc', transport: 'telnet', ...opts });
 const args = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => agentArgs(d, transport, 'apc', 'apc', ...rest);
@@ -18,7 +19,7 @@ const args = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => a
 const LOGIN_FAILED = /ERROR: Unable to connect\/login to fencing device/;
 const ALL_STATUS = '1,Outlet 1,On\n2,Outlet 2,Off\n3,Outlet 3,On\n4,Outlet 4,Off\n';
 
-describe.skipIf(!haveAgent).concurrent.each(['telnet', 'ssh'] as const)('fence_apc vs AOS v6 CLI over %s', (transport) => {
+describe.skipIf(noAgent).concurrent.each(['telnet', 'ssh'] as const)('fence_apc vs AOS v6 CLI over %s', (transport) => {
   it('status ON exits 0, status OFF exits 2', async (t) => {
     const d = await device(t, { transport });
     const on = await runAgent(AGENT, args(d, transport, '-n', '1', '-o', 'status'));
@@ -47,6 +48,7 @@ describe.skipIf(!haveAgent).concurrent.each(['telnet', 'ssh'] as const)('fence_a
     expect(r).toMatchObject({ code: 0, stdout: 'Success: Rebooted\n' });
     expect(d.power('1')).toBe(true);
     expect(d.commands.filter((c) => c.startsWith('olO'))).toEqual(['olOff 1', 'olOn 1']);
+    expect(d.transitions).toEqual(['1 off', '1 on']);
     const list = await runAgent(AGENT, args(d, transport, '-o', 'list'));
     expect(list).toMatchObject({ code: 0, stdout: '1,Outlet 1\n2,Outlet 2\n3,Outlet 3\n4,Outlet 4\n' });
     const ls = await runAgent(AGENT, args(d, transport, '-o', 'list-status'));
@@ -67,7 +69,7 @@ describe.skipIf(!haveAgent).concurrent.each(['telnet', 'ssh'] as const)('fence_a
   });
 });
 
-describe.skipIf(!haveAgent).concurrent('fence_apc details', () => {
+describe.skipIf(noAgent).concurrent('fence_apc details', () => {
   it('accepts the stdin key=value form (with a separator and named outlets)', async (t) => {
     const d = await device(t, {
       outlets: [
@@ -114,7 +116,7 @@ describe.skipIf(!haveAgent).concurrent('fence_apc details', () => {
   });
 });
 
-describe.skipIf(!haveAgent).concurrent.each(['telnet', 'ssh'] as const)('fence_apc vs AOS v3 menu UI over %s', (transport) => {
+describe.skipIf(noAgent).concurrent.each(['telnet', 'ssh'] as const)('fence_apc vs AOS v3 menu UI over %s', (transport) => {
   it('status, off through the YES confirmation, list-status', async (t) => {
     const d = await device(t, { transport, ui: 'menu' });
     const st = await runAgent(AGENT, args(d, transport, '-n', '2', '-o', 'status'));

@@ -6,9 +6,11 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, startIpmiSim, type IpmiSim } from './fixtures/ipmi-sim.js';
+import { missing } from './support/peers.js';
 
 const AGENT = '/usr/sbin/fence_ipmilan';
 const AGENT_TIMEOUT_MS = 25_000;
+const noAgent = missing('ClusterLabs fence_ipmilan (fence-agents)', !existsSync(AGENT));
 
 function cli(sim: IpmiSim, user: string, password: string, action: string) {
   return run(
@@ -34,7 +36,7 @@ function stdin(sim: IpmiSim, user: string, password: string, action: string) {
   return run(AGENT, [], { timeoutMs: AGENT_TIMEOUT_MS, input });
 }
 
-describe.skipIf(!existsSync(AGENT))('ipmi_sim fixture vs real fence_ipmilan', () => {
+describe.skipIf(noAgent)('ipmi_sim fixture vs real fence_ipmilan', () => {
   let sim: IpmiSim;
   beforeAll(async () => {
     sim = await startIpmiSim();
@@ -50,7 +52,8 @@ describe.skipIf(!existsSync(AGENT))('ipmi_sim fixture vs real fence_ipmilan', ()
     expect(sim.power()).toBe('on');
   });
 
-  it('command line: status / off / status / on / reboot', async () => {
+  it('command line: status / off / status / on / reboot; the BMC records each power transition', async () => {
+    const before = sim.transitions().length;
     let r = await cli(sim, 'admin', 'password', 'status');
     expect([r.code, r.stdout]).toEqual([0, 'Status: ON\n']);
 
@@ -68,16 +71,21 @@ describe.skipIf(!existsSync(AGENT))('ipmi_sim fixture vs real fence_ipmilan', ()
     r = await cli(sim, 'admin', 'password', 'reboot');
     expect([r.code, r.stdout]).toEqual([0, 'Success: Rebooted\n']);
     expect(sim.power()).toBe('on');
+    // off, on, then the reboot's off and on; status reads are not transitions
+    expect(sim.transitions().slice(before)).toEqual(['power 0', 'power 1', 'power 0', 'power 1']);
   });
 
-  it('setPower() is what the agent sees', async () => {
+  it('setPower() is what the agent sees (and not a transition the BMC records)', async () => {
+    const before = sim.transitions().length;
     sim.setPower('off');
     let r = await cli(sim, 'admin', 'password', 'status');
     expect([r.code, r.stdout]).toEqual([2, 'Status: OFF\n']);
+    expect(sim.transitions().slice(before)).toEqual([]);
     // reboot of a powered-off node ends powered on
     r = await cli(sim, 'admin', 'password', 'reboot');
     expect([r.code, r.stdout]).toEqual([0, 'Success: Rebooted\n']);
     expect(sim.power()).toBe('on');
+    expect(sim.transitions().slice(before)).toEqual(['power 1']);
   });
 
   it('stdin key=value form with old names', async () => {
@@ -113,7 +121,7 @@ describe.skipIf(!existsSync(AGENT))('ipmi_sim fixture vs real fence_ipmilan', ()
   });
 });
 
-describe.skipIf(!existsSync(AGENT))('ipmi_sim fixture options', () => {
+describe.skipIf(noAgent)('ipmi_sim fixture options', () => {
   it('custom credentials, initial power off, stop() cleans up', async () => {
     const sim = await startIpmiSim({ user: 'fencer', password: 's3cr.t-x', power: 'off' });
     try {
