@@ -1,10 +1,11 @@
 /** The hosted-engine CLI and vdsmd's HA verbs against one real host: vdsmd, HA broker and agent processes. */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callBroker } from '../src/hosted-engine/broker/rpc.js';
 import { VdsmClient } from '../src/rpc/client.js';
 import { runHostedEngine, spawnHeDaemon, stopProcess } from './support/processes.js';
 import { waitFor } from './support/wait.js';
@@ -22,9 +23,45 @@ let agent: ChildProcess | undefined;
 
 const cli = (...args: string[]) => runHostedEngine(args, { HOSTED_ENGINE_CONF: conf });
 
-const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000) => waitFor(what, probe, timeoutMs, 200);
+/**
+ * Every wait is bounded but generous: on a loaded 2-core machine one CLI run (a fresh node process) can take
+ * seconds. Nothing here asserts how long anything took; each step waits for the state it needs.
+ */
+const WAIT_MS = 60_000;
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS) => waitFor(what, probe, timeoutMs, 200);
 
+/** vdsmd's raw status of the engine VM (Host.getVMList: Up, never the guest-derived Powering up); undefined: not here. */
 const vmState = async () => ((await client.call('Host.getVMList')) as { vmId: string; status: string }[]).find((v) => v.vmId === VM_ID)?.status;
+
+interface HostJson {
+  score: number;
+  maintenance: boolean;
+  stopped: boolean;
+  extra: string;
+}
+
+/** `--vm-status --json`, or undefined while the broker does not answer. */
+const vmStatusJson = async (): Promise<Record<string, unknown> | undefined> => {
+  const r = await cli('--vm-status', '--json');
+  return r.code === 0 ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
+};
+
+/** This host's block (host id 1) as `--vm-status --json` shows it; undefined when there is none (or no broker). */
+const ownBlock = async () => (await vmStatusJson())?.['1'] as HostJson | undefined;
+
+/** The agent's FSM state, from the extra metadata of its block. */
+const agentState = (b: HostJson | undefined) => /(?:^|\n)state=(\w+)/.exec(b?.extra ?? '')?.[1];
+
+const brokerSocket = () => join(dir, 'broker.sock');
+
+/** Removes the engine VM from vdsmd, if there, and frees host 1's engine VM lease: what the next test expects. */
+async function removeEngineVm(): Promise<void> {
+  if ((await vmState().catch(() => undefined)) !== undefined) {
+    await client.call('VM.destroy', { vmID: VM_ID }).catch(() => undefined);
+    await until('the engine VM gone from vdsmd', async () => ((await vmState()) === undefined ? true : undefined));
+  }
+  await callBroker(brokerSocket(), 'leaseRelease', {}, 10_000).catch(() => undefined);
+}
 
 beforeAll(async () => {
   health = http.createServer((_q, r) => r.end('DB Up!')).listen(0, '127.0.0.1');
@@ -42,13 +79,14 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  await stopProcess(agent);
+  await stopProcess(agent, 30_000);
+  if (client) await removeEngineVm().catch(() => undefined);
   await stopProcess(broker);
   await client?.close();
   await vdsmd?.stop();
   health?.close();
   rmSync(dir, { recursive: true, force: true });
-}, 40_000);
+}, 120_000);
 
 describe('hosted-engine CLI: misuse and a missing broker', () => {
   it('says whether hosted-engine is deployed', async () => {
@@ -56,7 +94,7 @@ describe('hosted-engine CLI: misuse and a missing broker', () => {
     const none = await cli('--conf', join(dir, 'nope.conf'), '--check-deployed');
     expect(none).toMatchObject({ code: 1, stdout: 'Hosted Engine has not been deployed\n' });
     expect(await cli('--conf', join(dir, 'nope.conf'), '--vm-status')).toMatchObject({ code: 1, stdout: 'You must run deploy first\n' });
-  });
+  }, 120_000);
 
   it('refuses no command, two commands and unknown options with exit 2', async () => {
     for (const args of [[], ['--vm-status', '--vm-start'], ['--teleport']]) {
@@ -64,51 +102,74 @@ describe('hosted-engine CLI: misuse and a missing broker', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/Try 'hosted-engine --help'/);
     }
-  });
+  }, 120_000);
 
   it('without the broker: a clear message and exit 1, in text and JSON', async () => {
     expect(await cli('--vm-status')).toMatchObject({ code: 1, stdout: 'Cannot connect to the HA daemon, please check the logs.\n' });
     const j = await cli('--vm-status', '--json');
     expect([j.code, JSON.parse(j.stdout)]).toEqual([1, { exception: 'Cannot connect to the HA daemon, please check the logs.' }]);
-  });
+  }, 120_000);
 
   it('vdsmd: haStats configured but not active; setHaMaintenanceMode answers 61', async () => {
     const stats = (await client.call('Host.getStats')) as { haStats: unknown };
     expect(stats.haStats).toEqual({ configured: true, active: false, score: 0, globalMaintenance: false, localMaintenance: false });
     await expect(client.call('Host.setHaMaintenanceMode', { mode: 'GLOBAL', enabled: true })).rejects.toMatchObject({ code: 61 });
-  });
+  }, 60_000);
 });
 
 describe('hosted-engine CLI with the broker', () => {
   beforeAll(async () => {
     broker = spawnHeDaemon('he-broker', conf);
-    await until('the broker', async () => ((await cli('--vm-status', '--json')).code === 0 ? true : undefined));
-  }, 20_000);
+    await until('the broker', async () => ((await vmStatusJson()) ? true : undefined));
+  }, 120_000);
 
   it('--vm-start, --vm-shutdown, --vm-poweroff, --vm-start-paused drive the engine VM through vdsmd', async () => {
-    expect(await cli('--vm-start')).toMatchObject({ code: 0, stdout: 'VM in WaitForLaunch\n' });
-    await until('Up', async () => ((await vmState()) === 'Up' ? true : undefined));
-    const again = await cli('--vm-start');
-    expect([again.code, again.stdout]).toEqual([1, 'VM exists and its status is Powering up\n']);
-    expect((await cli('--vm-shutdown')).code).toBe(0);
-    await until('Down', async () => ((await vmState()) === 'Down' ? true : undefined));
-    expect(await cli('--vm-start')).toMatchObject({ code: 0, stdout: 'VM exists and is Down, cleaning up and restarting\nVM in WaitForLaunch\n' });
-    await until('Up', async () => ((await vmState()) === 'Up' ? true : undefined));
-    expect((await cli('--vm-poweroff')).code).toBe(0);
-    expect(await vmState()).toBeUndefined();
-    expect((await cli('--vm-start-paused')).stdout).toBe('VM in WaitForLaunch\n');
-    await until('Paused', async () => ((await vmState()) === 'Paused' ? true : undefined));
-    expect((await cli('--vm-poweroff')).code).toBe(0);
-  }, 60_000);
+    try {
+      expect(await cli('--vm-start')).toMatchObject({ code: 0, stdout: 'VM in WaitForLaunch\n' });
+      await until('Up', async () => ((await vmState()) === 'Up' ? true : undefined));
+      // vdsmd shows "Powering up" for guest_wait_timeout (1 s) after the start, then "Up": a slow CLI run sees
+      // either. The point is the refusal: a running engine VM is never started twice.
+      const again = await cli('--vm-start');
+      expect(again.code).toBe(1);
+      expect(again.stdout).toMatch(/^VM exists and its status is (Powering up|Up)\n$/);
+      expect(await vmState()).toBe('Up');
+      expect((await cli('--vm-shutdown')).code).toBe(0);
+      await until('Down', async () => ((await vmState()) === 'Down' ? true : undefined));
+      expect(await cli('--vm-start')).toMatchObject({ code: 0, stdout: 'VM exists and is Down, cleaning up and restarting\nVM in WaitForLaunch\n' });
+      await until('Up', async () => ((await vmState()) === 'Up' ? true : undefined));
+      expect((await cli('--vm-poweroff')).code).toBe(0);
+      await until('the engine VM gone', async () => ((await vmState()) === undefined ? true : undefined));
+      expect((await cli('--vm-start-paused')).stdout).toBe('VM in WaitForLaunch\n');
+      await until('Paused', async () => ((await vmState()) === 'Paused' ? true : undefined));
+      expect((await cli('--vm-poweroff')).code).toBe(0);
+      await until('the engine VM gone', async () => ((await vmState()) === undefined ? true : undefined));
+    } finally {
+      await removeEngineVm(); // a failure above must not leave the VM (and its lease) to the agent's tests
+    }
+  }, 300_000);
 
   it('vdsmd sets global and local maintenance through the broker', async () => {
     await client.call('Host.setHaMaintenanceMode', { mode: 'global', enabled: true });
-    expect(JSON.parse((await cli('--vm-status', '--json')).stdout).global_maintenance).toBe(true);
+    expect((await vmStatusJson())?.global_maintenance).toBe(true);
     await client.call('Host.setHaMaintenanceMode', { mode: 'GLOBAL', enabled: false });
-    expect(JSON.parse((await cli('--vm-status', '--json')).stdout).global_maintenance).toBe(false);
-  });
+    expect((await vmStatusJson())?.global_maintenance).toBe(false);
+    // No agent yet, so no block: haStats shows the broker's local flag. vdsmd asks the broker with a 5 s bound,
+    // and on a loaded machine one answer may be its "broker away" default: poll for the value.
+    const haStats = async () => ((await client.call('Host.getStats')) as { haStats: { localMaintenance: boolean } }).haStats;
+    // The broker keeps vdsmd's local flag apart from the CLI's (upstream's two flags), in state_dir/ha.json.
+    const flags = () => JSON.parse(readFileSync(join(dir, 'state', 'ha.json'), 'utf8')) as { local: boolean; manual: boolean };
+    await client.call('Host.setHaMaintenanceMode', { mode: 'LOCAL', enabled: true });
+    expect(flags()).toEqual({ local: true, manual: false });
+    await until('haStats in local maintenance', async () => ((await haStats()).localMaintenance ? true : undefined));
+    await client.call('Host.setHaMaintenanceMode', { mode: 'LOCAL', enabled: false });
+    expect(flags()).toEqual({ local: false, manual: false });
+  }, 180_000);
 
   it('--vm-status shows the agent\'s block in upstream\'s layout; local maintenance gives score 0', async () => {
+    // With no other host and a healthy engine URL, a free agent starts the engine VM once it has
+    // host_alive_timeout (3 s) of history, and then local maintenance is refused. Global maintenance, set before
+    // the agent starts, keeps it from ever starting the VM in this test and the next.
+    expect((await cli('--set-maintenance', '--mode=global')).code).toBe(0);
     agent = spawnHeDaemon('he-agent', conf);
     const text = await until('our block', async () => {
       const r = await cli('--vm-status');
@@ -120,34 +181,63 @@ describe('hosted-engine CLI with the broker', () => {
     expect(text).toMatch(/^Engine status {22}: \{"vm": "(up|down\w*)", "health": "(good|bad)"/m);
     expect(text).toMatch(/^crc32 {30}: [0-9a-f]{8}$/m);
     expect(text).toMatch(/^Extra metadata \(valid at timestamp\):\n\tmetadata_parse_version=1$/m);
-    expect((await cli('--set-maintenance', '--mode=local')).code).toBe(0);
+    expect(await vmState()).toBeUndefined();
+    // --mode=local sets local before it clears global: the agent never runs free in between.
+    expect(await cli('--set-maintenance', '--mode=local')).toMatchObject({ code: 0, stdout: '' });
     await until('LocalMaintenance with score 0', async () => {
-      const s = JSON.parse((await cli('--vm-status', '--json')).stdout)['1'];
-      return s?.maintenance === true && s.score === 0 && String(s.extra).includes('state=LocalMaintenance') ? true : undefined;
+      const s = await ownBlock();
+      return s?.maintenance === true && s.score === 0 && agentState(s) === 'LocalMaintenance' ? true : undefined;
     });
-    const stats = (await client.call('Host.getStats')) as { haStats: { localMaintenance: boolean; active: boolean } };
-    expect(stats.haStats).toMatchObject({ active: true, localMaintenance: true });
-    expect((await cli('--set-maintenance', '--mode=none')).code).toBe(0);
-    await until('out of local maintenance', async () => (JSON.parse((await cli('--vm-status', '--json')).stdout)['1']?.maintenance === false ? true : undefined));
-  }, 40_000);
+    // vdsmd asks the broker with a 5 s bound; on a loaded machine one answer may be the "not active" default.
+    await until('vdsmd: haStats active and in local maintenance', async () => {
+      const stats = (await client.call('Host.getStats')) as { haStats: { localMaintenance: boolean; active: boolean } };
+      return stats.haStats.active && stats.haStats.localMaintenance ? true : undefined;
+    });
+    // Out of local maintenance into global (the next test's precondition): --mode=global sets global before it
+    // clears the CLI's local flag, so again the agent is never free to start the VM.
+    expect((await cli('--set-maintenance', '--mode=global')).code).toBe(0);
+    await until('out of local maintenance, in global', async () => {
+      const s = await ownBlock();
+      return s?.maintenance === false && agentState(s) === 'GlobalMaintenance' ? true : undefined;
+    });
+  }, 300_000);
 
   it('--clean-metadata refuses a live agent\'s block unless forced, and cleans a cleanly stopped one', async () => {
-    await cli('--set-maintenance', '--mode=global'); // the agent must not start the VM meanwhile
-    const refused = await cli('--clean-metadata');
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/Cannot clean unclean metadata block/);
-    await stopProcess(agent);
-    const s = JSON.parse((await cli('--vm-status', '--json')).stdout)['1'];
-    expect(s).toMatchObject({ stopped: true, score: 0 });
-    expect((await cli('--clean-metadata')).code).toBe(0);
-    expect(JSON.parse((await cli('--vm-status', '--json')).stdout)['1']).toBeUndefined();
-  }, 30_000);
+    try {
+      // The exact precondition of "unclean block": the agent runs (its block is not stopped) and neither holds
+      // the engine VM lease nor can take it (global maintenance, no engine VM here). A lease held by host 1
+      // would be refused first, with another message.
+      expect((await cli('--set-maintenance', '--mode=global')).code).toBe(0);
+      await removeEngineVm();
+      await until('the agent in GlobalMaintenance, holding no lease', async () => {
+        const s = await ownBlock();
+        if (!s || s.stopped || agentState(s) !== 'GlobalMaintenance') return undefined;
+        if ((await vmState()) !== undefined) return undefined;
+        return (await callBroker(brokerSocket(), 'leaseHolder', {}, 10_000)) === null ? true : undefined;
+      });
+      const refused = await cli('--clean-metadata');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/Cannot clean unclean metadata block/);
+      expect(await ownBlock()).toMatchObject({ stopped: false });
+
+      // SIGTERM: the agent finishes its tick and publishes a clean stop before it exits.
+      const a = agent;
+      await stopProcess(a, 30_000);
+      expect(a?.exitCode).toBe(0);
+      expect(await ownBlock()).toMatchObject({ stopped: true, score: 0 });
+      expect(await cli('--clean-metadata')).toMatchObject({ code: 0 });
+      expect(await vmStatusJson()).not.toHaveProperty('1');
+    } finally {
+      await stopProcess(agent, 30_000);
+    }
+  }, 300_000);
 
   it('--reinitialize-lockspace needs global maintenance (or --force)', async () => {
-    await cli('--set-maintenance', '--mode=none');
+    expect((await cli('--set-maintenance', '--mode=none')).code).toBe(0);
+    expect((await vmStatusJson())?.global_maintenance).toBe(false);
     const refused = await cli('--reinitialize-lockspace');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/global maintenance mode only/);
     expect((await cli('--reinitialize-lockspace', '--force')).code).toBe(0);
-  });
+  }, 120_000);
 });
