@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineHandshake, engineRequest, OneFramePerReadClient } from './support/one-frame-reader.js';
+import { rng } from './support/rng.js';
 import { makePki, type Pki, startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
 
 let vdsmd: VdsmdProcess;
@@ -27,18 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await vdsmd?.stop();
 });
-
-/** mulberry32: a seeded generator, so a failing schedule can be replayed with VDSM_TS_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function engineLike(wakeDelayMs: () => number): Promise<OneFramePerReadClient> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {

@@ -19,6 +19,7 @@ import { EngineClient } from './support/engine.js';
 import { missing } from './support/peers.js';
 import { startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
 import { waitFor } from './support/wait.js';
+import { engineIpmiFence } from './support/engine-fence.js';
 
 const cannotRun =
   missing('root (sanlock daemons)', process.getuid?.() !== 0) ||
@@ -75,16 +76,8 @@ async function proxySees(hostId: number): Promise<string | undefined> {
 }
 
 /** What the engine sends to a proxy for an IPMI fence with skipFencingIfSDActive on. */
-const fence = (action: string, storageDomainHostIdMap?: Record<string, unknown>) => ({
-  addr: '127.0.0.1',
-  port: '',
-  agent: 'ipmilan',
-  username: 'admin',
-  password: PASSWORD,
-  action,
-  options: `ipport=${bmc.port}\nlanplus=1\ncipher=3\npower_wait=0`,
-  ...(storageDomainHostIdMap ? { policy: { storageDomainHostIdMap } } : {}),
-});
+const fence = (action: string, storageDomainHostIdMap?: Record<string, unknown>) =>
+  engineIpmiFence(bmc.port, PASSWORD, action, storageDomainHostIdMap ? { policy: { storageDomainHostIdMap } } : {});
 
 const FENCED = { power: 'unknown', operationStatus: 'initiated' };
 

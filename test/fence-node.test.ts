@@ -9,6 +9,7 @@ import { type IpmiSim, startIpmiSim } from './fixtures/ipmi-sim.js';
 import { captureLog } from './support/capture-log.js';
 import { testConfig } from './support/config.js';
 import { EngineClient } from './support/engine.js';
+import { engineIpmiFence } from './support/engine-fence.js';
 
 const PASSWORD = 'fenceNode-pw9';
 let sim: IpmiSim;
@@ -50,17 +51,7 @@ afterAll(async () => {
   rmSync(pluginDir, { recursive: true, force: true });
 });
 
-/** Exactly what the engine sends for an IPMI fence through a proxy host (port "" unset, options as lines). */
-const ipmi = (action: string, extra: Record<string, unknown> = {}) => ({
-  addr: '127.0.0.1',
-  port: '',
-  agent: 'ipmilan',
-  username: 'admin',
-  password: PASSWORD,
-  action,
-  options: `ipport=${sim.port}\nlanplus=1\ncipher=3\npower_wait=0`,
-  ...extra,
-});
+const ipmi = (action: string, extra: Record<string, unknown> = {}) => engineIpmiFence(sim.port, PASSWORD, action, extra);
 
 describe('Host.fenceNode against ipmi_sim', () => {
   it('status answers {power}', async () => {

@@ -17,22 +17,11 @@ import {
   encodeHostBlock,
   type HostDecodeResult,
 } from '../src/hosted-engine/whiteboard.js';
+import { rng } from './support/rng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'he-whiteboard-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
-
-/** Deterministic PRNG (mulberry32) so a fuzz failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(r: () => number, n: number): Buffer {
   const b = Buffer.alloc(n);
