@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERBS } from '../src/verbs/catalogue.js';
 import { EngineClient } from './support/engine.js';
@@ -74,5 +75,22 @@ describe('the engine handshake, byte for byte', () => {
     } finally {
       c.close();
     }
+  });
+});
+
+describe('VM.destroy right after VM.create (vdsmd in its own process, the test driver)', () => {
+  it('every VM gets exactly one Down event, whenever the destroy lands', { timeout: 60_000 }, async () => {
+    // The destroy lands before, during or just after libvirt's start, and before or after libvirt's Started event
+    // reaches vdsmd. In the last window vdsmd used to forget the VM and leave its domain running, with no Down.
+    const vmIds: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const vmId = randomUUID();
+      vmIds.push(vmId);
+      expect((await engine.request('VM.create', { vmID: vmId, vmParams: { vmId, vmName: `quick-${i}`, memSize: 64 } })).error).toBeUndefined();
+      expect((await engine.request('VM.destroy', { vmID: vmId })).result).toBe(true);
+    }
+    const downs = (vmId: string) => engine.events.filter((e) => e.body.method === `|virt|VM_status|${vmId}` && e.body.params[vmId].status === 'Down').length;
+    await engine.until(() => vmIds.every((id) => downs(id) >= 1), 15_000).catch(() => undefined);
+    expect(vmIds.filter((id) => downs(id) !== 1)).toEqual([]);
   });
 });

@@ -44,7 +44,7 @@ async function engineLike(wakeDelayMs: () => number): Promise<OneFramePerReadCli
 function until(client: OneFramePerReadClient, done: () => boolean, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
     if (done()) return resolve();
-    const timer = setTimeout(() => reject(new Error(`not done after ${timeoutMs} ms: ${client.framesArrived} frames arrived, ${client.delivered.length} delivered, ${client.stranded.length} stranded; errors: ${client.errors.join('; ') || 'none'}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`not done after ${timeoutMs} ms: ${client.framesArrived} frames arrived, ${client.delivered.length} delivered, ${client.stranded.length} stranded; errors: ${client.errors.join('; ') || 'none'}; delivered: ${client.delivered.map((f) => f.body.trim().slice(0, 120) || f.command).join(' | ')}`)), timeoutMs);
     client.onFrame(() => {
       if (done()) {
         clearTimeout(timer);

@@ -38,6 +38,8 @@ const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
  */
 export class VmManager {
   private readonly vms = new Map<string, Vm>();
+  /** Starts still in progress (VM.create returned, libvirt not yet done). */
+  private readonly launches = new Map<string, Promise<void>>();
   private readonly samples = new Map<string, SampleWindow>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private sampler: NodeJS.Timeout | undefined;
@@ -101,7 +103,11 @@ export class VmManager {
     const vm = new Vm(facts, xml, this.now(), this.options.guestWaitMs);
     vm.launchPaused = options.paused ?? false;
     this.vms.set(vm.id, vm);
-    void this.launch(vm, vm.launchPaused);
+    const launching = this.launch(vm, vm.launchPaused);
+    this.launches.set(vm.id, launching);
+    void launching.finally(() => {
+      if (this.launches.get(vm.id) === launching) this.launches.delete(vm.id);
+    });
     return { vmId: vm.id, status: vm.rawStatus(), statusTime: statusTime(vm.statusTime), xml };
   }
 
@@ -195,7 +201,10 @@ export class VmManager {
     const vm = this.get(vmId);
     if (!vm.isDown) {
       vm.stopping = exitInfo(vm.isLaunching ? ExitReason.DestroyedOnStartup : ExitReason.AdminShutdown);
-      if (!vm.isLaunching) await this.destroyDomain(vm, gracefulAttempts);
+      // A start still in libvirt's hands ends first (and destroys what it made, seeing `stopping`). One that has
+      // ended while libvirt's Started event is still on its way left a running domain: destroyed here, not forgotten.
+      await this.launches.get(vm.id);
+      if (!vm.isDown) await this.destroyDomain(vm, gracefulAttempts);
     }
     this.vms.delete(vmId);
     this.samples.delete(vmId);
