@@ -6,11 +6,19 @@
  * the host whose QEMU runs the VM, and faults can take the VM's network or its service down.
  *
  * A sampler looks every 100 ms at every host's libvirt (through its unix socket) and at the HA broker of the
- * host that runs the VM; it records how many hosts run the engine VM at once. Used by the failure-scenario
- * tests and by bench/failover.
+ * host that runs the VM; it records which hosts run the engine VM, and which could not tell. Used by the
+ * failure-scenario tests and by bench/failover.
+ *
+ * The sampler fails closed. A host whose libvirt errors, does not answer within QUERY_TIMEOUT_MS, or still has
+ * the previous sample's query pending is recorded as `unknown` for that sample, never as "not running", unless
+ * /proc shows no QEMU of the engine VM in its namespace at all (a libvirtd busy starting a domain that sanlock
+ * will refuse is slow to answer; that QEMU is never exec'd): then it is known not running (`byProc`). Every
+ * host is asked at once, and a sample's time is taken before the questions, so a sample says "at `at` or a
+ * little after". A host is skipped (known not running) only once it is `dead`: killHost sets that after every
+ * process of its namespace, QEMU included, is gone. `safety()` judges a time window (see there).
  */
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callBroker } from '../../src/hosted-engine/broker/rpc.js';
@@ -24,6 +32,7 @@ import { isRunning, stopProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { mountCutfs, type CutMount } from './cutfs.js';
 import { startNetwork, type TestNetwork } from './netns.js';
+import { killAll, processRef, type ProcessRef } from './proc-pids.js';
 import { runCommand } from './run-command.js';
 import { initLeaseFile, startSanlock, type SanlockDaemon } from './sanlock.js';
 
@@ -84,11 +93,123 @@ export interface ClusterHost {
 }
 
 export interface Sample {
+  /** Date.now() taken before any question of this sample. */
   at: number;
   /** Hosts whose libvirt has the engine VM (running, paused or shutting down). */
   running: number[];
-  /** The running host's broker reads the engine as up and healthy. */
+  /**
+   * Live hosts whose libvirt could not tell (error, no answer in time, previous question pending) and that have a
+   * QEMU of the engine VM (or an unreadable namespace): it may run there or not.
+   */
+  unknown: number[];
+  /** Hosts whose libvirt could not tell, known not to run the engine VM because /proc shows no QEMU of it there. */
+  byProc?: number[];
+  /**
+   * The running host's broker reads the engine as up and healthy (false when it could not tell: healthy is a
+   * claim to prove). It is asked in the same instant as libvirt, so it is the broker of the host that ran the
+   * VM one sample before; a VM that moved reads healthy one sample (100 ms) late.
+   */
   healthy: boolean;
+}
+
+/** The single host running the engine VM, when that is known: exactly one running and no host unknown. */
+export const onlyOn = (s: Sample): number | undefined => (s.unknown.length === 0 && s.running.length === 1 ? s.running[0] : undefined);
+/** No host runs the engine VM, and every live host said so. */
+export const nowhere = (s: Sample): boolean => s.unknown.length === 0 && s.running.length === 0;
+
+/** A libvirt or broker question that has not answered within this is an unknown. */
+export const QUERY_TIMEOUT_MS = 500;
+/** More than this without a sample, or without knowing a host's state, is a blind spot. */
+export const MAX_GAP_MS = 1000;
+
+/**
+ * What the samples of a time window prove. The rules (`safetyProblems` turns them into failures):
+ *  - `twice`: samples with the engine VM on two hosts. Must be none.
+ *  - `gaps`: more than MAX_GAP_MS without a sample (window edges included). Must be none.
+ *  - An unknown is a sample missed for that host, never "not running". Every one is counted (`unknownByHost`)
+ *    and printed. On a host not under fault (`faulted`) the gap rule applies to it alone: `blind`, stretches of
+ *    more than MAX_GAP_MS without a known state of that host, must be none. A host under fault (its libvirtd
+ *    killed, its storage gone) may stay unknown longer, but only while that cannot hide a second instance:
+ *  - `unproven`: samples where running + unknown > 1 (say host 1 runs the VM and host 2 could not tell). Such a
+ *    sample is no proof of single-running; `unprovenStretches`, runs of them lasting more than MAX_GAP_MS (until
+ *    the next sample that proves it), must be none. A shorter one is the same blind spot the gap rule allows.
+ */
+export interface Safety {
+  from: number;
+  to: number;
+  samples: number;
+  twice: Sample[];
+  unproven: Sample[];
+  unprovenStretches: { after: number; ms: number }[];
+  unknownByHost: Record<number, number>;
+  /** Libvirt could not tell, /proc showed no QEMU of the engine VM: known not running. Counted, per host. */
+  byProcByHost: Record<number, number>;
+  blind: { host: number; after: number; ms: number }[];
+  gaps: { after: number; ms: number }[];
+}
+
+/** Every broken rule of `safety` as a line (empty: the window is proven safe). */
+export function safetyProblems(s: Safety): string[] {
+  const show = (xs: Sample[]) => xs.slice(0, 5).map((x) => `+${x.at - s.from} ms running [${x.running.join(',')}] unknown [${x.unknown.join(',')}]`).join('; ');
+  const out: string[] = [];
+  if (s.samples === 0) out.push('no sample at all in the window');
+  if (s.twice.length) out.push(`${s.twice.length} samples with the engine VM on two hosts: ${show(s.twice)}`);
+  if (s.unprovenStretches.length) out.push(`running + unknown > 1 (no proof of single-running) for more than ${MAX_GAP_MS} ms: ${s.unprovenStretches.slice(0, 5).map((g) => `${g.ms} ms from +${g.after - s.from} ms`).join(', ')}; samples: ${show(s.unproven)}`);
+  if (s.blind.length) out.push(`a host not under fault unknown for more than ${MAX_GAP_MS} ms: ${s.blind.slice(0, 5).map((g) => `host ${g.host} ${g.ms} ms from +${g.after - s.from} ms`).join(', ')}`);
+  if (s.gaps.length) out.push(`${s.gaps.length} gaps of more than ${MAX_GAP_MS} ms between samples: ${s.gaps.slice(0, 5).map((g) => `${g.ms} ms after +${g.after - s.from} ms`).join(', ')}`);
+  return out;
+}
+
+export function describeSafety(s: Safety): string {
+  const unknown = Object.entries(s.unknownByHost).map(([h, n]) => `host ${h}: ${n}`).join(', ') || 'none';
+  const byProc = Object.entries(s.byProcByHost).map(([h, n]) => `host ${h}: ${n}`).join(', ') || 'none';
+  return `${s.samples} samples in ${((s.to - s.from) / 1000).toFixed(1)} s, unknowns ${unknown}, libvirt unknowns settled by /proc ${byProc}, samples with running + unknown > 1: ${s.unproven.length}`;
+}
+
+/** Stretches longer than MAX_GAP_MS between consecutive `times`. */
+function longGaps(times: number[]): { after: number; ms: number }[] {
+  const out: { after: number; ms: number }[] = [];
+  for (let i = 1; i < times.length; i++) if (times[i]! - times[i - 1]! > MAX_GAP_MS) out.push({ after: times[i - 1]!, ms: times[i]! - times[i - 1]! });
+  return out;
+}
+
+/** Runs of samples matching `bad`, each from its first sample to the next sample not matching (or `to`), longer than MAX_GAP_MS. */
+function longRuns(samples: Sample[], bad: (s: Sample) => boolean, to: number): { after: number; ms: number }[] {
+  const out: { after: number; ms: number }[] = [];
+  let start: number | undefined;
+  for (const s of samples) {
+    if (bad(s)) start ??= s.at;
+    else if (start !== undefined) {
+      if (s.at - start > MAX_GAP_MS) out.push({ after: start, ms: s.at - start });
+      start = undefined;
+    }
+  }
+  if (start !== undefined && to - start > MAX_GAP_MS) out.push({ after: start, ms: to - start });
+  return out;
+}
+
+export function judge(samples: Sample[], from: number, to: number, hostIds: number[], faulted: number[]): Safety {
+  const inWindow = samples.filter((s) => s.at >= from && s.at <= to);
+  const unknownByHost: Record<number, number> = {};
+  for (const s of inWindow) for (const id of s.unknown) unknownByHost[id] = (unknownByHost[id] ?? 0) + 1;
+  const byProcByHost: Record<number, number> = {};
+  for (const s of inWindow) for (const id of s.byProc ?? []) byProcByHost[id] = (byProcByHost[id] ?? 0) + 1;
+  const unproven = (s: Sample) => s.running.length <= 1 && s.running.length + s.unknown.length > 1;
+  const blind = hostIds
+    .filter((id) => !faulted.includes(id))
+    .flatMap((id) => longGaps([from, ...inWindow.filter((s) => !s.unknown.includes(id)).map((s) => s.at), to]).map((g) => ({ host: id, ...g })));
+  return {
+    from,
+    to,
+    samples: inWindow.length,
+    twice: inWindow.filter((s) => s.running.length > 1),
+    unproven: inWindow.filter(unproven),
+    unprovenStretches: longRuns(inWindow, unproven, to),
+    unknownByHost,
+    byProcByHost,
+    blind,
+    gaps: longGaps([from, ...inWindow.map((s) => s.at), to]),
+  };
 }
 
 export interface Cluster {
@@ -104,6 +225,10 @@ export interface Cluster {
   until(what: string, pred: (s: Sample) => boolean, timeoutMs: number): Promise<Sample>;
   /** Every sample from `since` (ms, Date.now()) on. */
   samplesSince(since: number): Sample[];
+  /** Judges the samples of [from, to] (to: now); unknowns are expected only on the `faulted` hosts. See Safety. */
+  safety(from: number, opts?: { to?: number; faulted?: number[] }): Safety;
+  /** Since the start: samples, unknowns per host, samples where running + unknown > 1 and the longest run of them (ms). */
+  totals(): { samples: number; unproven: number; longestUnprovenMs: number; unknownByHost: Record<number, number>; byProcByHost: Record<number, number> };
   broker(hostId: number): Promise<BrokerStatus>;
   /** The last `lines` state changes of every host's agent and libvirtd's errors, for a failing test's output. */
   diagnose(lines?: number): string;
@@ -111,6 +236,10 @@ export interface Cluster {
   stopAgent(hostId: number): Promise<void>;
   startAgent(hostId: number): void;
   hostedEngine(hostId: number, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** `vdsm-client --insecure ...args` in the host's namespace (its vdsmd on 127.0.0.1:54321). */
+  vdsmClient(hostId: number, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Per live host, the engine VM's QEMU processes in its network namespace, counted from /proc, not libvirt (-1: unreadable). */
+  qemuProcesses(): Record<number, number>;
   faults: {
     killVm(hostId: number): Promise<void>;
     engineService(up: boolean): void;
@@ -159,6 +288,36 @@ function confText(c: { id: number; storage: string; dir: string; net: TestNetwor
     ...PROFILES[c.profile],
   };
   return Object.entries(keys).map(([k, v]) => `${k}=${v}\n`).join('');
+}
+
+/**
+ * Per host, the engine VM's QEMU processes (comm qemu-system*, `-uuid` the engine VM's, not a zombie) in the host's
+ * network namespace, from /proc: independent of libvirt. undefined for a host whose namespace cannot be read.
+ */
+export function engineQemus(list: { id: number; ns: string }[]): Map<number, number | undefined> {
+  const out = new Map<number, number | undefined>();
+  const byIno = new Map<number, number>();
+  for (const h of list) {
+    try {
+      byIno.set(statSync(`/run/netns/${h.ns}`).ino, h.id);
+      out.set(h.id, 0);
+    } catch {
+      out.set(h.id, undefined);
+    }
+  }
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const id = byIno.get(Number(/^net:\[(\d+)\]$/.exec(readlinkSync(`/proc/${name}/ns/net`))?.[1]));
+      if (id === undefined || !readFileSync(`/proc/${name}/comm`, 'utf8').startsWith('qemu-system')) continue;
+      if (!readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(ENGINE_VM_ID)) continue;
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (!/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) out.set(id, out.get(id)! + 1);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
 }
 
 export async function startCluster(opts: { hosts?: number; profile?: Profile } = {}): Promise<Cluster> {
@@ -291,40 +450,110 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     }
   }
 
+  /** Resolves with `p`'s value, or `timedOut` after `ms`; never rejects (a rejection is `failed`). */
+  const bounded = <T, U>(p: Promise<T>, ms: number, timedOut: U, failed: U): Promise<T | U> =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => resolve(timedOut), ms);
+      p.then(
+        (v) => (clearTimeout(t), resolve(v)),
+        () => (clearTimeout(t), resolve(failed)),
+      );
+    });
+  const UNKNOWN = Symbol('unknown');
+  /** Per host, its libvirt question still unanswered: a host that hangs gets no second one (nor a thread-pool slot). */
+  const pending = new Map<number, Promise<unknown>>();
+  let previousOn: number | undefined;
+  let following: Promise<void> | undefined;
+
   async function takeSample(): Promise<Sample> {
+    const at = Date.now();
+    const live = hosts.filter((h) => !h.dead);
+    // The health of the host that ran the VM one sample before, asked together with every libvirt.
+    const healthHost = previousOn !== undefined ? hosts.find((h) => h.id === previousOn && !h.dead) : undefined;
+    const health = healthHost
+      ? bounded(callBroker<BrokerStatus>(healthHost.brokerSocket, 'status', {}, QUERY_TIMEOUT_MS), QUERY_TIMEOUT_MS, undefined, undefined)
+      : Promise.resolve(undefined);
+    const answers = await Promise.all(
+      live.map(async (h) => {
+        if (!h.hv || pending.has(h.id)) return UNKNOWN;
+        const q = h.hv.listDomains();
+        pending.set(h.id, q);
+        void q.then(
+          () => pending.delete(h.id),
+          () => pending.delete(h.id),
+        );
+        return bounded(q, QUERY_TIMEOUT_MS, UNKNOWN, UNKNOWN);
+      }),
+    );
     const running: number[] = [];
+    const unknown: number[] = [];
     let instance: { host: number; instance: string } | undefined;
-    for (const h of hosts) {
-      if (h.dead || !h.hv) continue;
-      const doms = await h.hv.listDomains().catch(() => []);
+    live.forEach((h, i) => {
+      const doms = answers[i]!;
+      if (doms === UNKNOWN) return void unknown.push(h.id);
       // A QEMU that libvirt is still launching (paused, "starting up") has not got the lease yet, and may never.
       const d = doms.find((x) => x.uuid === ENGINE_VM_ID && x.state !== DomainState.Shutoff && x.state !== DomainState.Crashed && x.state !== DomainState.NoState && !(x.state === DomainState.Paused && x.reason === PAUSED_STARTING_UP));
-      if (!d) continue;
+      if (!d) return;
       running.push(h.id);
       if (d.state === DomainState.Running) instance = { host: h.id, instance: `${h.id}:${d.id}` };
+    });
+    // Fallback for a libvirt that could not tell: no engine VM QEMU at all in the host's namespace (from /proc)
+    // proves it does not run it. A QEMU there, or an unreadable namespace, leaves it unknown.
+    const byProc: number[] = [];
+    if (unknown.length) {
+      const q = engineQemus(live.filter((h) => unknown.includes(h.id)));
+      for (const [id, n] of q) if (n === 0) byProc.push(id);
+      for (const id of byProc) unknown.splice(unknown.indexOf(id), 1);
     }
-    if (running.length <= 1) await follow(running.length === 1 ? instance : undefined);
-    let healthy = false;
-    if (running.length === 1) {
-      const s = await callBroker<BrokerStatus>(byId(running[0]!).brokerSocket, 'status', {}, 2000).catch(() => undefined);
-      healthy = s?.readings.engine.vm === 'up' && s.readings.engine.health === 'good';
+    const status = await health;
+    const healthy = running.length === 1 && unknown.length === 0 && running[0] === healthHost?.id && status?.readings.engine.vm === 'up' && status.readings.engine.health === 'good';
+    previousOn = running.length === 1 ? running[0] : undefined;
+    // The stand-in engine service follows only what is known, and in the background: the sampler never waits on it.
+    if (unknown.length === 0 && running.length <= 1 && !following) {
+      following = follow(running.length === 1 ? instance : undefined)
+        .catch(() => {
+          /* tried again at the next sample */
+        })
+        .finally(() => (following = undefined));
     }
-    return { at: Date.now(), running, healthy };
+    return { at, running, unknown, healthy, ...(byProc.length ? { byProc } : {}) };
   }
+
+  let unproven = 0;
+  let unprovenSince: number | undefined;
+  let longestUnprovenMs = 0;
+  const unknownTotals: Record<number, number> = {};
+  const byProcTotals: Record<number, number> = {};
+  let sampleCount = 0;
+  const record = (s: Sample) => {
+    samples.push(s);
+    if (samples.length > 20_000) samples.splice(0, 10_000);
+    sampleCount++;
+    maxRunning = Math.max(maxRunning, s.running.length);
+    if (s.running.length + s.unknown.length > 1) {
+      unproven++;
+      unprovenSince ??= s.at;
+    } else if (unprovenSince !== undefined) {
+      longestUnprovenMs = Math.max(longestUnprovenMs, s.at - unprovenSince);
+      unprovenSince = undefined;
+    }
+    for (const id of s.unknown) unknownTotals[id] = (unknownTotals[id] ?? 0) + 1;
+    for (const id of s.byProc ?? []) byProcTotals[id] = (byProcTotals[id] ?? 0) + 1;
+  };
 
   sampler = (async () => {
     while (sampling) {
       const started = Date.now();
       try {
-        const s = await takeSample();
-        samples.push(s);
-        if (samples.length > 20_000) samples.splice(0, 10_000);
-        maxRunning = Math.max(maxRunning, s.running.length);
+        record(await takeSample());
       } catch {
-        /* a host going away mid-sample; the next sample tells */
+        // Not expected (takeSample catches every question's failure); still, a sample that could not be taken
+        // is every live host unknown, never a dropped sample.
+        record({ at: started, running: [], unknown: hosts.filter((h) => !h.dead).map((h) => h.id), healthy: false });
       }
       await sleep(Math.max(0, 100 - (Date.now() - started)));
     }
+    await following;
   })();
 
   const cluster: Cluster = {
@@ -334,8 +563,10 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     profile,
     vmId: ENGINE_VM_ID,
     maxRunning: () => maxRunning,
-    last: () => samples[samples.length - 1] ?? { at: 0, running: [], healthy: false },
+    last: () => samples[samples.length - 1] ?? { at: 0, running: [], unknown: [], healthy: false },
     samplesSince: (since) => samples.filter((s) => s.at >= since),
+    safety: (from, opts = {}) => judge(samples, from, opts.to ?? Date.now(), hosts.map((h) => h.id), opts.faulted ?? []),
+    totals: () => ({ samples: sampleCount, unproven, longestUnprovenMs: Math.max(longestUnprovenMs, unprovenSince !== undefined ? Date.now() - unprovenSince : 0), unknownByHost: { ...unknownTotals }, byProcByHost: { ...byProcTotals } }),
     async until(what, pred, timeoutMs) {
       const from = Date.now();
       let seen = samples.length;
@@ -344,7 +575,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
         await sleep(50);
       }
       const l = cluster.last();
-      throw new Error(`${what}: not within ${timeoutMs} ms (last sample: running on [${l.running.join(',')}], healthy ${l.healthy})`);
+      throw new Error(`${what}: not within ${timeoutMs} ms (last sample: running on [${l.running.join(',')}], unknown [${l.unknown.join(',')}], healthy ${l.healthy})`);
     },
     broker: (id) => callBroker<BrokerStatus>(byId(id).brokerSocket, 'status', {}, 10_000),
     stopAgent: (id) => stopProcess(byId(id).agent, 10_000),
@@ -365,6 +596,11 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     startAgent: (id) => startAgent(byId(id)),
     // In the host's namespace: the CLI talks to that host's vdsmd on its loopback.
     hostedEngine: (id, args) => net.exec(byId(id).ns, [process.execPath, join(ROOT, 'dist/cli/hosted-engine.js'), '--conf', byId(id).conf, ...args], { timeoutMs: 30_000 }),
+    vdsmClient: (id, args) => net.exec(byId(id).ns, [process.execPath, join(ROOT, 'dist/cli/vdsm-client.js'), '--insecure', ...args], { timeoutMs: 30_000 }),
+    qemuProcesses() {
+      const counts = engineQemus(hosts.filter((h) => !h.dead));
+      return Object.fromEntries([...counts].map(([id, n]) => [id, n ?? -1]));
+    },
     faults: {
       async killVm(id) {
         const pidFile = join(byId(id).libvirtd.dir, 'run', 'qemu', `${ENGINE_NAME}.pid`);
@@ -393,16 +629,17 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       },
       async killHost(id) {
         const h = byId(id);
-        h.dead = true;
         // Everything in the namespace at once (QEMU, libvirtd, sanlock, vdsmd, broker, agent), as a power cut.
-        const pids = (await runCommand('ip', ['netns', 'pids', h.ns], { env: process.env })).stdout.split('\n').map(Number).filter((p) => Number.isInteger(p) && p > 1);
-        for (const p of pids) {
-          try {
-            process.kill(p, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
+        const refs = (await runCommand('ip', ['netns', 'pids', h.ns], { env: process.env })).stdout
+          .split('\n')
+          .map(Number)
+          .filter((p) => Number.isInteger(p) && p > 1)
+          .map(processRef)
+          .filter((r): r is ProcessRef => r !== undefined);
+        // Only once every one of them is gone is the host known not to run the engine VM (the sampler stops
+        // asking it); until then its dead libvirtd makes it an unknown in the samples, as it should.
+        await killAll(refs, 10_000);
+        h.dead = true;
         await h.sanlock.kill().catch(() => {});
         await h.storage.unmount().catch(() => {});
         await runCommand('ip', ['netns', 'del', h.ns], { env: process.env });
@@ -416,33 +653,41 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
 }
 
 export interface Recovery {
-  /** Fault → the engine VM's QEMU running (under the lease) on exactly one host. */
+  /** Fault → the engine VM's QEMU running (under the lease) on exactly one host, every other host saying not. */
   upMs: number;
   /** Fault → that host's broker reads the engine as up with a good health page. */
   healthyMs: number;
   host: number;
   /** Samples since the fault with the engine VM on more than one host (must be none). */
   twice: Sample[];
+  /** The samples from the fault to the healthy one, judged (`faulted`: the hosts whose unknowns are expected). */
+  safety: Safety;
 }
 
 /** Waits for the engine VM to be Up, then healthy, after a fault at `at` (`elsewhere`: on a host other than `victim`). */
-export async function measureRecovery(c: Cluster, at: number, victim: number, opts: { elsewhere?: boolean; timeoutMs?: number; what?: string } = {}): Promise<Recovery> {
+export async function measureRecovery(c: Cluster, at: number, victim: number, opts: { elsewhere?: boolean; timeoutMs?: number; what?: string; faulted?: number[] } = {}): Promise<Recovery> {
   const timeoutMs = opts.timeoutMs ?? 180_000;
   const what = opts.what ?? 'recovery';
-  const wanted = (s: Sample) => s.running.length === 1 && (!opts.elsewhere || s.running[0] !== victim);
+  const wanted = (s: Sample) => onlyOn(s) !== undefined && (!opts.elsewhere || s.running[0] !== victim);
   const up = await c.until(`${what}: the engine VM Up${opts.elsewhere ? ' on another host' : ''}`, wanted, timeoutMs);
   const healthy = await c.until(`${what}: the engine healthy`, (s) => wanted(s) && s.healthy, timeoutMs);
-  return { upMs: up.at - at, healthyMs: healthy.at - at, host: healthy.running[0]!, twice: c.samplesSince(at).filter((s) => s.running.length > 1) };
+  return {
+    upMs: up.at - at,
+    healthyMs: healthy.at - at,
+    host: healthy.running[0]!,
+    twice: c.samplesSince(at).filter((s) => s.running.length > 1),
+    safety: c.safety(at, { to: healthy.at, faulted: opts.faulted ?? [] }),
+  };
 }
 
-/** The engine VM Up and healthy on exactly one host, and still so 2 s later; returns that host. */
+/** The engine VM Up and healthy on exactly one host (every other host saying not), and still so 2 s later; returns that host. */
 export async function settledEngine(c: Cluster, timeoutMs = 120_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; i < 100; i++) {
-    const first = await c.until('the engine VM Up and healthy on one host', (s) => s.running.length === 1 && s.healthy, Math.max(1000, deadline - Date.now()));
+    const first = await c.until('the engine VM Up and healthy on one host', (s) => onlyOn(s) !== undefined && s.healthy, Math.max(1000, deadline - Date.now()));
     await sleep(2000);
     const now = c.last();
-    if (now.running.length === 1 && now.running[0] === first.running[0] && now.healthy) return first.running[0]!;
+    if (onlyOn(now) === first.running[0] && now.healthy) return first.running[0]!;
   }
   throw new Error('the engine VM never stayed Up and healthy on one host for 2 s');
 }
