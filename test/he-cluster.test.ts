@@ -9,7 +9,7 @@
  * host dies, global maintenance), and that with this file lease no two hosts ran the engine VM in any look.
  * What it does not prove: the production claim that sanlock (through libvirt's lock manager, for the VM's QEMU)
  * keeps the engine VM on one host, refuses a second start, and kills it on a host that lost its storage. That is
- * proven on real sanlock daemons, libvirtd and QEMU by the cluster test bed (test/cluster/he-failover.test.ts).
+ * proven on real sanlock daemons, libvirtd and QEMU by the cluster test bed (test/cluster/he-failover-lease.test.ts).
  *
  * A watcher asks every live host's vdsmd for its VM list every 200 ms, all at once, the look's time taken first.
  * A vdsmd that errors or does not answer within QUERY_TIMEOUT_MS is `unknown` in that look, never "not running".
