@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readHardwareInfo } from '../src/host/hardware.js';
-import { HA_NOT_CONFIGURED, type VerbContext } from '../src/verbs/context.js';
-import { VdsmError } from '../src/verbs/errors.js';
+import { HA_NOT_CONFIGURED } from '../src/common/ha-status.js';
+import type { VerbContext } from '../src/verbs/context.js';
+import { VdsmError } from '../src/common/errors.js';
 import getCapabilities, { capabilitiesResult } from '../src/verbs/host/getCapabilities.js';
 import getHardwareInfo, { hardwareInfoResult } from '../src/verbs/host/getHardwareInfo.js';
 

@@ -4,7 +4,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HostStatsSampler, getHostStatsSampler, stopHostStatsSampler, type HostStats } from '../src/host/stats.js';
 import { toVdsmStats } from '../src/host/vdsm-stats.js';
-import { HA_NOT_CONFIGURED, type HaStatus, type HaStatusProvider, type VerbContext } from '../src/verbs/context.js';
+import { HA_NOT_CONFIGURED, type HaStatus, type HaStatusProvider } from '../src/common/ha-status.js';
+import type { VerbContext } from '../src/verbs/context.js';
 import getStats, { hostStatsResult } from '../src/verbs/host/getStats.js';
 
 const log = pino({ level: 'silent' });

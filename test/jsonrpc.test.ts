@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { VdsmError } from '../src/common/errors.js';
+import { HA_NOT_CONFIGURED, type HaStatusProvider } from '../src/common/ha-status.js';
 import { type CallContext, JsonRpcDispatcher } from '../src/rpc/jsonrpc.js';
 import { bindVerb } from '../src/verbs/bind.js';
 import { VERBS } from '../src/verbs/catalogue.js';
-import { HA_NOT_CONFIGURED, type HaStatusProvider } from '../src/verbs/context.js';
+import { LibvirtError } from '../src/virt/hypervisor.js';
 import { captureLog } from './support/capture-log.js';
 
 function setup(options: { ready?: boolean; level?: string; ha?: HaStatusProvider } = {}) {
@@ -132,16 +134,44 @@ describe('JSON-RPC binding', () => {
   });
 
   it('turns an unexpected exception into -32603 and keeps serving', async () => {
-    const { d, call } = setup();
+    const { d, call, lines } = setup();
     d.register('Host.broken', () => {
       throw new TypeError('boom');
     });
     expect(await call(req('e', 'Host.broken', {}))).toEqual({
       jsonrpc: '2.0',
       id: 'e',
-      error: { code: -32603, message: "Internal JSON-RPC error: {'reason': 'boom'}" },
+      error: { code: -32603, message: 'Internal JSON-RPC error' },
     });
+    expect(lines().find((l) => l.msg === 'verb failed unexpectedly')).toMatchObject({ method: 'Host.broken', err: { type: 'TypeError', message: 'boom' } });
     expect((await call(req('after', 'Host.ping2', {}))).result).toBe(true);
+  });
+
+  it('sends a code only for a VdsmError: a libvirt error number or an exit status is an internal error, logged here', async () => {
+    const { d, call, lines } = setup();
+    const thrown: Record<string, () => unknown> = {
+      'Host.libvirt': () => Promise.reject(new LibvirtError('Domain not found: no domain with matching uuid', 42, 10)),
+      'Host.coded': () => {
+        throw Object.assign(new Error('x'), { code: 55 });
+      },
+      'Host.exitStatus': () => Promise.reject({ code: 2, message: 'child exited with status 2' }),
+    };
+    for (const [method, fail] of Object.entries(thrown)) {
+      d.register(method, fail);
+      expect(await call(req(method, method, {})), method).toEqual({
+        jsonrpc: '2.0',
+        id: method,
+        error: { code: -32603, message: 'Internal JSON-RPC error' },
+      });
+    }
+    const logged = lines().filter((l) => l.msg === 'verb failed unexpectedly');
+    expect(logged.map((l) => [l.method, (l.err as { message: string }).message])).toEqual([
+      ['Host.libvirt', 'Domain not found: no domain with matching uuid'],
+      ['Host.coded', 'x'],
+      ['Host.exitStatus', 'child exited with status 2'],
+    ]);
+    d.register('Host.vdsm', () => Promise.reject(VdsmError.of('noVM', { vmId: 'v1' })));
+    expect((await call(req('v', 'Host.vdsm', {}))).error).toEqual({ code: 1, message: "Virtual machine does not exist: {'vmId': 'v1'}" });
   });
 
   it('logs one line per request with method, duration and code, and never a password', async () => {

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen, type Listener } from '../src/rpc/server.js';
 import { StompBroker } from '../src/rpc/stomp/broker.js';
-import { EventBus, eventToJson } from '../src/rpc/events.js';
+import { EventBus } from '../src/common/events.js';
+import { eventToJson } from '../src/rpc/notification.js';
 import { captureLog } from './support/capture-log.js';
 import { RawStomp } from './support/raw-stomp.js';
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { JsonRpcDispatcher } from '../src/rpc/jsonrpc.js';
 import { bindVerb } from '../src/verbs/bind.js';
 import { VERBS } from '../src/verbs/catalogue.js';
-import { HA_NOT_CONFIGURED } from '../src/verbs/context.js';
+import { HA_NOT_CONFIGURED } from '../src/common/ha-status.js';
 import type { Verb } from '../src/verbs/define.js';
 import { captureLog } from './support/capture-log.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VdsmError } from '../src/verbs/errors.js';
+import { VdsmError } from '../src/common/errors.js';
 import { domainFacts, DomainXmlError, forDriver, legacyDomainXml, liveDevices } from '../src/virt/domxml.js';
 import { vmStats } from '../src/virt/stats.js';
 import { exitInfo, Vm } from '../src/virt/vm.js';

@@ -37,7 +37,8 @@ export default defineAgent<Apc>({
     'firmware (AOS v2/v3, MasterSwitch plus). Keep sessions short: the card serves one at a time, ' +
     'and a long one blocks fencing.',
   vendorUrl: 'http://www.apc.com',
-  uses: ['ipaddr', 'login', 'passwd', 'cmd_prompt', 'secure', 'port', 'switch', 'telnet'],
+  uses: ['ipaddr', 'login', 'passwd', 'cmd_prompt', 'secure', 'port', 'telnet'],
+  options: [{ key: 'switch', long: 'switch', short: 's', arg: 'id', type: 'string', order: 1, description: 'Switch number on a daisy-chained device' }],
   defaults: { ipport: '23', cmd_prompt: PROMPTS_TEXT, ssh_options: '-1 -c blowfish' },
   connect: async (opts) => {
     const apc = await cliLogin(opts, promptPatterns(opts, PROMPTS, PROMPTS_TEXT));

@@ -1,6 +1,17 @@
 import { defineAgent } from '../../src/plugins/fence/agent.js';
-import { RibclSession } from '../../src/plugins/fence/transports/ribcl.js';
+import type { OptionSpec } from '../../src/plugins/fence/options.js';
 import { num } from '../../src/plugins/fence/validate.js';
+import { RibclSession } from './ribcl.js';
+
+const options: OptionSpec[] = [
+  { key: 'ribcl', long: 'ribcl-version', short: 'r', arg: 'version', type: 'string', order: 1, description: 'Force the RIBCL version to use' },
+  { key: 'ssl', long: 'ssl', short: 'z', type: 'boolean', order: 1, description: 'Use TLS and verify the device certificate' },
+  { key: 'ssl_insecure', long: 'ssl-insecure', type: 'boolean', order: 1, description: 'Use TLS without verifying the device certificate' },
+  { key: 'ssl_secure', long: 'ssl-secure', type: 'boolean', order: 1, description: 'Use TLS and verify the device certificate' },
+  { key: 'gnutlscli_path', long: 'gnutlscli-path', arg: 'path', type: 'string', default: '/usr/bin/gnutls-cli', order: 300, description: 'Path of gnutls-cli (kept for compatibility; TLS is built in)' },
+  { key: 'notls', long: 'notls', short: 't', type: 'boolean', order: 1, description: 'Force the oldest protocol the device speaks' },
+  { key: 'tls1.0', long: 'tls1.0', type: 'boolean', order: 1, description: 'Force TLS 1.0 for old devices' },
+];
 
 export default defineAgent<RibclSession>({
   name: 'fence_ilo2',
@@ -11,8 +22,8 @@ export default defineAgent<RibclSession>({
     'a refused login or command fails at once.',
   vendorUrl: 'http://www.hp.com',
   aliases: [{ name: 'fence_ilo', shortdesc: 'Fence agent for HP iLO' }],
-  uses: ['ipaddr', 'login', 'passwd', 'ssl', 'notls', 'tls1.0'],
-  options: [{ key: 'ribcl', long: 'ribcl-version', short: 'r', arg: 'version', type: 'string', order: 1, description: 'Force the RIBCL version to use' }],
+  uses: ['ipaddr', 'login', 'passwd'],
+  options,
   defaults: { ipport: '443', ssl: '1', login_timeout: '10', retry_on: '3' },
   connect: (o) => RibclSession.open(o),
   getPower: async (s, _plug, o) =>

@@ -1,6 +1,6 @@
 import { defineAgent } from '../../src/plugins/fence/agent.js';
 import type { OptionSpec } from '../../src/plugins/fence/options.js';
-import { Ipmitool } from '../../src/plugins/fence/transports/ipmitool.js';
+import { Ipmitool } from './ipmitool.js';
 
 const options: OptionSpec[] = [
   { key: 'auth', long: 'auth', short: 'A', arg: 'auth', type: 'select', choices: ['md5', 'password', 'none'], order: 1, description: 'IPMI authentication type' },
@@ -11,6 +11,8 @@ const options: OptionSpec[] = [
   { key: 'target', long: 'target', arg: 'targetaddress', type: 'string', order: 1, description: 'Bridge the request to this IPMB address' },
   { key: 'ipmitool_path', long: 'ipmitool-path', arg: 'path', type: 'string', default: '/usr/bin/ipmitool', order: 200, description: 'Path of ipmitool' },
   { key: 'ipmitool_timeout', long: 'ipmitool-timeout', arg: 'timeout', type: 'string', default: '2', order: 201, description: "ipmitool's retransmit interval in seconds (-N)" },
+  { key: 'sudo', long: 'use-sudo', type: 'boolean', order: 205, description: 'Run helper programs through sudo' },
+  { key: 'sudo_path', long: 'sudo-path', arg: 'path', type: 'string', default: '/usr/bin/sudo', order: 300, description: 'Path of sudo' },
 ];
 
 const lanplus = (name: string, shortdesc: string, powerWait = '2') => ({ name, shortdesc, defaults: { lanplus: '1', power_wait: powerWait } });
@@ -29,7 +31,7 @@ export default defineAgent<Ipmitool>({
     { name: 'fence_imm', shortdesc: 'Fence agent for IBM Integrated Management Module' },
     { name: 'fence_idrac', shortdesc: 'Fence agent for Dell iDRAC' },
   ],
-  uses: ['ipaddr', 'login', 'passwd', 'method', 'sudo'],
+  uses: ['ipaddr', 'login', 'passwd', 'method'],
   loginOptional: true,
   passwordOptional: true,
   defaults: { ipport: '623', power_wait: '2' },

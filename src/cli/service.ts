@@ -1,16 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { EventBus } from '../common/events.js';
+import { HA_NOT_CONFIGURED, type HaStatusProvider } from '../common/ha-status.js';
 import { getHostStatsSampler, stopHostStatsSampler } from '../host/stats.js';
 import { loadAgents } from '../plugins/fence/loader.js';
-import { EventBus, eventToJson } from '../rpc/events.js';
 import { JsonRpcDispatcher } from '../rpc/jsonrpc.js';
+import { eventToJson } from '../rpc/notification.js';
 import { listen, type Listener, type TlsFiles } from '../rpc/server.js';
 import { StompBroker } from '../rpc/stomp/broker.js';
 import { bindVerb } from '../verbs/bind.js';
 import { VERBS } from '../verbs/catalogue.js';
-import { HA_NOT_CONFIGURED, type HaStatusProvider, type VerbContext } from '../verbs/context.js';
+import type { VerbContext } from '../verbs/context.js';
 import { VirtSupervisor } from '../virt/supervisor.js';
 import type { VdsmdConfig } from './config.js';
+import { BUILTIN_FENCE_AGENTS } from './fence-agents.js';
 
 export interface Vdsmd {
   port: number;
@@ -36,7 +39,7 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
   let ready = false;
   const events = new EventBus();
   const dispatcher = new JsonRpcDispatcher({ log, isReady: () => ready });
-  const fence = await loadAgents(config.fencePluginDir);
+  const fence = await loadAgents(BUILTIN_FENCE_AGENTS, config.fencePluginDir);
   for (const { source, reason } of fence.rejected) log.warn({ source, reason }, 'fence plugin refused');
   const ctx: Omit<VerbContext, 'localAddress'> = { ha: deps.ha ?? HA_NOT_CONFIGURED, log, fence };
   for (const verb of VERBS) dispatcher.register(verb.name, bindVerb(verb, ctx));

@@ -1,4 +1,4 @@
-import { VdsmError } from '../verbs/errors.js';
+import { VdsmError } from '../common/errors.js';
 import { readLine } from './read.js';
 
 export interface HardwareInfo {

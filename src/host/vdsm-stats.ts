@@ -1,4 +1,4 @@
-import type { HaStatus } from '../verbs/context.js';
+import type { HaStatus } from '../common/ha-status.js';
 import { fixed2, gmtDateTime, intString, jsonFloat } from './format.js';
 import type { HugepageCounters } from './hugepages.js';
 import type { HostStats } from './stats.js';

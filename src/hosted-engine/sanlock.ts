@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { runSanlock, SanlockError, type SanlockRun } from '../storage/sanlock-run.js';
 import type { EngineLease, LeaseHolder } from './lease.js';
 
 /** Where the engine VM's resource lease sits in the lockspace file: after the 1 MiB of host-id (delta) leases. */
@@ -18,21 +18,6 @@ export interface SanlockConf {
 
 /** A host's state in the lockspace, as the local sanlock daemon last saw its host-id lease. */
 export type HostState = 'LIVE' | 'FAIL' | 'DEAD' | 'FREE' | 'UNKNOWN';
-
-export type SanlockRun = (args: string[], timeoutMs: number) => Promise<string>;
-
-export class SanlockError extends Error {
-  override name = 'SanlockError';
-}
-
-/** Runs the sanlock CLI (there is no npm binding): argv only, never a shell; SANLOCK_RUN_DIR comes from our environment. */
-export const runSanlock: SanlockRun = (args, timeoutMs) =>
-  new Promise((resolve, reject) => {
-    execFile('sanlock', args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) reject(new SanlockError(`sanlock ${args.slice(0, 2).join(' ')}: ${(stderr || stdout || err.message).trim().split('\n').slice(-2).join(' ')}`));
-      else resolve(stdout);
-    });
-  });
 
 /**
  * The engine VM lock on sanlock, the way upstream does it: each host joins the lockspace with its host id (a

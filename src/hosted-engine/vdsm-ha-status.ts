@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { HA_NOT_CONFIGURED, type HaStatus, type HaStatusProvider } from '../verbs/context.js';
-import { VdsmError } from '../verbs/errors.js';
+import { HA_NOT_CONFIGURED, type HaStatus, type HaStatusProvider } from '../common/ha-status.js';
+import { VdsmError } from '../common/errors.js';
 import { callBroker } from './broker/rpc.js';
 import type { BrokerStatus } from './broker/server.js';
 import { readConf } from './conf.js';

@@ -8,7 +8,7 @@ import {
   JSONRPCServer,
 } from 'json-rpc-2.0';
 import type { Logger } from 'pino';
-import { asCodedError, RECOVERING, RPC_ERRORS } from './errors.js';
+import { RPC_ERRORS, VDSM_ERRORS, VdsmError } from '../common/errors.js';
 import { redactSecrets } from './redact.js';
 
 /** Facts about the request that a method may use; the transport fills them. */
@@ -33,6 +33,9 @@ export interface DispatcherOptions {
 
 type Single = { response: JSONRPCResponse | null; method?: string };
 
+/** What the engine reads for a failure that is not a VdsmError; the detail stays in our log. */
+const INTERNAL_ERROR = 'Internal JSON-RPC error';
+
 /**
  * JSON-RPC 2.0 on top of `json-rpc-2.0`'s server: we validate the envelope ourselves (the library assumes an
  * object and answers a one-element batch with a bare object), then let it dispatch. Batches are answered element
@@ -50,12 +53,12 @@ export class JsonRpcDispatcher {
   }
 
   register(name: string, method: Method): void {
+    // Only a VdsmError speaks to the engine with its own code. Anything else (a libvirt error number, a child's
+    // exit status, a bug) is ours to log: the engine would read its `code` as a vdsm error code.
     const fail = (err: unknown): never => {
-      const coded = asCodedError(err);
-      if (coded) throw new JSONRPCErrorException(coded.message, coded.code);
-      this.log.error({ err }, 'verb failed unexpectedly');
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new JSONRPCErrorException(`Internal JSON-RPC error: {'reason': '${reason}'}`, RPC_ERRORS.internalError);
+      if (err instanceof VdsmError) throw new JSONRPCErrorException(err.message, err.code);
+      this.log.error({ err, method: name }, 'verb failed unexpectedly');
+      throw new JSONRPCErrorException(INTERNAL_ERROR, RPC_ERRORS.internalError);
     };
     // vdsm turns a verb without a payload (None) into `true`.
     const done = (result: unknown) => (result === undefined ? true : result);
@@ -148,7 +151,7 @@ export class JsonRpcDispatcher {
     }
     const notification = !hasId;
     if (this.log.isLevelEnabled('debug')) this.log.debug({ method, params: redactSecrets(params) }, 'rpc params');
-    if (!this.isReady()) return notification ? { response: null, method } : fail(RECOVERING.code, RECOVERING.message);
+    if (!this.isReady()) return notification ? { response: null, method } : fail(VDSM_ERRORS.recovery.code, VDSM_ERRORS.recovery.message);
     if (!this.server.hasMethod(method)) {
       if (notification) return { response: null, method };
       return fail(RPC_ERRORS.methodNotFound, `The method does not exist or is not available: {'method': '${method}'}`);

@@ -1,4 +1,4 @@
-import { runSanlock, type SanlockRun } from '../hosted-engine/sanlock.js';
+import { runSanlock, type SanlockRun } from './sanlock-run.js';
 
 /**
  * A host's lease state in one lockspace, with vdsm's names (lib/vdsm/storage/clusterlock.py):

@@ -1,10 +1,10 @@
 import { z } from 'zod';
+import { RPC_ERRORS, VdsmError } from '../common/errors.js';
 import type { VerbContext } from './context.js';
 import type { Verb } from './define.js';
-import { VdsmError } from './errors.js';
 
-/** JSON-RPC's "invalid params" code; vdsm only uses it in strict mode, we always validate. */
-const INVALID_PARAMS = -32602;
+/** JSON-RPC's "invalid params"; vdsm only uses it in strict mode, we always validate. */
+const INVALID_PARAMS = RPC_ERRORS.invalidParams;
 
 export interface CallFacts {
   flowId?: string;

@@ -31,7 +31,3 @@ export const VERBS: readonly Verb[] = [
   cont,
   vmGetStats,
 ] as unknown as Verb[];
-
-export function findVerb(name: string): Verb | undefined {
-  return VERBS.find((v) => v.name === name);
-}

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { EventBus } from '../rpc/events.js';
-import { VdsmError } from '../verbs/errors.js';
+import type { EventBus } from '../common/events.js';
+import { VdsmError } from '../common/errors.js';
 import { domainFacts, type DomainFacts } from './domxml.js';
 import { DomainState, LibvirtError, LibvirtErrorCode, LifecycleEventType, ShutdownDetail, StoppedDetail, SuspendedDetail, type DomainSummary, type Hypervisor, type LifecycleEvent } from './hypervisor.js';
 import { runningStats, statusTime, vmStats, type SampleWindow } from './stats.js';

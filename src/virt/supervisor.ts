@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { EventBus } from '../rpc/events.js';
+import type { EventBus } from '../common/events.js';
 import type { Hypervisor } from './hypervisor.js';
 import { openLibvirt } from './libvirt.js';
 import { VmManager } from './manager.js';

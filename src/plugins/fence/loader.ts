@@ -8,15 +8,6 @@ import { buildTable } from './table.js';
 
 type AgentModule = { default: FenceAgent<unknown> };
 
-/** Agents that ship with vdsm-ts, imported only when first needed. */
-const BUILTIN: Record<string, () => Promise<AgentModule>> = {
-  fence_ipmilan: () => import('../../../plugins/fence_ipmilan/index.js') as Promise<AgentModule>,
-  fence_ilo2: () => import('../../../plugins/fence_ilo2/index.js') as Promise<AgentModule>,
-  fence_apc_snmp: () => import('../../../plugins/fence_apc_snmp/index.js') as Promise<AgentModule>,
-  fence_drac5: () => import('../../../plugins/fence_drac5/index.js') as Promise<AgentModule>,
-  fence_apc: () => import('../../../plugins/fence_apc/index.js') as Promise<AgentModule>,
-};
-
 const agentShape = z.object({
   name: z.string().regex(/^fence_[a-z0-9_]+$/, 'must look like fence_<name>'),
   shortdesc: z.string().min(1),
@@ -44,8 +35,11 @@ export async function checkAgent(candidate: unknown): Promise<FenceAgent<unknown
   return agent;
 }
 
-/** Loads the built-in agents plus drop-in plugins (`*.js`/`*.mjs` default-exporting an agent) from `dropInDir`. */
-export async function loadAgents(dropInDir?: string): Promise<LoadReport> {
+/**
+ * Checks the built-in agents (the caller imports them: the framework knows no agent) and loads the drop-in plugins
+ * (`*.js`/`*.mjs` default-exporting an agent) from `dropInDir`, each imported here when found.
+ */
+export async function loadAgents(builtins: readonly FenceAgent<unknown>[], dropInDir?: string): Promise<LoadReport> {
   const report: LoadReport = { agents: new Map(), rejected: [] };
   const add = async (source: string, candidate: unknown) => {
     try {
@@ -58,7 +52,7 @@ export async function loadAgents(dropInDir?: string): Promise<LoadReport> {
       report.rejected.push({ source, reason: (err as Error).message });
     }
   };
-  for (const [name, load] of Object.entries(BUILTIN)) await add(name, (await load()).default);
+  for (const agent of builtins) await add(agent.name, agent);
   if (dropInDir) {
     let files: string[] = [];
     try {

@@ -45,7 +45,10 @@ export const BASE_OPTIONS: OptionSpec[] = [
   o({ key: 'retry_on', long: 'retry-on', arg: 'attempts', type: 'integer', default: '1', order: 201, description: 'Extra attempts at powering on' }),
 ];
 
-/** Options an agent opts into by key, with what each pulls in (upstream's dependency table). */
+/**
+ * Options an agent opts into by key, with what each pulls in (upstream's dependency table): those the framework
+ * and its shared transports read. An option that only one agent reads is declared by that agent (`options`).
+ */
 export const OPTIONAL_OPTIONS: Record<string, OptionSpec[]> = {
   ipaddr: [
     o({ key: 'ipaddr', long: 'ip', short: 'a', arg: 'ip', type: 'string', order: 1, required: true, description: 'Address or host name of the fence device' }),
@@ -63,10 +66,6 @@ export const OPTIONAL_OPTIONS: Record<string, OptionSpec[]> = {
   separator: [o({ key: 'separator', long: 'separator', short: 'C', arg: 'char', type: 'string', default: ',', order: 100, description: 'Column separator of list output' })],
   port_as_ip: [o({ key: 'port_as_ip', long: 'port-as-ip', type: 'boolean', order: 200, description: 'Take the device address from the plug option' })],
   method: [o({ key: 'method', long: 'method', short: 'm', arg: 'method', type: 'select', choices: ['onoff', 'cycle'], default: 'onoff', order: 1, description: 'How to reboot: off then on, or one power cycle' })],
-  sudo: [
-    o({ key: 'sudo', long: 'use-sudo', type: 'boolean', order: 205, description: 'Run helper programs through sudo' }),
-    o({ key: 'sudo_path', long: 'sudo-path', arg: 'path', type: 'string', default: '/usr/bin/sudo', order: 300, description: 'Path of sudo' }),
-  ],
   secure: [
     o({ key: 'secure', long: 'ssh', short: 'x', type: 'boolean', order: 1, description: 'Use SSH instead of telnet' }),
     o({ key: 'identity_file', long: 'identity-file', short: 'k', arg: 'filename', type: 'string', order: 1, description: 'SSH private key file' }),
@@ -77,15 +76,6 @@ export const OPTIONAL_OPTIONS: Record<string, OptionSpec[]> = {
   ],
   telnet: [o({ key: 'telnet_path', long: 'telnet-path', arg: 'path', type: 'string', default: '/usr/bin/telnet', order: 300, description: 'Path of telnet (kept for compatibility; telnet is built in)' })],
   cmd_prompt: [o({ key: 'cmd_prompt', long: 'command-prompt', short: 'c', arg: 'prompt', type: 'string', order: 1, description: 'Regular expression of the command prompt' })],
-  switch: [o({ key: 'switch', long: 'switch', short: 's', arg: 'id', type: 'string', order: 1, description: 'Switch number on a daisy-chained device' })],
-  ssl: [
-    o({ key: 'ssl', long: 'ssl', short: 'z', type: 'boolean', order: 1, description: 'Use TLS and verify the device certificate' }),
-    o({ key: 'ssl_insecure', long: 'ssl-insecure', type: 'boolean', order: 1, description: 'Use TLS without verifying the device certificate' }),
-    o({ key: 'ssl_secure', long: 'ssl-secure', type: 'boolean', order: 1, description: 'Use TLS and verify the device certificate' }),
-    o({ key: 'gnutlscli_path', long: 'gnutlscli-path', arg: 'path', type: 'string', default: '/usr/bin/gnutls-cli', order: 300, description: 'Path of gnutls-cli (kept for compatibility; TLS is built in)' }),
-  ],
-  notls: [o({ key: 'notls', long: 'notls', short: 't', type: 'boolean', order: 1, description: 'Force the oldest protocol the device speaks' })],
-  'tls1.0': [o({ key: 'tls1.0', long: 'tls1.0', type: 'boolean', order: 1, description: 'Force TLS 1.0 for old devices' })],
   snmp_version: [o({ key: 'snmp_version', long: 'snmp-version', short: 'd', arg: 'version', type: 'select', choices: ['1', '2c', '3'], order: 1, description: 'SNMP version' })],
   snmp: [
     o({ key: 'community', long: 'community', short: 'c', arg: 'community', type: 'string', order: 1, secret: true, description: 'SNMP community' }),

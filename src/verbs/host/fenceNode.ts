@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { runAgent } from '../../plugins/fence/run.js';
 import { hostLeaseStatus } from '../../storage/host-lease.js';
 import { defineVerb } from '../define.js';
-import { VdsmError } from '../errors.js';
+import { VdsmError } from '../../common/errors.js';
 import { intParam } from '../params.js';
 
 /** The engine sends several fields as strings ("" when unset); accept what it sends. */

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { HA_NOT_CONFIGURED, type HaStatus } from '../../common/ha-status.js';
 import { getHostStatsSampler } from '../../host/stats.js';
 import { toVdsmStats } from '../../host/vdsm-stats.js';
-import { HA_NOT_CONFIGURED, type HaStatus, type VerbContext } from '../context.js';
+import type { VerbContext } from '../context.js';
 import { defineVerb } from '../define.js';
 
 // vdsm's wire number types: "double" fields are "%.2f" strings, counters are decimal strings, the rest JSON ints.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineVerb } from '../define.js';
-import { VdsmError } from '../errors.js';
+import { VdsmError } from '../../common/errors.js';
 import { boolParam } from '../params.js';
 
 const MODES = ['GLOBAL', 'LOCAL'] as const;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DomainXmlError, domainFacts, legacyDomainXml } from '../../virt/domxml.js';
 import { vmsOf } from '../context.js';
 import { defineVerb } from '../define.js';
-import { VdsmError } from '../errors.js';
+import { VdsmError } from '../../common/errors.js';
 import { boolParam, intParam } from '../params.js';
 
 const positive = (what: string) => intParam((n) => n.positive(`${what} must be positive`));

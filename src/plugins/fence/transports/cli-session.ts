@@ -2,101 +2,10 @@
  * A line-oriented session with a device's command line (DRAC, APC, ...), over telnet or SSH, with
  * expect-style reading: what pexpect gives ClusterLabs' agents, in process and without child programs.
  */
-import { StringDecoder } from 'node:string_decoder';
 import { FenceError, type FenceOptions } from '../agent.js';
 import { ms } from '../validate.js';
-
-export interface ExpectResult {
-  /** Which pattern matched (its index in the list given). */
-  index: number;
-  /** Text received before the match (consumed). */
-  before: string;
-  /** The matched text (consumed). */
-  after: string;
-}
-
-export interface CliSession {
-  /** Sends text as is (no line end added). */
-  send(text: string): Promise<void>;
-  /** Sends a line with the session's line end (CR LF unless changed). */
-  sendLine(line: string): Promise<void>;
-  eol: string;
-  /** Waits for the earliest match of any pattern; timeoutMs 0 waits without limit. */
-  expect(patterns: RegExp[], timeoutMs: number): Promise<ExpectResult>;
-  close(): Promise<void>;
-}
-
-export class ExpectTimeout extends Error {
-  override name = 'ExpectTimeout';
-}
-export class ExpectEof extends Error {
-  override name = 'ExpectEof';
-}
-
-/** The buffer and expect logic both transports share; a transport feeds it bytes and implements write/close. */
-export abstract class BufferedSession implements CliSession {
-  eol = '\r\n';
-  private buffer = '';
-  private ended = false;
-  private readonly decoder = new StringDecoder('utf8');
-  private waiter?: () => void;
-
-  protected abstract write(bytes: Buffer): Promise<void>;
-  abstract close(): Promise<void>;
-
-  /** Transport → session: device text, already free of protocol bytes. */
-  protected received(bytes: Buffer): void {
-    this.buffer += this.decoder.write(bytes);
-    this.waiter?.();
-  }
-
-  protected eof(): void {
-    this.buffer += this.decoder.end();
-    this.ended = true;
-    this.waiter?.();
-  }
-
-  send(text: string): Promise<void> {
-    return this.write(Buffer.from(text, 'utf8'));
-  }
-
-  sendLine(line: string): Promise<void> {
-    return this.send(line + this.eol);
-  }
-
-  /** pexpect's rule: the match that starts earliest in the buffer wins; on a tie, the earlier pattern. */
-  private search(patterns: RegExp[]): ExpectResult | undefined {
-    let best: { index: number; at: number; text: string } | undefined;
-    patterns.forEach((p, index) => {
-      const m = new RegExp(p.source, p.flags.replace('g', '')).exec(this.buffer);
-      if (m && (!best || m.index < best.at)) best = { index, at: m.index, text: m[0] };
-    });
-    if (!best) return undefined;
-    const result = { index: best.index, before: this.buffer.slice(0, best.at), after: best.text };
-    this.buffer = this.buffer.slice(best.at + best.text.length);
-    return result;
-  }
-
-  expect(patterns: RegExp[], timeoutMs: number): Promise<ExpectResult> {
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (fn: () => void) => {
-        clearTimeout(timer);
-        this.waiter = undefined;
-        fn();
-      };
-      const check = () => {
-        const found = this.search(patterns);
-        if (found) done(() => resolve(found));
-        else if (this.ended) done(() => reject(new ExpectEof('Connection closed by the device')));
-      };
-      if (timeoutMs > 0) timer = setTimeout(() => done(() => reject(new ExpectTimeout(`No answer within ${timeoutMs} ms`))), timeoutMs);
-      this.waiter = check;
-      check();
-    });
-  }
-}
-
+import { type CliSession, ExpectEof, type ExpectResult, ExpectTimeout } from './buffered-session.js';
+import { openSession } from './open-session.js';
 
 const RE_LOGIN = /(login\s*: )|((?!Last )Login Name: {2})|(username: )|(User Name :)/i;
 const RE_PASSWORD = /(password)|(pass phrase)/i;
@@ -136,12 +45,8 @@ export async function cliLogin(opts: FenceOptions, prompts: RegExp[]): Promise<C
   const password = typeof opts.passwd === 'string' ? opts.passwd : undefined;
   let session: CliSession | undefined;
   try {
-    if (opts.secure === true) {
-      const { openSsh } = await import('./ssh.js');
-      session = await openSsh(opts, loginMs);
-    } else {
-      const { openTelnet } = await import('./telnet.js');
-      session = await openTelnet(opts, loginMs);
+    session = await openSession(opts, loginMs);
+    if (opts.secure !== true) {
       await session.expect([RE_LOGIN], loginMs);
       await session.sendLine(user);
       // A device that shows the login prompt again did not take CR LF as one Enter: retry with LF alone.

@@ -15,7 +15,7 @@ import { homedir } from 'node:os';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { FenceError, type FenceOptions } from '../agent.js';
-import { BufferedSession } from './cli-session.js';
+import { BufferedSession } from './buffered-session.js';
 
 export class SshSession extends BufferedSession {
   constructor(

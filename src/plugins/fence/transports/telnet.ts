@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { FenceError, type FenceOptions } from '../agent.js';
-import { BufferedSession } from './cli-session.js';
+import { BufferedSession } from './buffered-session.js';
 
 const IAC = 255;
 const DONT = 254;

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { FenceError, type FenceOptions } from '../agent.js';
-import { ms, num } from '../validate.js';
+import { FenceError, type FenceOptions } from '../../src/plugins/fence/agent.js';
+import { ms, num } from '../../src/plugins/fence/validate.js';
 
 export interface IpmitoolResult {
   output: string;

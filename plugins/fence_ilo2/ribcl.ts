@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { XMLParser } from 'fast-xml-parser';
-import { FenceError, type FenceOptions } from '../agent.js';
-import { ms, num } from '../validate.js';
+import { FenceError, type FenceOptions } from '../../src/plugins/fence/agent.js';
+import { ms, num } from '../../src/plugins/fence/validate.js';
 
 /** One parsed reply document: the RESPONSE's STATUS/MESSAGE and every element by (upper-case) name. */
 export interface RibclReply {

@@ -32,8 +32,3 @@ export class EventBus {
     return () => this.emitter.off('event', listener);
   }
 }
-
-/** The JSON-RPC notification text of an event (no id: the engine classifies it as an event). */
-export function eventToJson(event: HostEvent): string {
-  return JSON.stringify({ jsonrpc: '2.0', method: event.method, params: event.params });
-}

@@ -1,4 +1,13 @@
-/** vdsm's error codes (lib/vdsm/common/exception.py) that our verbs raise, with vdsm's standard texts. */
+/** JSON-RPC 2.0 error codes, as vdsm's yajsonrpc uses them. */
+export const RPC_ERRORS = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+} as const;
+
+/** vdsm's error codes (lib/vdsm/common/exception.py) that vdsmd answers with, with vdsm's standard texts. */
 export const VDSM_ERRORS = {
   noVM: { code: 1, message: 'Virtual machine does not exist' },
   exist: { code: 4, message: 'Virtual machine already exists' },
@@ -20,7 +29,8 @@ export type VdsmErrorName = keyof typeof VDSM_ERRORS;
 
 /**
  * A failure a verb reports to the engine. The JSON-RPC binding sends `code` and `message` as the error
- * member, exactly as vdsm's bridge turns a non-zero status into an error.
+ * member, exactly as vdsm's bridge turns a non-zero status into an error. It is the only thrown value whose
+ * code reaches the engine: anything else a verb throws is answered as an internal error.
  */
 export class VdsmError extends Error {
   constructor(
