@@ -24,6 +24,7 @@ export const UNIT = [
   'test/libvirt-binding.test.ts',
   'test/listener.test.ts',
   'test/param-strings.test.ts',
+  'test/repo-references.test.ts',
   'test/service.test.ts',
   'test/stomp-parser.test.ts',
   'test/virt-units.test.ts',

@@ -2,7 +2,7 @@
  * Proof that the APC PDU simulator (test/fixtures/cli-device, AOS v5+ command
  * line) is faithful: the real ClusterLabs /usr/sbin/fence_apc (Debian
  * fence-agents) runs against it over telnet and SSH and gets the outputs and
- * exit codes of spec 2.2/2.3.
+ * exit codes of docs/fence.md, "What ClusterLabs' agents print and return".
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it, type TestContext } from 'vitest';

@@ -1,7 +1,8 @@
 /**
  * Proof that the DRAC simulator (test/fixtures/cli-device) is faithful: the
  * real ClusterLabs /usr/sbin/fence_drac5 (Debian fence-agents) runs against it
- * over telnet and SSH and gets the outputs and exit codes of spec 2.2/2.3.
+ * over telnet and SSH and gets the outputs and exit codes of docs/fence.md,
+ * "What ClusterLabs' agents print and return".
  */
 import net from 'node:net';
 import { existsSync } from 'node:fs';

@@ -1,8 +1,8 @@
 /**
  * Proof that test/fixtures/ilo2-sim.ts is a faithful iLO2: ClusterLabs' own fence_ilo2 (Debian
  * package fence-agents, which talks RIBCL through `gnutls-cli --crlf` under a pty) drives it
- * through status / on / off / reboot, on the command line and on stdin, and fails the way the spec
- * (specs/fence-agents.md 2.2, 4.2) says when the password is wrong or nobody listens.
+ * through status / on / off / reboot, on the command line and on stdin, and fails the way docs/fence.md
+ * ("What ClusterLabs' agents print and return", iLO / iLO2) says when the password is wrong or nobody listens.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

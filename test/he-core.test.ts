@@ -21,7 +21,7 @@ const healthy: Observations = {
 const score = (obs: Partial<Observations>, state: Parameters<typeof hostScore>[0]['state'] = 'EngineDown', retries = 0, cpuLoad: number | null = null) =>
   hostScore({ state, obs: { ...healthy, ...obs }, cpuLoad, retries }, DEFAULT_CONFIG).score;
 
-describe('host score (specs §2)', () => {
+describe('host score (docs/hosted-engine.md, "The score")', () => {
   it("starts at 3400 and takes upstream's penalties", () => {
     expect(score({})).toBe(3400);
     expect(score({ network: 0.6 })).toBe(3400 - 640);
@@ -70,7 +70,7 @@ function run(state: AgentState, from: number, to: number, obs: (t: number, s: Ag
   return { state, log, actions };
 }
 
-describe('agent state machine (specs §1)', () => {
+describe('agent state machine (docs/hosted-engine.md, "The state machine")', () => {
   it('waits for 60 s of history before it starts the VM alone', () => {
     const r = run(INITIAL_STATE, 0, 100, () => ({}));
     expect(r.actions[0]).toBe('60 start-vm');

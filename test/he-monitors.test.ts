@@ -328,7 +328,7 @@ describe('cpu arithmetic', () => {
   });
 });
 
-describe('engine-health decision table (§3)', () => {
+describe('engine-health decision table (docs/hosted-engine.md, "The monitors")', () => {
   const down = { status: 'Down', exitCode: 1, exitReason: 1 };
   it('lock failures of every form: down, "Storage of VM is locked…"', () => {
     for (const msg of [

@@ -1,6 +1,6 @@
 /**
  * The menu user interface of older APC cards (AOS v2/v3, MasterSwitch plus): numbered screens with a `>` prompt,
- * Ctrl-C back to the main menu. Every call starts and ends at the main menu (spec 4.4, menu UI).
+ * Ctrl-C back to the main menu. Every call starts and ends at the main menu (docs/fence.md, APC menu interface).
  */
 import { FenceError, type FenceOptions, type Power, type PlugInfo } from '../../src/plugins/fence/agent.js';
 import { type CliLogin, command, expectPrompt } from '../../src/plugins/fence/transports/cli-session.js';

@@ -11,10 +11,14 @@ export interface HaStatus {
 
 export type HaMaintenanceMode = 'GLOBAL' | 'LOCAL';
 
-/** Host.getStats and Host.setHaMaintenanceMode talk to hosted-engine HA through this; the HA issue fills it. */
+/**
+ * Host.getStats and Host.setHaMaintenanceMode talk to hosted-engine HA through this. vdsmd passes `brokerHaStatus`
+ * (src/hosted-engine/vdsm-ha-status.ts), which asks the local HA broker when hosted-engine.conf exists; a service
+ * started without a provider gets HA_NOT_CONFIGURED.
+ */
 export interface HaStatusProvider {
   status(): Promise<HaStatus>;
-  /** Throws VdsmError 40 (unavail) when HA is not installed, 61 (haErr) when the HA service fails. */
+  /** Throws VdsmError 40 (unavail) when HA is not configured on this host, 61 (haErr) when the HA service fails. */
   setMaintenance(mode: HaMaintenanceMode, enabled: boolean): Promise<void>;
 }
 

@@ -68,7 +68,10 @@ export interface VdsmHostStats extends WireCpuShare, VmCounts {
   haScore?: number;
 }
 
-/** Shapes a sample into vdsm's Host.getStats result, number types included (spec §2.6). */
+/**
+ * Shapes a sample into vdsm's Host.getStats result, number types included (docs/protocol.md, "Number types the
+ * engine accepts").
+ */
 export function toVdsmStats(stats: HostStats, ha: HaStatus, now = new Date(), vms: VmCounts = NO_VMS): VdsmHostStats {
   const network: Record<string, WireInterfaceStats> = {};
   let rxDropped = 0;

@@ -1,4 +1,4 @@
-/** Upstream's constants (HA agent/constants.py.in, agent.conf [score]), overridable per deployment. */
+/** Upstream's score constants (its agent.conf [score] defaults); hosted-engine.conf sets only timings (conf.ts). */
 export interface ScoreConfig {
   base: number;
   notUpToDateConfigPenalty: number;

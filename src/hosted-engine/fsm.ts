@@ -72,8 +72,9 @@ interface Facts {
 }
 
 /**
- * One tick of the hosted-engine agent (specs §1): pure, with the clock in `obs.now`. The caller runs the
- * actions, publishes the score and state, and feeds the actions' outcome into the next tick.
+ * One tick of the hosted-engine agent (docs/hosted-engine.md, "The state machine"): pure, with the clock in
+ * `obs.now`. The caller runs the actions, publishes the score and state, and feeds the actions' outcome into the
+ * next tick.
  */
 export function step(prev: AgentState, obs: Observations, cfg: HaConfig): StepResult {
   const now = obs.now;

@@ -23,9 +23,10 @@ export interface ScoreResult {
 }
 
 /**
- * The host score (specs §2): 3400 less upstream's penalties, floored at 0. Two deliberate differences:
- * more than `maxStartRetries` failed starts really give 0 (upstream's expiry compares clocks of two kinds and
- * clears the counter at once), and a host whose network probes all fail scores 0: it cannot serve the engine.
+ * The host score (docs/hosted-engine.md, "The score"): 3400 less upstream's penalties, floored at 0. Two deliberate
+ * differences: more than `maxStartRetries` failed starts really give 0 (upstream's expiry compares clocks of two
+ * kinds and clears the counter at once), and a host whose network probes all fail scores 0: it cannot serve the
+ * engine.
  */
 export function hostScore({ state, obs, cpuLoad, retries }: ScoreInput, cfg: HaConfig): ScoreResult {
   const s = cfg.score;

@@ -1,4 +1,4 @@
-/** Shared vocabulary of the hosted-engine HA core (specs/hosted-engine-ha.md). No I/O here. */
+/** Shared vocabulary of the hosted-engine HA core (docs/hosted-engine.md). No I/O here. */
 
 /** The engine VM as one host sees it (the engine-health monitor's `vm`). */
 export type EngineVm = 'up' | 'down' | 'down_unexpected' | 'down_missing' | 'unknown';
@@ -12,7 +12,7 @@ export interface EngineHealth {
   reason?: string;
 }
 
-/** One host's block on the shared whiteboard (slot = host id), as specs §4.3 lays it out. */
+/** One host's block on the shared whiteboard (slot = host id); its layout: docs/hosted-engine.md, "The whiteboard". */
 export interface HostBlock {
   hostId: number;
   /** The publishing host's own monotonic seconds; only compared with its earlier values, never with ours. */

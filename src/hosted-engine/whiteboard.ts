@@ -1,5 +1,5 @@
 /**
- * The hosted-engine shared-storage whiteboard (specs/hosted-engine-ha.md §4.1–4.4, §4.6):
+ * The hosted-engine shared-storage whiteboard (docs/hosted-engine.md, "The whiteboard"):
  * a codec for the 4 KiB slots (slot 0 = global block, slot n = host n) and a store over one shared file.
  *
  * Compatibility: blocks written here are meant to be read by upstream ovirt-ha-agent and vice versa

@@ -1,5 +1,5 @@
 /**
- * One sanlock daemon per simulated host (Debian sanlock 3.8.5; see /work/shared/sim/sanlock/README.md).
+ * One sanlock daemon per simulated host (Debian sanlock 3.8.5; docs/hosted-engine.md, "Cluster test bed").
  *
  * Each daemon has its own SANLOCK_RUN_DIR (socket sanlock.sock, pid file sanlock.pid, and here our
  * daemon.log) and is driven with `sanlock client ...` carrying that variable. The daemon starts as

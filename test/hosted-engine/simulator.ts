@@ -135,7 +135,7 @@ export class HaSimulator {
     return h;
   }
 
-  /** Applies one scenario command (see scenarios/README). */
+  /** Applies one scenario command (the list: docs/hosted-engine.md, "Scenarios"). */
   async command(words: string[]): Promise<void> {
     const [verb, a, b] = words;
     const onOff = (w: string | undefined) => w === 'on' || w === 'down' || w === 'fail';
@@ -232,7 +232,7 @@ export class HaSimulator {
     return [...this.hosts.values()].find((h) => h.qemu);
   }
 
-  /** What vdsm's VM.getStats tells the engine-health monitor on host h (specs §3 decision table). */
+  /** What vdsm's VM.getStats tells the engine-health monitor on host h (the table in docs/hosted-engine.md). */
   private engineSeenBy(h: SimHost): EngineHealth {
     if (this.t < h.vdsmUpAt) return { vm: 'unknown', health: 'unknown', detail: 'unknown', reason: 'failed to getVmStats' };
     const q = h.qemu;

@@ -1,5 +1,5 @@
 /**
- * The `cpu-load-no-engine` monitor (specs/hosted-engine-ha.md §3): the host's CPU load over the last interval
+ * The `cpu-load-no-engine` monitor (docs/hosted-engine.md, "The monitors"): the host's CPU load over the last interval
  * from /proc/stat, minus the engine VM's share as vdsmd reports it (VM.getStats cpuUser + cpuSys, percent of
  * one CPU), 0..1. null until two samples exist.
  */

@@ -1,5 +1,5 @@
 /**
- * The broker's monitors in one place (specs/hosted-engine-ha.md §3): started together, read together as the
+ * The broker's monitors in one place (docs/hosted-engine.md, "The monitors"): started together, read together as the
  * agent's MonitorReadings, stopped together.
  */
 import type { Logger } from 'pino';

@@ -1,5 +1,5 @@
 /**
- * The `network` monitor (specs/hosted-engine-ha.md §3): a round of probes towards the gateway, the result
+ * The `network` monitor (docs/hosted-engine.md, "The monitors"): a round of probes towards the gateway, the result
  * being the fraction that succeeded. Unlike upstream every probe is bounded in wall time, no shell and no
  * dig/nc is involved, and the value is null (not 1.0) until the first round ends.
  */

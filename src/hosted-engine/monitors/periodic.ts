@@ -1,5 +1,5 @@
 /**
- * The common engine of the broker's monitors (specs/hosted-engine-ha.md §3): one round at a time, the next
+ * The common engine of the broker's monitors (docs/hosted-engine.md, "The monitors"): one round at a time, the next
  * one `intervalMs` after the previous one started (at once when a round overran), every timer unref'd.
  * `stop()` aborts the round in flight (its AbortSignal fires) and waits for it, bounded.
  */

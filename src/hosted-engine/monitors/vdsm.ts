@@ -1,6 +1,6 @@
 /**
- * The monitors that ask vdsmd (specs/hosted-engine-ha.md §3): `mgmt-bridge`, `mem-free` and `engine-health`.
- * Differences from upstream, on purpose (§9): the bridge is null, not "up", when vdsmd cannot tell; the
+ * The monitors that ask vdsmd (docs/hosted-engine.md, "The monitors"): `mgmt-bridge`, `mem-free` and `engine-health`.
+ * Differences from upstream, on purpose: the bridge is null, not "up", when vdsmd cannot tell; the
  * liveliness check is an in-process HTTP GET instead of `hosted-engine --check-liveliness`.
  */
 import http from 'node:http';
@@ -170,7 +170,7 @@ export interface EngineHealthMonitorOptions extends CommonOptions {
   livelinessTimeoutMs?: number;
 }
 
-/** `engine-health`: VM.getStats of the engine VM every interval, judged by the table of §3. */
+/** `engine-health`: VM.getStats of the engine VM every interval, judged by the table in docs/hosted-engine.md. */
 export function createEngineHealthMonitor(options: EngineHealthMonitorOptions): PeriodicMonitor<EngineHealth> {
   let state: KnownVm = 'down';
   return new PeriodicMonitor<EngineHealth>({

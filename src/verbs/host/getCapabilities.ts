@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { hostCapabilities } from '../../host/capabilities.js';
 import { defineVerb } from '../define.js';
 
-// vdsm sends many numbers and flags as strings; the engine parses them back (spec §3.3).
+// vdsm sends many numbers and flags as strings; the engine parses them back (docs/protocol.md, "Number types the
+// engine accepts").
 const uintString = z.string().regex(/^\d+$/);
 const boolString = z.enum(['true', 'false']);
 const int = z.number().int();
