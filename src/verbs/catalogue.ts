@@ -30,7 +30,7 @@ export const VERBS: readonly Verb[] = [
   pause,
   cont,
   vmGetStats,
-] as unknown as Verb[];
+];
 
 export function findVerb(name: string): Verb | undefined {
   return VERBS.find((v) => v.name === name);
