@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../src/cli/config.js';
+import { SETTINGS } from '../src/cli/settings.js';
 import { makePki, startVdsmdProcess, VDSMD } from './support/vdsmd-process.js';
 
 const run = promisify(execFile);
@@ -47,9 +48,71 @@ describe('configuration', () => {
     expect(() => loadConfig(['--frobnicate'], {})).toThrow(/frobnicate/);
   });
 
+  describe('drop-ins (FILE.d/*.conf)', () => {
+    /** A vdsm.conf with the given drop-ins beside it, written last name first so that directory order cannot help. */
+    function withDropIns(main: string, dropIns: Record<string, string>): string {
+      const base = mkdtempSync(join(dir, 'dropins-'));
+      const file = join(base, 'vdsm.conf');
+      writeFileSync(file, main);
+      mkdirSync(`${file}.d`);
+      for (const [name, text] of Object.entries(dropIns).reverse()) writeFileSync(join(`${file}.d`, name), text);
+      return file;
+    }
+
+    it('override vdsm.conf key by key, and still yield to the environment and flags', () => {
+      const file = withDropIns('[addresses]\nmanagement_port = 1111\nmanagement_ip = 10.0.0.1\n', { '50-port.conf': '[addresses]\nmanagement_port = 2222\n' });
+      expect(loadConfig(['--config', file], {})).toMatchObject({ port: 2222, bind: '10.0.0.1' });
+      expect(loadConfig(['--config', file], { VDSM_PORT: '3333' })).toMatchObject({ port: 3333 });
+      expect(loadConfig(['--config', file, '--port', '4444'], { VDSM_PORT: '3333' })).toMatchObject({ port: 4444 });
+    });
+
+    it('apply in lexical order of their names, the last one winning', () => {
+      const file = withDropIns('[addresses]\nmanagement_port = 1111\n', {
+        '10-a.conf': '[addresses]\nmanagement_port = 2222\n[logging]\nlevel = debug\n',
+        '9-b.conf': '[addresses]\nmanagement_port = 3333\n',
+      });
+      // "9-b" sorts after "10-a": names, not numbers, decide.
+      expect(loadConfig(['--config', file], {})).toMatchObject({ port: 3333, logLevel: 'debug' });
+    });
+
+    it('only *.conf files count, hidden ones not', () => {
+      const file = withDropIns('[addresses]\nmanagement_port = 1111\n', {
+        '50-port.conf': '[addresses]\nmanagement_port = 2222\n',
+        '60-port.conf.rpmsave': '[addresses]\nmanagement_port = 3333\n',
+        '70-port.txt': '[addresses]\nmanagement_port = 4444\n',
+        '.80-level.conf': '[logging]\nlevel = debug\n',
+        '90-port.conf~': 'not an INI file at all',
+      });
+      expect(loadConfig(['--config', file], {})).toMatchObject({ port: 2222, logLevel: 'info' });
+    });
+
+    it('a bad drop-in is refused with a message naming the file', () => {
+      const badValue = withDropIns('', { '10-ok.conf': '[vars]\nssl = false\n', '50-port.conf': '[addresses]\nmanagement_port = lots\n' });
+      expect(() => loadConfig(['--config', badValue], {})).toThrow(ConfigError);
+      expect(() => loadConfig(['--config', badValue], {})).toThrow(`port must be a number from 0 to 65535, not "lots" ([addresses] management_port in ${badValue}.d/50-port.conf)`);
+      const badLine = withDropIns('', { '50-port.conf': '[addresses]\nmanagement_port 5999\n' });
+      expect(() => loadConfig(['--config', badLine], {})).toThrow(`config drop-in ${badLine}.d/50-port.conf line 2: "management_port 5999" is not a [section], a key = value or a comment`);
+      const noSection = withDropIns('', { '50-port.conf': '# the port\nmanagement_port = 5999\n' });
+      expect(() => loadConfig(['--config', noSection], {})).toThrow(`config drop-in ${noSection}.d/50-port.conf line 2: "management_port = 5999" is outside any [section]`);
+      const unreadable = withDropIns('', {});
+      mkdirSync(`${unreadable}.d/50-port.conf`);
+      expect(() => loadConfig(['--config', unreadable], {})).toThrow(`cannot read config drop-in ${unreadable}.d/50-port.conf: EISDIR`);
+    });
+
+    it('a value from vdsm.conf itself that is bad names vdsm.conf', () => {
+      const file = withDropIns('[vars]\nssl = maybe\n', {});
+      expect(() => loadConfig(['--config', file], {})).toThrow(`ssl must be true or false, not "maybe" ([vars] ssl in ${file})`);
+    });
+  });
+
   it('vdsmd --help documents every setting; a bad flag exits 2', async () => {
     const { stdout } = await run(process.execPath, [VDSMD, '--help']);
     for (const key of ['management_port', 'management_ip', '[vars] ssl', 'ssl_key', 'ssl_cert', 'ssl_ca', 'VDSM_PORT', '--port']) expect(stdout).toContain(key);
+    for (const s of Object.values(SETTINGS)) {
+      const line = stdout.split('\n').find((l) => l.trimStart().startsWith(`--${s.flag} `));
+      expect(line, s.flag).toMatch(new RegExp(`^  --${s.flag} \\S+ +${s.env} +\\[${s.ini[0]}\\] ${s.ini[1]}$`));
+    }
+    expect(stdout).toContain('FILE.d/*.conf');
     const bad = await run(process.execPath, [VDSMD, '--port', 'abc']).catch((e) => e);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/port must be a number/);

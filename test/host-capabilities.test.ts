@@ -5,13 +5,14 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readHardwareInfo } from '../src/host/hardware.js';
 import { HA_NOT_CONFIGURED } from '../src/common/ha-status.js';
+import { HostStatsSampler } from '../src/host/stats.js';
 import type { VerbContext } from '../src/verbs/context.js';
 import { VdsmError } from '../src/common/errors.js';
 import getCapabilities, { capabilitiesResult } from '../src/verbs/host/getCapabilities.js';
 import getHardwareInfo, { hardwareInfoResult } from '../src/verbs/host/getHardwareInfo.js';
 
 const log = pino({ level: 'silent' });
-const ctxAt = (localAddress?: string): VerbContext => ({ ha: HA_NOT_CONFIGURED, log, localAddress });
+const ctxAt = (localAddress?: string): VerbContext => ({ ha: HA_NOT_CONFIGURED, log, hostStats: new HostStatsSampler(), localAddress });
 const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Capabilities vdsm sends as strings holding unsigned integers. */

@@ -2,14 +2,15 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HostStatsSampler, getHostStatsSampler, stopHostStatsSampler, type HostStats } from '../src/host/stats.js';
+import { HostStatsSampler, type HostStats } from '../src/host/stats.js';
 import { toVdsmStats } from '../src/host/vdsm-stats.js';
 import { HA_NOT_CONFIGURED, type HaStatus, type HaStatusProvider } from '../src/common/ha-status.js';
 import type { VerbContext } from '../src/verbs/context.js';
 import getStats, { hostStatsResult } from '../src/verbs/host/getStats.js';
 
 const log = pino({ level: 'silent' });
-const notConfigured: VerbContext = { ha: HA_NOT_CONFIGURED, log };
+const hostStats = new HostStatsSampler();
+const notConfigured: VerbContext = { ha: HA_NOT_CONFIGURED, log, hostStats };
 const configuredHa: HaStatus = { configured: true, active: true, score: 3400, globalMaintenance: false, localMaintenance: true };
 const fakeHa: HaStatusProvider = {
   status: async () => configuredHa,
@@ -73,7 +74,7 @@ describe('Host.getStats', () => {
 
   beforeAll(async () => {
     const t0 = performance.now();
-    await getHostStatsSampler();
+    await hostStats.start();
     around.burntMicros = burnCpu(600, 1200);
     around.wallMs[0] = Date.now();
     around.uptime[0] = process.uptime();
@@ -83,11 +84,11 @@ describe('Host.getStats', () => {
     around.uptime[1] = process.uptime();
     around.wallMs[1] = Date.now();
     around.windowMs = performance.now() - t0;
-    configured = (await getStats.handler({}, { ha: fakeHa, log })) as Record<string, unknown>;
+    configured = (await getStats.handler({}, { ha: fakeHa, log, hostStats })) as Record<string, unknown>;
   });
 
-  afterAll(async () => {
-    await stopHostStatsSampler();
+  afterAll(() => {
+    hostStats.stop();
   });
 
   it('matches the result schema and carries no undocumented keys', () => {
@@ -178,7 +179,7 @@ describe('Host.getStats', () => {
 
   it('still answers, with HA reported absent, when the HA provider fails', async () => {
     const broken: HaStatusProvider = { ...fakeHa, status: async () => Promise.reject(new Error('broker socket closed')) };
-    const stats = (await getStats.handler({}, { ha: broken, log })) as Record<string, unknown>;
+    const stats = (await getStats.handler({}, { ha: broken, log, hostStats })) as Record<string, unknown>;
     expect(stats.haStats).toEqual(HA_NOT_CONFIGURED_STATUS);
     expect('haScore' in stats).toBe(false);
     expect(stats.memFree as number).toBeGreaterThan(0);

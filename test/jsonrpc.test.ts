@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VdsmError } from '../src/common/errors.js';
 import { HA_NOT_CONFIGURED, type HaStatusProvider } from '../src/common/ha-status.js';
+import { HostStatsSampler } from '../src/host/stats.js';
 import { type CallContext, JsonRpcDispatcher } from '../src/rpc/jsonrpc.js';
 import { bindVerb } from '../src/verbs/bind.js';
 import { VERBS } from '../src/verbs/catalogue.js';
@@ -10,7 +11,7 @@ import { captureLog } from './support/capture-log.js';
 function setup(options: { ready?: boolean; level?: string; ha?: HaStatusProvider } = {}) {
   const cap = captureLog(options.level);
   const d = new JsonRpcDispatcher({ log: cap.log, isReady: () => options.ready ?? true });
-  for (const verb of VERBS) d.register(verb.name, bindVerb(verb, { ha: options.ha ?? HA_NOT_CONFIGURED, log: cap.log }));
+  for (const verb of VERBS) d.register(verb.name, bindVerb(verb, { ha: options.ha ?? HA_NOT_CONFIGURED, log: cap.log, hostStats: new HostStatsSampler() }));
   const call = async (msg: unknown, ctx: CallContext = {}) => {
     const out = await d.handle(typeof msg === 'string' ? msg : JSON.stringify(msg), ctx);
     return out === null ? null : JSON.parse(out);

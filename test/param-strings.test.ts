@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
+import { HostStatsSampler } from '../src/host/stats.js';
 import { JsonRpcDispatcher } from '../src/rpc/jsonrpc.js';
 import { bindVerb } from '../src/verbs/bind.js';
 import { VERBS } from '../src/verbs/catalogue.js';
@@ -85,7 +86,7 @@ function setup() {
   let seen: Record<string, unknown> | undefined;
   for (const verb of VERBS) {
     const record = (params: Record<string, unknown>) => ((seen = params), true);
-    dispatcher.register(verb.name, bindVerb({ ...verb, handler: record } as Verb, { ha: HA_NOT_CONFIGURED, log }));
+    dispatcher.register(verb.name, bindVerb({ ...verb, handler: record } as Verb, { ha: HA_NOT_CONFIGURED, log, hostStats: new HostStatsSampler() }));
   }
   return async (p: TypedParam, value: unknown) => {
     seen = undefined;

@@ -1,62 +1,44 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { parse as parseIni } from 'ini';
-import { LOG_LEVELS } from './log.js';
+import { existsSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError } from './config-error.js';
+import { readConfigLayers, type ConfigLayer } from './config-files.js';
+import { SETTINGS, settingsSchema, type Setting, type SettingName, type SettingValues } from './settings.js';
+
+export { ConfigError } from './config-error.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/vdsm/vdsm.conf';
 
-export interface VdsmdConfig {
-  /** Address to listen on. */
-  bind: string;
-  port: number;
-  ssl: boolean;
-  sslKey: string;
-  sslCert: string;
-  sslCa: string;
-  logLevel: string;
-  /** Directory of drop-in fence agent plugins (`*.js`); a missing directory is fine. */
-  fencePluginDir: string;
-  /** libvirt connection URI; `test:///default` is libvirt's in-process test driver (no daemon). */
-  libvirtUri: string;
-  /** Seconds between bulk VM statistics samples (vdsm's vm_sample_interval). */
-  vmSampleInterval: number;
-  /** Seconds a started VM reports "Powering up" before "Up" when no guest agent speaks (vdsm: 60). */
-  guestWaitTimeout: number;
-  /** hosted-engine.conf: when it exists, vdsmd reports HA through the local HA broker. */
-  heConf: string;
+export type VdsmdConfig = SettingValues & {
   /** The file the settings came from, or null for the embedded default. */
   configFile: string | null;
-}
+};
+
+const NAMES = Object.keys(SETTINGS) as SettingName[];
+
+const showDefault = (s: Setting) => (typeof s.default === 'string' ? s.default : `${s.default.production} (embedded: ${s.default.embedded})`);
+const row = (flag: string, env: string, ini: string) => `  ${flag.padEnd(24)} ${env.padEnd(24)} ${ini}`.trimEnd();
 
 export const HELP = `Usage: vdsmd [options]
 
 The vdsm-ts host service: JSON-RPC 2.0 over STOMP 1.2 on one port, as the oVirt engine expects.
 
 Settings come from, highest precedence first: flags, environment, the config file, defaults.
-Config file: --config FILE, else $VDSM_CONFIG, else ${DEFAULT_CONFIG_FILE} when it exists.
+Config file: --config FILE, else $VDSM_CONFIG, else ${DEFAULT_CONFIG_FILE} when it exists; then the drop-ins
+FILE.d/*.conf in lexical order, each overriding what comes before it key by key.
 Without any config file vdsmd runs its embedded default: plaintext on 127.0.0.1:54321 (a development setup).
 With a config file the production defaults apply: TLS with client certificates required, listening on ::.
 
-  flag              environment        config file (INI)            default
-  --config FILE     VDSM_CONFIG        -                             ${DEFAULT_CONFIG_FILE} if present
-  --bind ADDR       VDSM_BIND          [addresses] management_ip     :: (embedded: 127.0.0.1)
-  --port N          VDSM_PORT          [addresses] management_port   54321 (0 picks a free port)
-  --ssl true|false  VDSM_SSL           [vars] ssl                    true (embedded: false)
-  --ssl-key FILE    VDSM_SSL_KEY       [vars] ssl_key                /etc/pki/vdsm/keys/vdsmkey.pem
-  --ssl-cert FILE   VDSM_SSL_CERT      [vars] ssl_cert               /etc/pki/vdsm/certs/vdsmcert.pem
-  --ssl-ca FILE     VDSM_SSL_CA        [vars] ssl_ca                 /etc/pki/vdsm/certs/cacert.pem
-  --log-level L     VDSM_LOG_LEVEL     [logging] level               info (${LOG_LEVELS.join('|')})
-  --fence-plugin-dir DIR
-                    VDSM_FENCE_PLUGIN_DIR [fence] plugin_dir         /usr/lib/vdsm-ts/fence.d
-  --libvirt-uri URI VDSM_LIBVIRT_URI   [virt] libvirt_uri             qemu:///system (embedded: test:///default)
-  --vm-sample-interval S
-                    VDSM_VM_SAMPLE_INTERVAL [vars] vm_sample_interval  15
-  --guest-wait-timeout S
-                    VDSM_GUEST_WAIT_TIMEOUT [virt] guest_wait_timeout  60 (seconds of "Powering up" without a guest agent)
-  --he-conf FILE    VDSM_HE_CONF       [hosted_engine] conf           /etc/ovirt-hosted-engine/hosted-engine.conf
-  -h, --help        print this help
+${row('flag', 'environment', 'config file (INI)')}
+${row('--config FILE', 'VDSM_CONFIG', '-')}
+      The config file.
+      Default: ${DEFAULT_CONFIG_FILE} if present
+${NAMES.map((name) => {
+  const s: Setting = SETTINGS[name];
+  return `${row(`--${s.flag} ${s.arg}`, s.env, `[${s.ini[0]}] ${s.ini[1]}`)}\n      ${s.help}\n      Default: ${showDefault(s)}`;
+}).join('\n')}
+${row('-h, --help', '', '')}
+      Print this help.
 
-With ssl, every client must present a certificate signed by the CA in ssl_ca (mutual TLS).
 Logs are JSON lines on stdout: one per request with method, duration (ms) and result code.
 `;
 
@@ -66,132 +48,55 @@ export function describeServing(config: VdsmdConfig): string {
   return `${config.ssl ? 'TLS with client certificates' : 'plaintext'}, ${loopback ? 'loopback only' : `on ${config.bind}`}`;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+/** A setting's text and where it was given, for error messages. */
+interface Given {
+  text: string;
+  source: string;
 }
-
-type Source = Partial<Record<keyof Omit<VdsmdConfig, 'configFile'>, string>>;
 
 /** Resolves the effective configuration, or throws ConfigError with a message fit for the admin. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      config: { type: 'string' },
-      bind: { type: 'string' },
-      port: { type: 'string' },
-      ssl: { type: 'string' },
-      'ssl-key': { type: 'string' },
-      'ssl-cert': { type: 'string' },
-      'ssl-ca': { type: 'string' },
-      'log-level': { type: 'string' },
-      'fence-plugin-dir': { type: 'string' },
-      'libvirt-uri': { type: 'string' },
-      'vm-sample-interval': { type: 'string' },
-      'guest-wait-timeout': { type: 'string' },
-      'he-conf': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return 'help';
+  const options: NonNullable<ParseArgsConfig['options']> = {
+    config: { type: 'string' },
+    ...Object.fromEntries(NAMES.map((name) => [SETTINGS[name].flag, { type: 'string' }])),
+    help: { type: 'boolean', short: 'h' },
+  };
+  const { values: flags } = parseArgs({ args: argv, strict: true, options });
+  if (flags.help) return 'help';
+  const flag = (name: string) => {
+    const value = flags[name];
+    return typeof value === 'string' ? value : undefined;
+  };
 
-  const explicit = values.config ?? env.VDSM_CONFIG;
+  const explicit = flag('config') ?? env.VDSM_CONFIG;
   const configFile = explicit ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : null);
-  const file = configFile ? readConfigFile(configFile) : {};
-  const fromEnv: Source = {
-    bind: env.VDSM_BIND,
-    port: env.VDSM_PORT,
-    ssl: env.VDSM_SSL,
-    sslKey: env.VDSM_SSL_KEY,
-    sslCert: env.VDSM_SSL_CERT,
-    sslCa: env.VDSM_SSL_CA,
-    logLevel: env.VDSM_LOG_LEVEL,
-    fencePluginDir: env.VDSM_FENCE_PLUGIN_DIR,
-    libvirtUri: env.VDSM_LIBVIRT_URI,
-    vmSampleInterval: env.VDSM_VM_SAMPLE_INTERVAL,
-    guestWaitTimeout: env.VDSM_GUEST_WAIT_TIMEOUT,
-    heConf: env.VDSM_HE_CONF,
+  const layers = configFile === null ? [] : readConfigLayers(configFile);
+  const given = (name: SettingName): Given => {
+    const s: Setting = SETTINGS[name];
+    const fromFlag = flag(s.flag);
+    if (fromFlag !== undefined) return { text: fromFlag, source: `--${s.flag}` };
+    const fromEnv = env[s.env];
+    if (fromEnv !== undefined) return { text: fromEnv, source: `$${s.env}` };
+    return fromFiles(s, layers) ?? { text: typeof s.default === 'string' ? s.default : s.default[configFile === null ? 'embedded' : 'production'], source: 'default' };
   };
-  const fromFlags: Source = {
-    bind: values.bind,
-    port: values.port,
-    ssl: values.ssl,
-    sslKey: values['ssl-key'],
-    sslCert: values['ssl-cert'],
-    sslCa: values['ssl-ca'],
-    logLevel: values['log-level'],
-    fencePluginDir: values['fence-plugin-dir'],
-    libvirtUri: values['libvirt-uri'],
-    vmSampleInterval: values['vm-sample-interval'],
-    guestWaitTimeout: values['guest-wait-timeout'],
-    heConf: values['he-conf'],
-  };
-  const pick = (key: keyof Source, fallback: string) => fromFlags[key] ?? fromEnv[key] ?? file[key] ?? fallback;
-  const embedded = configFile === null;
 
-  const logLevel = pick('logLevel', 'info');
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`log level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
-  return {
-    bind: pick('bind', embedded ? '127.0.0.1' : '::'),
-    port: parsePort(pick('port', '54321')),
-    ssl: parseBool('ssl', pick('ssl', embedded ? 'false' : 'true')),
-    sslKey: pick('sslKey', '/etc/pki/vdsm/keys/vdsmkey.pem'),
-    sslCert: pick('sslCert', '/etc/pki/vdsm/certs/vdsmcert.pem'),
-    sslCa: pick('sslCa', '/etc/pki/vdsm/certs/cacert.pem'),
-    logLevel,
-    fencePluginDir: pick('fencePluginDir', '/usr/lib/vdsm-ts/fence.d'),
-    libvirtUri: pick('libvirtUri', embedded ? 'test:///default' : 'qemu:///system'),
-    vmSampleInterval: parseSeconds('vm_sample_interval', pick('vmSampleInterval', '15')),
-    guestWaitTimeout: parseSeconds('guest_wait_timeout', pick('guestWaitTimeout', '60')),
-    heConf: pick('heConf', '/etc/ovirt-hosted-engine/hosted-engine.conf'),
-    configFile,
-  };
-}
-
-function readConfigFile(path: string): Source {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  const texts = Object.fromEntries(NAMES.map((name) => [name, given(name)]));
+  const parsed = settingsSchema.safeParse(Object.fromEntries(NAMES.map((name) => [name, texts[name]!.text])));
+  if (!parsed.success) {
+    const name = NAMES.find((n) => n === parsed.error.issues[0]?.path[0])!;
+    const s: Setting = SETTINGS[name];
+    const { text, source } = texts[name]!;
+    throw new ConfigError(`${s.label ?? s.ini[1]} must be ${s.type.expect}, not "${text}" (${source})`);
   }
-  const ini = parseIni(text) as Record<string, Record<string, unknown> | undefined>;
-  const get = (section: string, key: string) => {
-    const v = ini[section]?.[key];
-    return v === undefined ? undefined : String(v);
-  };
-  return {
-    bind: get('addresses', 'management_ip'),
-    port: get('addresses', 'management_port'),
-    ssl: get('vars', 'ssl'),
-    sslKey: get('vars', 'ssl_key'),
-    sslCert: get('vars', 'ssl_cert'),
-    sslCa: get('vars', 'ssl_ca'),
-    logLevel: get('logging', 'level'),
-    fencePluginDir: get('fence', 'plugin_dir'),
-    libvirtUri: get('virt', 'libvirt_uri'),
-    vmSampleInterval: get('vars', 'vm_sample_interval'),
-    guestWaitTimeout: get('virt', 'guest_wait_timeout'),
-    heConf: get('hosted_engine', 'conf'),
-  };
+  return { ...parsed.data, configFile };
 }
 
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text.trim()) || port > 65535) throw new ConfigError(`port must be a number from 0 to 65535, not "${text}"`);
-  return port;
-}
-
-function parseSeconds(name: string, text: string): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86400) throw new ConfigError(`${name} must be a number of seconds from 0 to 86400, not "${text}"`);
-  return n;
-}
-
-function parseBool(name: string, text: string): boolean {
-  const t = text.trim().toLowerCase();
-  if (['true', 'yes', '1', 'on'].includes(t)) return true;
-  if (['false', 'no', '0', 'off'].includes(t)) return false;
-  throw new ConfigError(`${name} must be true or false, not "${text}"`);
+/** The value from the last file that sets it: drop-ins override vdsm.conf, later drop-ins earlier ones. */
+function fromFiles(s: Setting, layers: ConfigLayer[]): Given | undefined {
+  const [section, key] = s.ini;
+  for (const layer of [...layers].reverse()) {
+    const value = layer.sections[section]?.[key];
+    if (value !== undefined) return { text: String(value), source: `[${section}] ${key} in ${layer.file}` };
+  }
+  return undefined;
 }

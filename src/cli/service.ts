@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { EventBus } from '../common/events.js';
 import { HA_NOT_CONFIGURED, type HaStatusProvider } from '../common/ha-status.js';
-import { getHostStatsSampler, stopHostStatsSampler } from '../host/stats.js';
+import { HostStatsSampler } from '../host/stats.js';
 import { loadAgents } from '../plugins/fence/loader.js';
 import { JsonRpcDispatcher } from '../rpc/jsonrpc.js';
 import { eventToJson } from '../rpc/notification.js';
@@ -41,7 +41,8 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
   const dispatcher = new JsonRpcDispatcher({ log, isReady: () => ready });
   const fence = await loadAgents(BUILTIN_FENCE_AGENTS, config.fencePluginDir);
   for (const { source, reason } of fence.rejected) log.warn({ source, reason }, 'fence plugin refused');
-  const ctx: Omit<VerbContext, 'localAddress'> = { ha: deps.ha ?? HA_NOT_CONFIGURED, log, fence };
+  const hostStats = new HostStatsSampler();
+  const ctx: Omit<VerbContext, 'localAddress'> = { ha: deps.ha ?? HA_NOT_CONFIGURED, log, fence, hostStats };
   for (const verb of VERBS) dispatcher.register(verb.name, bindVerb(verb, ctx));
 
   const broker = new StompBroker({ log, onRequest: (body, meta) => dispatcher.handle(body, meta) });
@@ -51,7 +52,7 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
   });
   const tls = config.ssl ? await readTlsFiles(config) : undefined;
   // The first CPU reading, so that the first Host.getStats already measures a real window.
-  await getHostStatsSampler();
+  await hostStats.start();
   const listener = await listenWithFallback(config, tls, broker, log);
   // Like vdsm: listen at once, answer 99 until libvirt's domains are recovered.
   const virt = new VirtSupervisor({
@@ -81,7 +82,7 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
       unsubscribe();
       await listener.close();
       await virt.close();
-      await stopHostStatsSampler();
+      hostStats.stop();
     },
   };
 }

@@ -1,12 +1,31 @@
-import { describeServing, HELP, loadConfig } from './config.js';
+import { describeServing, HELP, loadConfig, type VdsmdConfig } from './config.js';
+import { exitWithCode, serveUntilSignalled } from './daemon.js';
 import { createLogger } from './log.js';
 import { brokerHaStatus } from '../hosted-engine/vdsm-ha-status.js';
 import { startVdsmd } from './service.js';
 
 async function main(): Promise<number> {
+  const config = configOrExitCode(process.argv.slice(2), process.env);
+  if (typeof config === 'number') return config;
+  const log = createLogger(config.logLevel);
+  if (config.configFile === null) log.warn(`no config file: running on the embedded defaults (${describeServing(config)})`);
+  return serveUntilSignalled({
+    name: 'vdsmd',
+    log,
+    flushLog: () => log.finish(),
+    start: () => startVdsmd(config, { log, ha: brokerHaStatus(config.heConf) }),
+    started: (service) => {
+      log.info({ port: service.port, ssl: config.ssl, libvirt: config.libvirtUri }, 'vdsmd listening; recovering');
+      void service.recovered.then(() => service.virt.vms && log.info({ port: service.port, ssl: config.ssl, config: config.configFile ?? 'embedded default' }, 'vdsmd ready'));
+    },
+  });
+}
+
+/** The settings to serve with, or the exit code when there is nothing to serve: 0 after --help, 2 for a bad setting. */
+function configOrExitCode(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig | number {
   let config;
   try {
-    config = loadConfig(process.argv.slice(2), process.env);
+    config = loadConfig(argv, env);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`vdsmd: ${message}\nTry 'vdsmd --help'.\n`);
@@ -16,34 +35,7 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const log = createLogger(config.logLevel);
-  if (config.configFile === null) log.warn(`no config file: running on the embedded defaults (${describeServing(config)})`);
-  let service;
-  try {
-    service = await startVdsmd(config, { log, ha: brokerHaStatus(config.heConf) });
-  } catch (err) {
-    log.fatal({ err }, 'vdsmd failed to start');
-    await log.finish();
-    process.stderr.write(`vdsmd: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
-  }
-  log.info({ port: service.port, ssl: config.ssl, libvirt: config.libvirtUri }, 'vdsmd listening; recovering');
-  const stop = new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  void service.recovered.then(() => service.virt.vms && log.info({ port: service.port, ssl: config.ssl, config: config.configFile ?? 'embedded default' }, 'vdsmd ready'));
-  await stop;
-  log.info('vdsmd stopping');
-  await service.close();
-  await log.finish();
-  return 0;
+  return config;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`vdsmd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+exitWithCode('vdsmd', main);

@@ -168,28 +168,3 @@ function processShare(base: CpuReading, now: CpuReading, intervalSec: number): {
 function clampPercent(value: number): number {
   return Math.min(100, Math.max(0, value));
 }
-
-let shared: Promise<HostStatsSampler> | undefined;
-
-/**
- * The process-wide sampler, started on first use. Call it once at daemon start-up so the first getStats
- * already has a real window.
- */
-export function getHostStatsSampler(): Promise<HostStatsSampler> {
-  shared ??= (async () => {
-    const sampler = new HostStatsSampler();
-    await sampler.start();
-    return sampler;
-  })().catch((err: unknown) => {
-    shared = undefined;
-    throw err;
-  });
-  return shared;
-}
-
-/** Drops the process-wide sampler (daemon shutdown, tests); the next getHostStatsSampler() starts afresh. */
-export async function stopHostStatsSampler(): Promise<void> {
-  const current = shared;
-  shared = undefined;
-  (await current?.catch(() => undefined))?.stop();
-}

@@ -30,4 +30,4 @@ export const VERBS: readonly Verb[] = [
   pause,
   cont,
   vmGetStats,
-] as unknown as Verb[];
+];

@@ -1,3 +1,4 @@
+import type { HostStatsSampler } from '../host/stats.js';
 import type { FenceAgent } from '../plugins/fence/agent.js';
 import type { VmManager } from '../virt/manager.js';
 import { VdsmError } from '../common/errors.js';
@@ -10,6 +11,8 @@ export interface VerbContext {
   /** Fence agents this host can run for Host.fenceNode, by every name they answer to (none when absent). */
   fence?: { agents: Map<string, FenceAgent<unknown>> };
   log: Logger;
+  /** The host's statistics sampler (Host.getStats): one per service, so CPU windows span the engine's polls. */
+  hostStats: HostStatsSampler;
   /** The VM container; absent until libvirt is connected and recovery is done (callers then get 99). */
   vms?: VmManager;
   /** Local address the request arrived on (vdsm reports the NIC owning it as `lastClientIface`). */

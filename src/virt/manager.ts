@@ -3,9 +3,9 @@ import type { EventBus } from '../common/events.js';
 import { VdsmError } from '../common/errors.js';
 import { domainFacts, type DomainFacts } from './domxml.js';
 import { DomainState, LibvirtError, LibvirtErrorCode, LifecycleEventType, ShutdownDetail, StoppedDetail, SuspendedDetail, type DomainSummary, type Hypervisor, type LifecycleEvent } from './hypervisor.js';
-import { runningStats, statusTime, vmStats, type SampleWindow } from './stats.js';
+import { runningStats, statusTime, vmStats, type SampleWindow, type VmStats } from './stats.js';
 import { exitInfo, Vm, type ExitInfo } from './vm.js';
-import { ExitCode, ExitReason } from './vmstatus.js';
+import { ExitCode, ExitReason, VmStatus, type VmStatusName } from './vmstatus.js';
 
 export interface VmManagerOptions {
   events: EventBus;
@@ -26,6 +26,12 @@ export interface ShutdownRequest {
   timeoutSeconds: number;
   force: boolean;
 }
+
+/** One VM in Host.getVMList, with vdsm's raw status. */
+export type VmListEntry = { vmId: string; status: VmStatusName; statusTime: string };
+
+/** VM.create's answer: the VM registered and not yet started. */
+export type VmCreated = { vmId: string; status: typeof VmStatus.WaitForLaunch; statusTime: string; xml: string };
 
 const OVIRT_METADATA = 'http://ovirt.org/vm/1.0';
 const GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0';
@@ -97,7 +103,7 @@ export class VmManager {
    * VM.create: registers the VM as WaitForLaunch and starts it in the background, as vdsm does; a start
    * failure arrives as a Down event. Everything that can be checked beforehand is, so nothing is half-made.
    */
-  create(xml: string, facts: DomainFacts = domainFacts(xml), options: { paused?: boolean } = {}): Record<string, unknown> {
+  create(xml: string, facts: DomainFacts = domainFacts(xml), options: { paused?: boolean } = {}): VmCreated {
     this.assertOpen();
     if (this.vms.has(facts.uuid)) throw VdsmError.of('exist', { vmId: facts.uuid });
     const vm = new Vm(facts, xml, this.now(), this.options.guestWaitMs);
@@ -108,7 +114,8 @@ export class VmManager {
     void launching.finally(() => {
       if (this.launches.get(vm.id) === launching) this.launches.delete(vm.id);
     });
-    return { vmId: vm.id, status: vm.rawStatus(), statusTime: statusTime(vm.statusTime), xml };
+    // Still launching: libvirt answers and reports the start on later ticks.
+    return { vmId: vm.id, status: VmStatus.WaitForLaunch, statusTime: statusTime(vm.statusTime), xml };
   }
 
   private async launch(vm: Vm, paused: boolean): Promise<void> {
@@ -292,19 +299,19 @@ export class VmManager {
     });
   }
 
-  stats(vmId: string): Record<string, unknown> {
+  stats(vmId: string): VmStats {
     const vm = this.get(vmId);
     return vmStats(vm, this.now(), this.samples.get(vm.id));
   }
 
   /** Every VM, Down ones included, in the container's order: recovered first, then by creation. */
-  allStats(): Record<string, unknown>[] {
+  allStats(): VmStats[] {
     this.assertOpen();
     const now = this.now();
     return [...this.vms.values()].map((vm) => vmStats(vm, now, this.samples.get(vm.id)));
   }
 
-  list(): { vmId: string; status: string; statusTime: string }[] {
+  list(): VmListEntry[] {
     this.assertOpen();
     return [...this.vms.values()].map((vm) => ({ vmId: vm.id, status: vm.rawStatus(), statusTime: statusTime(vm.statusTime) }));
   }

@@ -1,5 +1,5 @@
-import type { Vm } from './vm.js';
-import { VmStatus } from './vmstatus.js';
+import type { ExitInfo, Vm } from './vm.js';
+import { type PauseCode, VmStatus, type VmStatusName } from './vmstatus.js';
 
 /** One bulk sample of a domain: libvirt's flat stats (`cpu.time`, `net.0.rx.bytes`, …) at a monotonic time. */
 export interface Sample {
@@ -17,20 +17,111 @@ const fixed2 = (n: number) => (Number.isFinite(n) ? n : 0).toFixed(2);
 const int = (n: number | string | undefined) => String(Math.trunc(Number(n ?? 0)) || 0);
 const num = (s: Sample | undefined, key: string) => Number(s?.stats[key] ?? 0);
 
+/** One NIC in a VM's stats (`network`), counters as decimal strings. */
+export type VmNicStats = {
+  macAddr: string;
+  name: string;
+  speed: string;
+  state: string;
+  rxErrors: string;
+  rxDropped: string;
+  txErrors: string;
+  txDropped: string;
+  rx: string;
+  tx: string;
+  sampleTime: number;
+};
+
+/** One disk in a VM's stats (`disks`), counters as decimal strings. */
+export type VmDiskStats = {
+  truesize: string;
+  apparentsize: string;
+  readLatency: string;
+  writeLatency: string;
+  flushLatency: string;
+  readOps: string;
+  writeOps: string;
+  readBytes: string;
+  writtenBytes: string;
+  readRate: string;
+  writeRate: string;
+};
+
+export type VmBalloonInfo = {
+  balloon_max: string;
+  balloon_min: string;
+  balloon_cur: string;
+  balloon_target: string;
+  ballooning_enabled: boolean;
+};
+
+/** What a VM that is not Down reports about its run (also the payload of the "start finished" VM_status event). */
+export type RunningVmStats = {
+  elapsedTime: string;
+  monitorResponse: '0' | '-1';
+  clientIp: string;
+  timeOffset: string;
+  cpuUser: string;
+  cpuSys: string;
+  cpuUsage: string;
+  cpuActual: boolean;
+  displayInfo: Vm['displays'];
+  hash?: string;
+  pauseCode?: PauseCode;
+  vcpuCount?: string;
+  network?: Record<string, VmNicStats>;
+  disks?: Record<string, VmDiskStats>;
+  balloonInfo?: VmBalloonInfo;
+  vmJobs?: Record<string, never>;
+};
+
+/** A Down VM's stats: the exit triple only. */
+export type DownVmStats = {
+  statusTime: string;
+  status: typeof VmStatus.Down;
+  vmId: string;
+  exitCode: ExitInfo['exitCode'];
+  exitReason: ExitInfo['exitReason'];
+  exitMessage: string;
+};
+
+/** A VM that is not Down: what it is, how it runs, and the guest agent figures (placeholders: no guest agent is read). */
+export type LiveVmStats = {
+  statusTime: string;
+  status: Exclude<VmStatusName, typeof VmStatus.Down>;
+  vmId: string;
+  vmName: string;
+  vmType: string;
+  kvmEnable: 'true';
+  acpiEnable: 'true' | 'false';
+} & RunningVmStats & GuestAgentStats;
+
+type GuestAgentStats = {
+  username: string;
+  session: string;
+  memUsage: string;
+  guestCPUCount: number;
+  appsList: string[];
+  guestIPs: string;
+  guestFQDN: string;
+};
+
+/** One VM as VM.getStats and Host.getAllVmStats report it (vm.py getStats). */
+export type VmStats = DownVmStats | LiveVmStats;
+
 /** vdsm's statusTime: integer monotonic milliseconds, as a string. */
 export function statusTime(ms: number): string {
   return String(Math.trunc(ms));
 }
 
 /** What VM.getStats / Host.getAllVmStats report for one VM (vm.py getStats), with vdsm's wire types. */
-export function vmStats(vm: Vm, now: number, window: SampleWindow | undefined): Record<string, unknown> {
+export function vmStats(vm: Vm, now: number, window: SampleWindow | undefined): VmStats {
   const status = vm.status(now);
   if (status === VmStatus.Down) {
     const exit = vm.exit!;
     return { statusTime: statusTime(vm.statusTime), status, vmId: vm.id, exitCode: exit.exitCode, exitReason: exit.exitReason, exitMessage: exit.exitMessage };
   }
-  // One literal, then the optional keys: getAllVmStats builds a thousand of these per call.
-  const stats: Record<string, unknown> = {
+  return {
     statusTime: statusTime(vm.statusTime),
     status,
     vmId: vm.id,
@@ -38,36 +129,32 @@ export function vmStats(vm: Vm, now: number, window: SampleWindow | undefined): 
     vmType: vm.domainType,
     kvmEnable: 'true',
     acpiEnable: vm.acpi ? 'true' : 'false',
+    ...runningStats(vm, now, window),
+    username: 'Unknown',
+    session: 'Unknown',
+    memUsage: '0',
+    guestCPUCount: -1,
+    appsList: [],
+    guestIPs: '',
+    guestFQDN: '',
   };
-  addRunningStats(stats, vm, now, window);
-  stats.username = 'Unknown';
-  stats.session = 'Unknown';
-  stats.memUsage = '0';
-  stats.guestCPUCount = -1;
-  stats.appsList = [];
-  stats.guestIPs = '';
-  stats.guestFQDN = '';
-  return stats;
 }
 
 /** The running part alone: also the payload of the "start finished" VM_status event. */
-export function runningStats(vm: Vm, now: number, window: SampleWindow | undefined): Record<string, unknown> {
-  const stats: Record<string, unknown> = {};
-  addRunningStats(stats, vm, now, window);
-  return stats;
-}
-
-function addRunningStats(stats: Record<string, unknown>, vm: Vm, now: number, window: SampleWindow | undefined): void {
-  stats.elapsedTime = int(vm.startTime === undefined ? 0 : (now - vm.startTime) / 1000);
-  // A VM whose last sample is a minute old no longer answers its monitor: the engine shows NotResponding.
-  stats.monitorResponse = window && vm.isRunning && now - window.last.at >= 60_000 ? '-1' : '0';
-  stats.clientIp = '';
-  stats.timeOffset = '0';
-  addCpuStats(stats, window);
-  stats.displayInfo = vm.displays;
+export function runningStats(vm: Vm, now: number, window: SampleWindow | undefined): RunningVmStats {
+  // The keys every running VM has in one literal, then the optional ones.
+  const stats: RunningVmStats = {
+    elapsedTime: int(vm.startTime === undefined ? 0 : (now - vm.startTime) / 1000),
+    // A VM whose last sample is a minute old no longer answers its monitor: the engine shows NotResponding.
+    monitorResponse: window && vm.isRunning && now - window.last.at >= 60_000 ? '-1' : '0',
+    clientIp: '',
+    timeOffset: '0',
+    ...cpuStats(window),
+    displayInfo: vm.displays,
+  };
   if (vm.hash !== undefined) stats.hash = vm.hash;
   if (vm.pauseCode !== undefined) stats.pauseCode = vm.pauseCode;
-  if (!window) return;
+  if (!window) return stats;
   const vcpus = window.last.stats['vcpu.current'];
   if (vcpus !== undefined) stats.vcpuCount = int(vcpus);
   if (window.last.stats['net.count']) {
@@ -81,27 +168,24 @@ function addRunningStats(stats: Record<string, unknown>, vm: Vm, now: number, wi
   const balloon = balloonInfo(vm, window.last);
   if (balloon) stats.balloonInfo = balloon;
   stats.vmJobs = {};
+  return stats;
 }
 
 /** vdsm: cpuUsage is cumulative user+system ns; cpuUser/cpuSys are percent of one CPU over the last window. */
-function addCpuStats(stats: Record<string, unknown>, window: SampleWindow | undefined): void {
-  if (!window?.prev) {
-    stats.cpuUser = '0.00';
-    stats.cpuSys = '0.00';
-    stats.cpuUsage = '0.00';
-    stats.cpuActual = false;
-    return;
-  }
+function cpuStats(window: SampleWindow | undefined): Pick<RunningVmStats, 'cpuUser' | 'cpuSys' | 'cpuUsage' | 'cpuActual'> {
+  if (!window?.prev) return { cpuUser: '0.00', cpuSys: '0.00', cpuUsage: '0.00', cpuActual: false };
   const { prev, last } = window;
   const seconds = (last.at - prev.at) / 1000;
   const hasSplit = last.stats['cpu.user'] !== undefined;
   const sysNs = hasSplit ? num(last, 'cpu.user') - num(prev, 'cpu.user') + num(last, 'cpu.system') - num(prev, 'cpu.system') : 0;
   const totalNs = num(last, 'cpu.time') - num(prev, 'cpu.time');
   const pct = (ns: number) => (seconds > 0 ? Math.max(0, (100 * ns) / seconds / 1e9) : 0);
-  stats.cpuUser = fixed2(pct(totalNs - sysNs));
-  stats.cpuSys = fixed2(pct(sysNs));
-  stats.cpuUsage = int(hasSplit ? num(last, 'cpu.user') + num(last, 'cpu.system') : num(last, 'cpu.time'));
-  stats.cpuActual = true;
+  return {
+    cpuUser: fixed2(pct(totalNs - sysNs)),
+    cpuSys: fixed2(pct(sysNs)),
+    cpuUsage: int(hasSplit ? num(last, 'cpu.user') + num(last, 'cpu.system') : num(last, 'cpu.time')),
+    cpuActual: true,
+  };
 }
 
 function indexes(sample: Sample, group: 'net' | 'block'): number[] {
@@ -109,8 +193,8 @@ function indexes(sample: Sample, group: 'net' | 'block'): number[] {
   return Array.from({ length: count }, (_, i) => i);
 }
 
-function networkStats(vm: Vm, last: Sample): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function networkStats(vm: Vm, last: Sample): Record<string, VmNicStats> {
+  const out: Record<string, VmNicStats> = {};
   for (const i of indexes(last, 'net')) {
     const name = last.stats[`net.${i}.name`];
     if (typeof name !== 'string' || !name) continue;
@@ -133,8 +217,8 @@ function networkStats(vm: Vm, last: Sample): Record<string, unknown> {
   return out;
 }
 
-function diskStats(prev: Sample, last: Sample): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function diskStats(prev: Sample, last: Sample): Record<string, VmDiskStats> {
+  const out: Record<string, VmDiskStats> = {};
   const seconds = (last.at - prev.at) / 1000;
   for (const i of indexes(last, 'block')) {
     const name = last.stats[`block.${i}.name`];
@@ -160,7 +244,7 @@ function diskStats(prev: Sample, last: Sample): Record<string, unknown> {
   return out;
 }
 
-function balloonInfo(vm: Vm, last: Sample): Record<string, unknown> | undefined {
+function balloonInfo(vm: Vm, last: Sample): VmBalloonInfo | undefined {
   if (!vm.hasBalloon || last.stats['balloon.current'] === undefined) return undefined;
   return {
     balloon_max: int(vm.memSizeMiB * 1024),

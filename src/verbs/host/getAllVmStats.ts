@@ -8,5 +8,5 @@ export default defineVerb({
   description: 'Statistics of every VM on the host, Down ones included, recovered VMs first and then in creation order. The engine polls it every 15 seconds.',
   params: z.object({}),
   result: z.array(vmStatsSchema),
-  handler: (_params, ctx) => vmsOf(ctx).allStats() as z.input<typeof vmStatsSchema>[],
+  handler: (_params, ctx) => vmsOf(ctx).allStats(),
 });

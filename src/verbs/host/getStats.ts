@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { HA_NOT_CONFIGURED, type HaStatus } from '../../common/ha-status.js';
-import { getHostStatsSampler } from '../../host/stats.js';
 import { toVdsmStats } from '../../host/vdsm-stats.js';
 import type { VerbContext } from '../context.js';
 import { defineVerb } from '../define.js';
@@ -105,10 +104,10 @@ export default defineVerb({
   params: z.object({}),
   result: hostStatsResult,
   handler: async (_params, ctx) => {
-    const [sampler, ha] = await Promise.all([getHostStatsSampler(), haStatusOrDefaults(ctx)]);
+    const ha = await haStatusOrDefaults(ctx);
     const counts = ctx.vms?.counts() ?? { total: 0, active: 0 };
     const vms = { vmCount: counts.total, vmActive: counts.active, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 };
-    return toVdsmStats(await sampler.sample(), ha, new Date(), vms);
+    return toVdsmStats(await ctx.hostStats.sample(), ha, new Date(), vms);
   },
 });
 

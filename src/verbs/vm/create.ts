@@ -35,7 +35,7 @@ export default defineVerb({
     const vms = vmsOf(ctx);
     const xml = p.xml ?? legacyXml(p, vmID);
     try {
-      return vms.create(xml, domainFacts(xml), { paused: p.launchPaused ?? false }) as never;
+      return vms.create(xml, domainFacts(xml), { paused: p.launchPaused ?? false });
     } catch (err) {
       if (err instanceof DomainXmlError) throw VdsmError.general(err.message);
       throw err;

@@ -8,5 +8,5 @@ export default defineVerb({
   description: "One VM's statistics, as a one-element list (the engine reads key statsList). 1 for an unknown VM.",
   params: z.object({ vmID }),
   result: z.array(vmStatsSchema).length(1),
-  handler: ({ vmID: id }, ctx) => [vmsOf(ctx).stats(id) as z.input<typeof vmStatsSchema>],
+  handler: ({ vmID: id }, ctx) => [vmsOf(ctx).stats(id)],
 });
