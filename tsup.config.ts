@@ -23,6 +23,7 @@ export default defineConfig([{
     'cli/vdsmd': 'src/cli/vdsmd.ts',
     'cli/vdsm-client': 'src/cli/vdsm-client.ts',
     'cli/gen-api-doc': 'src/cli/gen-api-doc.ts',
+    'cli/gen-broker-doc': 'src/cli/gen-broker-doc.ts',
     'cli/hosted-engine': 'src/cli/hosted-engine.ts',
     'cli/he-broker': 'src/cli/he-broker.ts',
     'cli/he-agent': 'src/cli/he-agent.ts',

@@ -5,7 +5,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callBroker } from '../src/hosted-engine/broker/rpc.js';
+import { brokerClient } from '../src/hosted-engine/broker/client.js';
 import { VdsmClient } from '../src/rpc/client.js';
 import { runHostedEngine, spawnHeDaemon, stopProcess } from './support/processes.js';
 import { waitFor } from './support/wait.js';
@@ -60,7 +60,7 @@ async function removeEngineVm(): Promise<void> {
     await client.call('VM.destroy', { vmID: VM_ID }).catch(() => undefined);
     await until('the engine VM gone from vdsmd', async () => ((await vmState()) === undefined ? true : undefined));
   }
-  await callBroker(brokerSocket(), 'leaseRelease', {}, 10_000).catch(() => undefined);
+  await brokerClient(brokerSocket()).call('leaseRelease', {}, { timeoutMs: 10_000 }).catch(() => undefined);
 }
 
 beforeAll(async () => {
@@ -213,7 +213,7 @@ describe('hosted-engine CLI with the broker', () => {
         const s = await ownBlock();
         if (!s || s.stopped || agentState(s) !== 'GlobalMaintenance') return undefined;
         if ((await vmState()) !== undefined) return undefined;
-        return (await callBroker(brokerSocket(), 'leaseHolder', {}, 10_000)) === null ? true : undefined;
+        return (await brokerClient(brokerSocket()).call('leaseHolder', {}, { timeoutMs: 10_000 })) === null ? true : undefined;
       });
       const refused = await cli('--clean-metadata');
       expect(refused.code).toBe(1);

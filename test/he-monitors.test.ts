@@ -368,6 +368,78 @@ describe('engine-health decision table (docs/hosted-engine.md, "The monitors")',
   });
 });
 
+describe("vdsm monitors read vdsmd's answers through the verbs' result schemas", () => {
+  const answering =
+    (answers: Record<string, unknown>): VdsmCall =>
+    async (method) =>
+      answers[method];
+  const nic = (state: string) => ({
+    name: 'ovirtmgmt',
+    state,
+    speed: '1000',
+    duplex: 'full',
+    rx: '1',
+    tx: '2',
+    rxErrors: '0',
+    txErrors: '0',
+    rxDropped: '0',
+    txDropped: '0',
+    sampleTime: 1700000000.5,
+  });
+  const vmEntry = (over: Record<string, unknown>) => ({ vmId: 'vm', statusTime: '12', ...over });
+
+  it('mgmt-bridge: up, down or absent from a valid answer; null (counted as down) for one Host.getStats does not allow', async () => {
+    const bridge = async (answer: unknown) => firstRound(started(createBridgeMonitor({ vdsm: answering({ 'Host.getStats': answer }), bridge: 'ovirtmgmt', intervalMs: 60_000 })));
+    expect(await bridge({ network: { ovirtmgmt: nic('up') } })).toBe(true);
+    expect(await bridge({ network: { ovirtmgmt: nic('down') } })).toBe(false);
+    expect(await bridge({ network: { eth0: { ...nic('up'), name: 'eth0' } } })).toBe(false);
+    expect(await bridge({ network: { ovirtmgmt: { state: 'up' } } })).toBeNull();
+    expect(await bridge({ network: 'ovirtmgmt' })).toBeNull();
+    expect(await bridge('stats')).toBeNull();
+  });
+
+  it('mem-free: the number vdsmd reports; null for one Host.getStats does not allow', async () => {
+    const memFree = async (answer: unknown) => firstRound(started(createMemFreeMonitor({ vdsm: answering({ 'Host.getStats': answer }), intervalMs: 60_000 })));
+    expect(await memFree({ memFree: 2048 })).toBe(2048);
+    expect(await memFree({ memFree: '2048' })).toBeNull();
+    expect(await memFree({ memFree: -1 })).toBeNull();
+    expect(await memFree({})).toBeNull();
+  });
+
+  it('engine-health: an entry VM.getStats does not allow is an RPC failure (unknown), not a verdict', async () => {
+    const engine = async (answer: unknown) =>
+      firstRound(started(createEngineHealthMonitor({ vdsm: answering({ 'VM.getStats': answer }), vmId: 'vm', healthUrl: 'http://127.0.0.1:9/', intervalMs: 60_000 })));
+    expect(await engine([vmEntry({ status: 'Paused' })])).toEqual({ vm: 'up', health: 'bad', detail: 'Paused', reason: REASON.badStatus });
+    const unknown = { vm: 'unknown', health: 'unknown', detail: 'unknown', reason: REASON.rpcFailed };
+    expect(await engine([{ status: 'Paused' }])).toEqual(unknown);
+    expect(await engine([vmEntry({ status: 'Down', exitReason: '4' })])).toEqual(unknown);
+    expect(await engine([vmEntry({ status: 'Paused' }), vmEntry({ status: 'Up' })])).toEqual(unknown);
+    expect(await engine({ status: 'Paused' })).toEqual(unknown);
+  });
+
+  it('cpu-load-no-engine: the engine share from a valid VM.getStats entry, none from one it does not allow', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'he-cpu-'));
+    try {
+      const load = async (answer: unknown) => {
+        const path = join(dir, 'stat');
+        writeFileSync(path, 'cpu  0 0 0 100 0 0 0 0\ncpu0 0 0 0 100 0 0 0 0\n');
+        const m = started(createCpuMonitor({ vdsm: answering({ 'VM.getStats': answer }), vmId: 'vm', intervalMs: 100, procStatPath: path }));
+        await firstRound(m);
+        writeFileSync(path, 'cpu  50 0 0 150 0 0 0 0\ncpu0 50 0 0 150 0 0 0 0\n');
+        // The first round that reads the new figures gives the value (a late write only delays it a round).
+        const v = await until(() => m.last() !== null && { load: m.last() }, 'a cpu load');
+        await m.stop();
+        return v.load;
+      };
+      expect(await load([vmEntry({ status: 'Up', cpuUser: '30.00', cpuSys: '10.00', cpuActual: true })])).toBeCloseTo(0.1);
+      expect(await load([vmEntry({ status: 'Up', cpuUser: '30', cpuSys: '10.00', cpuActual: true })])).toBeCloseTo(0.5);
+      expect(await load([{ status: 'Up', cpuUser: '30.00', cpuSys: '10.00', cpuActual: true }])).toBeCloseTo(0.5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 // ------------------------------------------------------------------------------------------------
 
 describe('vdsm monitors against a real vdsmd', () => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { callBroker } from '../hosted-engine/broker/rpc.js';
-import type { BrokerStatus } from '../hosted-engine/broker/server.js';
+import { brokerClient } from '../hosted-engine/broker/client.js';
+import type { BrokerStatus } from '../hosted-engine/broker/schemas.js';
 import { DEFAULT_CONF_FILE, readConf, type HeConf } from '../hosted-engine/conf.js';
 import { engineVmEnv, startEngineVm } from '../hosted-engine/agent-env.js';
 import { vdsmCaller } from '../hosted-engine/vdsm-connect.js';
@@ -36,7 +36,7 @@ function out(text: string): void {
 
 async function brokerStatus(conf: HeConf): Promise<BrokerStatus> {
   try {
-    return await callBroker<BrokerStatus>(conf.brokerSocket, 'status', {}, 10_000);
+    return await brokerClient(conf.brokerSocket).call('status', {}, { timeoutMs: 10_000 });
   } catch {
     throw new Error('Cannot connect to the HA daemon, please check the logs.');
   }
@@ -87,7 +87,7 @@ async function setMaintenance(conf: HeConf, mode: string | undefined): Promise<n
   }
   // Upstream's order: local, global, then the CLI's own local flag; so global clears local, none clears all.
   for (const [flag, on] of [['local', mode === 'local'], ['global', mode === 'global'], ['local_manual', mode === 'local']] as const) {
-    await callBroker(conf.brokerSocket, 'setMaintenance', { mode: flag, enabled: on }, 60_000).catch((err: Error) => {
+    await brokerClient(conf.brokerSocket).call('setMaintenance', { mode: flag, enabled: on }, { timeoutMs: 60_000 }).catch((err: Error) => {
       throw new Error(`Cannot set the maintenance mode: ${err.message}`);
     });
   }
@@ -156,16 +156,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'vm-poweroff':
       await withVdsm(conf, (call) => call('VM.destroy', { vmID: conf.vmId }));
-      await callBroker(conf.brokerSocket, 'leaseRelease', {}, 10_000);
+      await brokerClient(conf.brokerSocket).call('leaseRelease', {}, { timeoutMs: 10_000 });
       return 0;
     case 'clean-metadata': {
       const hostId = values['host-id'] === undefined ? conf.hostId : Number(values['host-id']);
       if (!Number.isInteger(hostId) || hostId < 1 || hostId > 2000) throw new UsageError(`--host-id must be a whole number from 1 to 2000, not '${values['host-id']}'`);
-      await callBroker(conf.brokerSocket, 'clearHost', { hostId, force: values['force-cleanup'] === true }, 30_000);
+      await brokerClient(conf.brokerSocket).call('clearHost', { hostId, force: values['force-cleanup'] === true }, { timeoutMs: 30_000 });
       return 0;
     }
     case 'reinitialize-lockspace':
-      await callBroker(conf.brokerSocket, 'resetLease', { force: values.force === true }, 30_000);
+      await brokerClient(conf.brokerSocket).call('resetLease', { force: values.force === true }, { timeoutMs: 30_000 });
       return 0;
   }
   return 1;

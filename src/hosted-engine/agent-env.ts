@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { callBroker } from './broker/rpc.js';
-import type { BrokerStatus } from './broker/server.js';
+import { brokerClient } from './broker/client.js';
+import type { BrokerStatus } from './broker/schemas.js';
 import type { HeConf } from './conf.js';
 import { engineVmXml } from './engine-xml.js';
 import type { LeaseHolder } from './lease.js';
@@ -28,7 +28,7 @@ export interface EngineVmEnv {
    * May this host start the engine VM under the lease? The file lock takes the lease here; with sanlock it only
    * looks (free, ours, or its holder dead), since libvirt takes it for qemu and the start itself arbitrates.
    */
-  claimLease(): Promise<boolean>;
+  prepareLeaseForStart(): Promise<boolean>;
   /** Who holds the engine VM lease now (null: nobody, or a dead host). */
   leaseHolder(): Promise<LeaseHolder | null>;
 }
@@ -52,9 +52,10 @@ export interface AgentEnv extends EngineVmEnv {
   writeBlock(block: HostBlock): Promise<void>;
   /** Tells the broker which hosts this agent judges alive (for clients). */
   reportAlive(ids: number[]): Promise<void>;
-  /** Whether this host still holds the engine VM lease (the file lock extends it). */
-  renewLease(): Promise<boolean>;
-  releaseLease(): Promise<void>;
+  /** Whether this host still holds the engine VM lease (the file lock extends it; sanlock's is only read). */
+  confirmLeaseHold(): Promise<boolean>;
+  /** The engine VM stopped here: the file lock gives the lease up (sanlock's went with qemu). */
+  releaseLeaseAfterStop(): Promise<void>;
 }
 
 export type StartOutcome =
@@ -77,7 +78,7 @@ export async function startEngineVm(env: EngineVmEnv, opts: { paused?: boolean; 
   } else if (existing !== undefined) {
     return { outcome: 'exists', status: existing };
   }
-  if (!(await env.claimLease())) return { outcome: 'lease-held', holder: await env.leaseHolder() };
+  if (!(await env.prepareLeaseForStart())) return { outcome: 'lease-held', holder: await env.leaseHolder() };
   return { outcome: 'requested', status: await env.createVm(opts.paused === true) };
 }
 
@@ -86,6 +87,8 @@ const BROKER_TIMEOUT_MS = 10_000;
 /** The engine VM through vdsmd and the lease through the broker, as this host's agent and CLI reach them. */
 export function engineVmEnv(conf: HeConf, vdsm: VdsmCall): EngineVmEnv {
   const vmID = conf.vmId;
+  const broker = brokerClient(conf.brokerSocket);
+  const bound = { timeoutMs: BROKER_TIMEOUT_MS };
   return {
     vmStatus: async () => {
       const status = ((await vdsm('VM.getStats', { vmID })) as { status?: string }[])[0]?.status;
@@ -108,8 +111,8 @@ export function engineVmEnv(conf: HeConf, vdsm: VdsmCall): EngineVmEnv {
     shutdownVm: async (delaySecs, message) => {
       await vdsm('VM.shutdown', { vmID, delay: String(delaySecs), message, force: false });
     },
-    claimLease: () => callBroker<boolean>(conf.brokerSocket, 'leaseAcquire', {}, BROKER_TIMEOUT_MS),
-    leaseHolder: () => callBroker<LeaseHolder | null>(conf.brokerSocket, 'leaseHolder', {}, BROKER_TIMEOUT_MS),
+    prepareLeaseForStart: () => broker.call('leaseAcquire', {}, bound),
+    leaseHolder: () => broker.call('leaseHolder', {}, bound),
   };
 }
 
@@ -117,7 +120,8 @@ const monotonicSeconds = () => Number(process.hrtime.bigint() / 1_000_000n) / 10
 
 /** The production Env: this host's broker (on its socket) and vdsmd. */
 export function liveAgentEnv(conf: HeConf, deps: { vdsm: VdsmCall; log: AgentLog }): AgentEnv {
-  const broker = <T>(method: string, params: Record<string, unknown> = {}) => callBroker<T>(conf.brokerSocket, method, params, BROKER_TIMEOUT_MS);
+  const broker = brokerClient(conf.brokerSocket);
+  const bound = { timeoutMs: BROKER_TIMEOUT_MS };
   return {
     ...engineVmEnv(conf, deps.vdsm),
     hostname: hostname(),
@@ -134,17 +138,17 @@ export function liveAgentEnv(conf: HeConf, deps: { vdsm: VdsmCall; log: AgentLog
         const timer = setTimeout(done, seconds * 1000);
         signal.addEventListener('abort', done, { once: true });
       }),
-    readStatus: () => broker<BrokerStatus>('status'),
-    readPulse: () => broker<string>('pulse'),
+    readStatus: () => broker.call('status', {}, bound),
+    readPulse: () => broker.call('pulse', {}, bound),
     writeBlock: async (block) => {
-      await broker('putHost', { block });
+      await broker.call('putHost', { block }, bound);
     },
     reportAlive: async (ids) => {
-      await broker('pushAlive', { ids });
+      await broker.call('pushAlive', { ids }, bound);
     },
-    renewLease: () => broker<boolean>('leaseRenew'),
-    releaseLease: async () => {
-      await broker('leaseRelease');
+    confirmLeaseHold: () => broker.call('leaseRenew', {}, bound),
+    releaseLeaseAfterStop: async () => {
+      await broker.call('leaseRelease', {}, bound);
     },
   };
 }

@@ -121,24 +121,24 @@ export class HaAgent {
     return r.wait;
   }
 
-  /** The engine VM runs here only under our lease: renew it, and if it was lost, stop the VM at once. */
+  /** The engine VM runs here only under our lease: confirm we hold it, and if it was lost, stop the VM at once. */
   private async keepLease(readings: MonitorReadings): Promise<void> {
     const { env } = this;
     const vm = readings.engine.vm;
-    // Renew first: the holder is looked up only when renewing fails or the VM is not up here (with sanlock,
-    // each lookup reads the lease on shared storage).
-    if (vm === 'up' && (await env.renewLease())) return;
+    // Confirm the hold first (the file lock renews it then): the holder is looked up only when that fails or the
+    // VM is not up here (with sanlock, each lookup reads the lease on shared storage).
+    if (vm === 'up' && (await env.confirmLeaseHold())) return;
     // vdsmd away: the VM may well run on; releasing now would hand a running VM's lease to the others.
     if (vm === 'unknown') return;
     const holder = await env.leaseHolder();
     if (vm === 'up') {
       // Lapsed while nobody took it (this agent restarted, say): take it back.
-      if (holder === null && (await env.claimLease())) return;
+      if (holder === null && (await env.prepareLeaseForStart())) return;
       const why = this.state.name === 'EngineStarting' ? 'another host started the engine VM first' : 'engine VM lease lost';
       env.log.error({ holder: holder?.hostId ?? null }, `${why}: powering the engine VM off here`);
       await env.destroyVm().catch(() => false);
     } else if (holder?.hostId === this.conf.hostId && this.state.name !== 'EngineStart' && this.state.name !== 'EngineStarting') {
-      await env.releaseLease();
+      await env.releaseLeaseAfterStop();
     }
   }
 
@@ -164,7 +164,7 @@ export class HaAgent {
           return { kind, ok: true };
         case 'poweroff-vm':
           await env.destroyVm(); // already gone is fine
-          await env.releaseLease();
+          await env.releaseLeaseAfterStop();
           return { kind, ok: true };
       }
     } catch (err) {

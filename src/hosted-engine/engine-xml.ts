@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { callBroker } from './broker/rpc.js';
+import { brokerClient } from './broker/client.js';
 import type { HeConf } from './conf.js';
 
 /**
@@ -8,7 +8,7 @@ import type { HeConf } from './conf.js';
  */
 export async function engineVmXml(conf: HeConf): Promise<string> {
   const xml = await readFile(conf.vmXml, 'utf8');
-  const lease = await callBroker<string | null>(conf.brokerSocket, 'leaseXml', {}, 10_000);
+  const lease = await brokerClient(conf.brokerSocket).call('leaseXml', {}, { timeoutMs: 10_000 });
   if (lease === null || /<lease[\s>]/.test(xml)) return xml;
   if (!xml.includes('</devices>')) throw new Error(`${conf.vmXml}: the engine VM's domain XML has no <devices> for its lease`);
   return xml.replace('</devices>', `  ${lease}\n  </devices>`);

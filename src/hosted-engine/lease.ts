@@ -7,14 +7,22 @@ export interface LeaseHolder {
   state?: string;
 }
 
-/** "This host may run the engine VM": the lock that keeps the engine VM from running twice. */
+/**
+ * "This host may run the engine VM": the lock that keeps the engine VM from running twice. Who takes and keeps
+ * the lease differs: the file lock is taken and renewed by these calls; with sanlock, libvirt takes it for QEMU
+ * when the engine VM starts, so these calls only read it.
+ */
 export interface EngineLease {
-  /** Takes the lease if it is free or expired; true when this host holds it afterwards. */
-  acquire(hostId: number): Promise<boolean>;
-  /** Extends this host's hold; false when another host holds it now (ours was lost). */
-  renew(hostId: number): Promise<boolean>;
-  /** Gives it up if this host holds it. */
-  release(hostId: number): Promise<void>;
+  /**
+   * Before an engine VM start here: true when it may go ahead (the lease is free, ours, or its holder dead).
+   * The file lock takes the lease for this host then; sanlock only reads who holds it.
+   */
+  prepareStart(hostId: number): Promise<boolean>;
+  /** Whether this host holds the lease now. The file lock extends the hold as it answers; sanlock only reads it. */
+  confirmHold(hostId: number): Promise<boolean>;
+  /** After the engine VM stopped here: the file lock gives the lease up if this host holds it; sanlock has nothing to do. */
+  releaseAfterStop(hostId: number): Promise<void>;
+  /** Who holds the lease, read from storage; null when nobody does (or its holder is dead). */
   holder(): Promise<LeaseHolder | null>;
   /** Frees the lease whoever holds it (--reinitialize-lockspace): only with every agent stopped. */
   reset(): Promise<void>;
@@ -36,7 +44,7 @@ const MUTEX_STALE_MS = 10_000;
  *
  * What it does NOT guarantee, unlike sanlock (the production lock, sanlock.ts): expiry is judged by wall
  * clocks, so hosts need NTP-close clocks; and nothing fences a holder that stalls (a paused process, a hung
- * NFS client) past the timeout and then carries on: until its next renew() answers false it may still believe
+ * NFS client) past the timeout and then carries on: until its next confirmHold() answers false it may still believe
  * it holds the lease. sanlock closes that hole with a watchdog; this file cannot.
  */
 export class FileLease implements EngineLease {
@@ -92,7 +100,7 @@ export class FileLease implements EngineLease {
     return r !== null && this.now() - r.renewedAt < this.timeoutMs;
   }
 
-  acquire(hostId: number): Promise<boolean> {
+  prepareStart(hostId: number): Promise<boolean> {
     return this.exclusive(async () => {
       const r = await this.read();
       if (this.live(r) && r.hostId !== hostId) return false;
@@ -101,7 +109,7 @@ export class FileLease implements EngineLease {
     });
   }
 
-  renew(hostId: number): Promise<boolean> {
+  confirmHold(hostId: number): Promise<boolean> {
     return this.exclusive(async () => {
       const r = await this.read();
       if (!r || r.hostId !== hostId) return false;
@@ -110,7 +118,7 @@ export class FileLease implements EngineLease {
     });
   }
 
-  release(hostId: number): Promise<void> {
+  releaseAfterStop(hostId: number): Promise<void> {
     return this.exclusive(async () => {
       const r = await this.read();
       if (r?.hostId === hostId) await this.write(null);

@@ -26,8 +26,9 @@ export type HostState = 'LIVE' | 'FAIL' | 'DEAD' | 'FREE' | 'UNKNOWN';
  * dies with qemu: it is released when qemu exits, sanlock kills qemu if this host cannot renew its host-id
  * lease, and another host can take it only once this host is provably dead (8 × io_timeout + 60 s).
  *
- * Hence acquire() is only a look before the start (is the lease free, ours, or its holder dead?); the start
- * itself is the arbiter. renew() says whether this host's qemu still holds it; release() has nothing to do.
+ * Hence prepareStart() only looks before the start (is the lease free, ours, or its holder dead?); the start
+ * itself is the arbiter. confirmHold() reads whether this host's qemu still holds it; releaseAfterStop() has
+ * nothing to do.
  */
 export class SanlockLease implements EngineLease {
   constructor(
@@ -81,16 +82,16 @@ export class SanlockLease implements EngineLease {
     return { hostId: owner, renewedAt: timestamp, state };
   }
 
-  async acquire(hostId: number): Promise<boolean> {
+  async prepareStart(hostId: number): Promise<boolean> {
     const h = await this.holder();
     return h === null || h.hostId === hostId;
   }
 
-  async renew(hostId: number): Promise<boolean> {
+  async confirmHold(hostId: number): Promise<boolean> {
     return (await this.holder())?.hostId === hostId;
   }
 
-  async release(): Promise<void> {
+  async releaseAfterStop(): Promise<void> {
     // qemu holds the lease; it goes when qemu exits.
   }
 

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { HA_NOT_CONFIGURED, type HaStatus, type HaStatusProvider } from '../common/ha-status.js';
 import { VdsmError } from '../common/errors.js';
-import { callBroker } from './broker/rpc.js';
-import type { BrokerStatus } from './broker/server.js';
+import { brokerClient } from './broker/client.js';
 import { readConf } from './conf.js';
 
 /**
@@ -16,7 +15,7 @@ export function brokerHaStatus(confPath: string): HaStatusProvider {
       const c = conf();
       if (!c) return HA_NOT_CONFIGURED.status();
       try {
-        const s = await callBroker<BrokerStatus>(c.brokerSocket, 'status', {}, 5000);
+        const s = await brokerClient(c.brokerSocket).call('status', {}, { timeoutMs: 5000 });
         const own = s.hosts.find((b) => b.hostId === c.hostId);
         return {
           configured: true,
@@ -34,7 +33,7 @@ export function brokerHaStatus(confPath: string): HaStatusProvider {
       const c = conf();
       if (!c) return HA_NOT_CONFIGURED.setMaintenance(mode, enabled);
       try {
-        await callBroker(c.brokerSocket, 'setMaintenance', { mode: mode === 'GLOBAL' ? 'global' : 'local', enabled }, 60_000);
+        await brokerClient(c.brokerSocket).call('setMaintenance', { mode: mode === 'GLOBAL' ? 'global' : 'local', enabled }, { timeoutMs: 60_000 });
       } catch (err) {
         throw VdsmError.of('haErr', { reason: (err as Error).message });
       }

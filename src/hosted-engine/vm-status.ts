@@ -1,4 +1,4 @@
-import type { BrokerStatus } from './broker/server.js';
+import type { BrokerStatus } from './broker/schemas.js';
 import type { HostBlock } from './types.js';
 import { encodeHostBlock, engineStatusJson } from './whiteboard.js';
 

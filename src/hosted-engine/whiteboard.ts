@@ -509,6 +509,11 @@ export interface WhiteboardSnapshot {
   problems: WhiteboardProblem[];
 }
 
+/** Storage did not hold what was just written to it: a concurrent writer, or a lost write. */
+export class WhiteboardReadBackError extends Error {
+  override name = 'WhiteboardReadBackError';
+}
+
 /**
  * The whiteboard as one file on shared storage (NFS, Gluster, a local path in tests): slot n at
  * n × 4096. Every operation opens the file afresh (NFS close-to-open revalidates cached pages);
@@ -603,7 +608,7 @@ export class FileWhiteboard {
       await this.writeSlot(0, encodeGlobalBlock({ ...current, maintenance: on }));
       const back = decodeGlobalBlock(await this.readRange(0, SLOT_BYTES));
       if (back.maintenance !== on) {
-        throw new Error(
+        throw new WhiteboardReadBackError(
           `global maintenance read back as ${back.maintenance} after writing ${on} to ${this.path}` +
             (back.warnings.length ? ` (${back.warnings.join('; ')})` : ''),
         );

@@ -21,8 +21,8 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { callBroker } from '../../src/hosted-engine/broker/rpc.js';
-import type { BrokerStatus } from '../../src/hosted-engine/broker/server.js';
+import { brokerClient } from '../../src/hosted-engine/broker/client.js';
+import type { BrokerStatus } from '../../src/hosted-engine/broker/schemas.js';
 import { DomainState, type Hypervisor } from '../../src/virt/hypervisor.js';
 import { openLibvirt } from '../../src/virt/libvirt.js';
 import { startLibvirtd, type Libvirtd } from '../fixtures/libvirtd.js';
@@ -492,7 +492,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     // The health of the host that ran the VM one sample before, asked together with every libvirt.
     const healthHost = previousOn !== undefined ? hosts.find((h) => h.id === previousOn && !h.dead) : undefined;
     const health = healthHost
-      ? bounded(callBroker<BrokerStatus>(healthHost.brokerSocket, 'status', {}, QUERY_TIMEOUT_MS), QUERY_TIMEOUT_MS, undefined, undefined)
+      ? bounded(brokerClient(healthHost.brokerSocket).call('status', {}, { timeoutMs: QUERY_TIMEOUT_MS }), QUERY_TIMEOUT_MS, undefined, undefined)
       : Promise.resolve(undefined);
     const answers = await Promise.all(
       live.map(async (h) => {
@@ -599,7 +599,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       const l = cluster.last();
       throw new Error(`${what}: not within ${timeoutMs} ms (last sample: running on [${l.running.join(',')}], unknown [${l.unknown.join(',')}], healthy ${l.healthy})`);
     },
-    broker: (id) => callBroker<BrokerStatus>(byId(id).brokerSocket, 'status', {}, 10_000),
+    broker: (id) => brokerClient(byId(id).brokerSocket).call('status', {}, { timeoutMs: 10_000 }),
     stopAgent: (id) => stopProcess(byId(id).agent, 10_000),
     diagnose(lines = 15) {
       const tail = (file: string, keep: (l: string) => boolean) =>

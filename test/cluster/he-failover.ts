@@ -18,7 +18,7 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { callBroker } from '../../src/hosted-engine/broker/rpc.js';
+import { brokerClient } from '../../src/hosted-engine/broker/client.js';
 import { describeSafety, MAX_GAP_MS, measureRecovery, safetyProblems, settledEngine, startCluster, type Cluster, type Safety, type Sample } from './cluster.js';
 
 export const seconds = (ms: number) => (ms / 1000).toFixed(1);
@@ -91,7 +91,7 @@ export function failoverBed(name: string): FailoverBed {
       const at = Date.now();
       const cli = await c.hostedEngine(other.id, ['--vm-start']);
       expect([cli.code, cli.stdout.trim()], cli.stderr).toEqual([1, `The engine VM lease is held by host ${owner}: is the engine VM running there?`]);
-      const lease = await callBroker<string | null>(other.brokerSocket, 'leaseXml', {}, 10_000);
+      const lease = await brokerClient(other.brokerSocket).call('leaseXml', {}, { timeoutMs: 10_000 });
       expect(lease).toMatch(/<lease><lockspace>hosted-engine<\/lockspace><key>engine-vm<\/key>/);
       const engineXml = readFileSync(join(c.dir, 'engine.xml'), 'utf8');
       const xml = opts.lease === false ? engineXml : engineXml.replace('</devices>', `  ${lease}\n  </devices>`);

@@ -11,7 +11,7 @@
  */
 import type { AgentEnv, AgentLog } from '../../src/hosted-engine/agent-env.js';
 import { HaAgent } from '../../src/hosted-engine/agent.js';
-import type { BrokerStatus } from '../../src/hosted-engine/broker/server.js';
+import type { BrokerStatus } from '../../src/hosted-engine/broker/schemas.js';
 import { DEFAULT_CONFIG, type HaConfig } from '../../src/hosted-engine/config.js';
 import type { LeaseHolder } from '../../src/hosted-engine/lease.js';
 import type { EngineHealth, HostBlock } from '../../src/hosted-engine/types.js';
@@ -315,12 +315,12 @@ export class HaSimulator {
         this.slots.set(h.id, { ...block });
       },
       reportAlive: async () => {},
-      renewLease: async () => !this.arbitration || this.leaseHolder()?.hostId === h.id,
-      releaseLease: async () => {
+      confirmLeaseHold: async () => !this.arbitration || this.leaseHolder()?.hostId === h.id,
+      releaseLeaseAfterStop: async () => {
         // sanlock: nothing to do, qemu holds the lease. Worth a line only when this host does hold it.
         if (this.arbitration && this.leaseHolder()?.hostId === h.id) this.hostNote(h, 'releases the engine VM lease while its qemu holds it');
       },
-      claimLease: async () => {
+      prepareLeaseForStart: async () => {
         if (!this.arbitration) return true;
         const holder = this.leaseHolder();
         return holder === null || holder.hostId === h.id;

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { JSONRPCClient, JSONRPCServer, type JSONRPCRequest } from 'json-rpc-2.0';
+import { JSONRPCClient, JSONRPCErrorCode, JSONRPCServer, type JSONRPCRequest } from 'json-rpc-2.0';
 
 /**
  * The broker's local socket speaks JSON-RPC 2.0, one message per line, over AF_UNIX (upstream: XML-RPC over
@@ -21,7 +21,7 @@ export function serveLines(server: JSONRPCServer, socketPath: string): Promise<n
         try {
           request = JSON.parse(line);
         } catch {
-          socket.write(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } })}\n`);
+          socket.write(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: JSONRPCErrorCode.ParseError, message: 'Parse error' } })}\n`);
           continue;
         }
         void server.receive(request as JSONRPCRequest).then((response) => {
@@ -36,8 +36,11 @@ export function serveLines(server: JSONRPCServer, socketPath: string): Promise<n
   });
 }
 
-/** One call on a fresh connection, bounded in time: the broker being down or hung must never hang a caller. */
-export async function callBroker<T>(socketPath: string, method: string, params: Record<string, unknown> = {}, timeoutMs = 5000): Promise<T> {
+/**
+ * One request on a fresh connection, bounded in time: the broker being down or hung must never hang a caller.
+ * Untyped: callers go through `brokerClient` (client.ts), which types and parses by the catalogue.
+ */
+export async function requestOnce(socketPath: string, method: string, params: unknown, timeoutMs: number): Promise<unknown> {
   const socket = net.connect(socketPath);
   socket.setEncoding('utf8');
   let buffered = '';
@@ -48,17 +51,22 @@ export async function callBroker<T>(socketPath: string, method: string, params: 
     const timer = setTimeout(() => reject(new Error(`the HA broker did not answer ${method} within ${timeoutMs / 1000} s`)), timeoutMs);
     socket.once('close', () => clearTimeout(timer));
     socket.on('error', (err) => reject(new Error(`cannot reach the HA broker at ${socketPath}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
-  });
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      client.receive(JSON.parse(buffered.slice(0, nl)));
-      buffered = buffered.slice(nl + 1);
-    }
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          client.receive(JSON.parse(line));
+        } catch {
+          reject(new Error(`the HA broker answered ${method} with a line that is not JSON`));
+        }
+      }
+    });
   });
   try {
-    return (await Promise.race([client.request(method, params), done])) as T;
+    return await Promise.race([client.request(method, params), done]);
   } finally {
     socket.destroy();
   }

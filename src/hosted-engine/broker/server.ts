@@ -1,31 +1,17 @@
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type net from 'node:net';
-import { JSONRPCErrorException, JSONRPCServer } from 'json-rpc-2.0';
 import type { Logger } from 'pino';
 import type { HeConf } from '../conf.js';
 import { FileLease, type EngineLease } from '../lease.js';
 import { SanlockLease } from '../sanlock.js';
+import type { SanlockRun } from '../../storage/sanlock-run.js';
 import { startMonitors } from '../monitors/index.js';
-import type { MonitorReadings, VdsmCall } from '../monitors/types.js';
-import type { HostBlock } from '../types.js';
+import type { VdsmCall } from '../monitors/types.js';
 import { FileWhiteboard } from '../whiteboard.js';
+import { brokerRpcServer } from './dispatch.js';
+import { BrokerError } from './errors.js';
 import { serveLines } from './rpc.js';
-
-/** What `status` answers: everything the CLI and vdsmd show, from the local agent's point of view. */
-export interface BrokerStatus {
-  hostId: number;
-  globalMaintenance: boolean;
-  hosts: HostBlock[];
-  extras: Record<number, string>;
-  problems: { slot: number; error: string }[];
-  /** Host ids the local agent saw alive (itself included); null when the agent has not said so for 60 s. */
-  alive: number[] | null;
-  localMaintenance: boolean;
-  readings: MonitorReadings;
-  /** sanlock: whether this host holds its host id in the lockspace (null: file lock, nothing to join). */
-  lockspace: { joined: boolean; error: string | null } | null;
-}
 
 export interface LocalMaintenanceFlags {
   /** Set by vdsmd (the engine's host maintenance flow). */
@@ -80,15 +66,25 @@ function keepLockspace(lease: SanlockLease, log: Logger): { state(): { joined: b
   };
 }
 
+export interface BrokerDeps {
+  vdsm: VdsmCall;
+  log: Logger;
+  /** How sanlock is run: the sanlock CLI unless a test stands in for it. */
+  sanlockRun?: SanlockRun;
+}
+
 /**
  * The HA broker: owns the monitors, the whiteboard, the engine VM lease and the local maintenance flags,
  * and answers the agent, vdsmd and the CLI on a local socket.
  */
-export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Logger }): Promise<{ close(): Promise<void> }> {
+export async function startBroker(conf: HeConf, deps: BrokerDeps): Promise<{ close(): Promise<void> }> {
   const { log } = deps;
   const whiteboard = new FileWhiteboard(conf.metadata);
   await whiteboard.ensureSize();
-  const sanlock = conf.lock === 'sanlock' ? new SanlockLease({ name: conf.sanlock.name, path: conf.lockspace, hostId: conf.hostId, ioTimeout: conf.sanlock.ioTimeout }) : undefined;
+  const sanlock =
+    conf.lock === 'sanlock'
+      ? new SanlockLease({ name: conf.sanlock.name, path: conf.lockspace, hostId: conf.hostId, ioTimeout: conf.sanlock.ioTimeout }, deps.sanlockRun)
+      : undefined;
   const lease: EngineLease = sanlock ?? new FileLease(conf.lockspace, conf.leaseTimeout * 1000);
   const lockspace = sanlock ? keepLockspace(sanlock, log) : undefined;
   const monitors = startMonitors({
@@ -127,87 +123,85 @@ export async function startBroker(conf: HeConf, deps: { vdsm: VdsmCall; log: Log
       problems: s.problems.map(({ slot, error }) => ({ slot, error })),
     };
   };
-  const fail = (message: string): never => {
-    throw new JSONRPCErrorException(message, 1);
-  };
-
-  const server = new JSONRPCServer();
-  server.addMethod('whiteboard', snapshot);
-  server.addMethod('putHost', async ({ block }: { block: HostBlock }) => {
-    if (block.hostId !== conf.hostId) fail(`this broker writes slot ${conf.hostId} only, not ${block.hostId}`);
-    // The block's timestamps are the monotonic clock (seconds since boot); the readable part shows them as dates.
-    await whiteboard.writeHost(block, Math.floor(Date.now() / 1000 - Number(process.hrtime.bigint() / 1_000_000n) / 1000));
-    return true;
-  });
-  server.addMethod('pushAlive', ({ ids }: { ids: number[] }) => {
-    alive = { ids, at: Date.now() };
-    return true;
-  });
-  server.addMethod('status', async (): Promise<BrokerStatus> => {
-    const flags = await readFlags();
-    return {
-      hostId: conf.hostId,
-      ...(await snapshot()),
-      alive: alive && Date.now() - alive.at < ALIVE_VALID_MS ? alive.ids : null,
-      localMaintenance: flags.local || flags.manual,
-      readings: monitors.readings(),
-      lockspace: lockspace?.state() ?? null,
-    };
-  });
-  // What should wake the agent before its next tick: the engine VM's state here or on any host's block.
-  server.addMethod('pulse', async () => {
-    const s = await whiteboard.readAll();
-    const hosts = [...s.hosts.values()].map((b) => `${b.hostId}:${b.engineStatus.vm}`).sort();
-    return [monitors.readings().engine.vm, s.global.maintenance, ...hosts].join('|');
-  });
-  server.addMethod('localMaintenance', async () => {
-    const flags = await readFlags();
-    return flags.local || flags.manual;
-  });
-  // mode: global | local (vdsmd) | local_manual (CLI), as upstream keeps two local flags.
-  server.addMethod('setMaintenance', async ({ mode, enabled }: { mode: string; enabled: boolean }) => {
-    if (typeof enabled !== 'boolean') fail('enabled must be true or false');
-    if (mode === 'global') await whiteboard.setGlobalMaintenance(enabled);
-    else if (mode === 'local' || mode === 'local_manual') {
-      const flags = await readFlags();
-      await writeFlags(mode === 'local' ? { ...flags, local: enabled } : { ...flags, manual: enabled });
-    } else fail(`unknown maintenance mode "${mode}"`);
-    log.info({ mode, enabled }, 'maintenance mode set');
-    return true;
-  });
-  server.addMethod('leaseAcquire', () => lease.acquire(conf.hostId));
-  server.addMethod('leaseRenew', () => lease.renew(conf.hostId));
-  server.addMethod('leaseRelease', async () => {
-    await lease.release(conf.hostId);
-    return true;
-  });
-  server.addMethod('leaseHolder', () => lease.holder());
-  server.addMethod('leaseXml', () => lease.leaseXml?.() ?? null);
-  // --clean-metadata: only a block whose agent stopped cleanly, unless forced; never a live lease holder's.
-  server.addMethod('clearHost', async ({ hostId, force }: { hostId: number; force: boolean }) => {
-    const s = await whiteboard.readAll();
-    const block = s.hosts.get(hostId);
-    const holder = await lease.holder();
-    if (!force && holder?.hostId === hostId) fail(`host ${hostId} holds the engine VM lease; it is alive`);
-    const state = hostId === conf.hostId ? undefined : (await sanlock?.hostStates())?.get(hostId);
-    // As upstream (which must take the host's id in the lockspace to clean it): no force cleans a live host.
-    if (state === 'LIVE' || state === 'FAIL') fail(`host ${hostId} is ${state} in the sanlock lockspace; it may still be alive`);
-    if (!force && block && !block.stopped) fail('Cannot clean unclean metadata block. Consider --force-cleanup.');
-    await whiteboard.clearHost(hostId);
-    log.warn({ hostId, force }, 'metadata block cleaned');
-    return true;
-  });
-  server.addMethod('resetLease', async ({ force }: { force: boolean }) => {
-    const s = await whiteboard.readAll();
-    if (!force && !s.global.maintenance) fail('Lockspace reinitialization is possible in global maintenance mode only');
-    if (!force && [...s.hosts.values()].some((b) => !b.stopped)) fail('Lockspace reinitialization cannot be performed with an active agent');
-    // Wiping the lease under a running engine VM would let a second one start (and sanlock kill the first).
-    const holder = await lease.holder().catch(() => null);
-    if (!force && holder) fail(`Lockspace reinitialization cannot be performed while host ${holder.hostId} holds the engine VM lease`);
-    await lease.reset();
-    log.warn({ force }, 'lockspace reinitialized');
-    return true;
-  });
+  const server = brokerRpcServer(
+    {
+      whiteboard: snapshot,
+      putHost: async ({ block }) => {
+        if (block.hostId !== conf.hostId) throw BrokerError.of('notOwnSlot', `this broker writes slot ${conf.hostId} only, not ${block.hostId}`);
+        // The block's timestamps are the monotonic clock (seconds since boot); the readable part shows them as dates.
+        await whiteboard.writeHost(block, Math.floor(Date.now() / 1000 - Number(process.hrtime.bigint() / 1_000_000n) / 1000));
+        return true;
+      },
+      pushAlive: async ({ ids }) => {
+        alive = { ids, at: Date.now() };
+        return true;
+      },
+      status: async () => {
+        const flags = await readFlags();
+        return {
+          hostId: conf.hostId,
+          ...(await snapshot()),
+          alive: alive && Date.now() - alive.at < ALIVE_VALID_MS ? alive.ids : null,
+          localMaintenance: flags.local || flags.manual,
+          readings: monitors.readings(),
+          lockspace: lockspace?.state() ?? null,
+        };
+      },
+      // What should wake the agent before its next tick: the engine VM's state here or on any host's block.
+      pulse: async () => {
+        const s = await whiteboard.readAll();
+        const hosts = [...s.hosts.values()].map((b) => `${b.hostId}:${b.engineStatus.vm}`).sort();
+        return [monitors.readings().engine.vm, s.global.maintenance, ...hosts].join('|');
+      },
+      localMaintenance: async () => {
+        const flags = await readFlags();
+        return flags.local || flags.manual;
+      },
+      setMaintenance: async ({ mode, enabled }) => {
+        if (mode === 'global') await whiteboard.setGlobalMaintenance(enabled);
+        else {
+          const flags = await readFlags();
+          await writeFlags(mode === 'local' ? { ...flags, local: enabled } : { ...flags, manual: enabled });
+        }
+        log.info({ mode, enabled }, 'maintenance mode set');
+        return true;
+      },
+      leaseAcquire: () => lease.prepareStart(conf.hostId),
+      leaseRenew: () => lease.confirmHold(conf.hostId),
+      leaseRelease: async () => {
+        await lease.releaseAfterStop(conf.hostId);
+        return true;
+      },
+      leaseHolder: () => lease.holder(),
+      leaseXml: async () => lease.leaseXml?.() ?? null,
+      // --clean-metadata: only a block whose agent stopped cleanly, unless forced; never a live lease holder's.
+      clearHost: async ({ hostId, force }) => {
+        const s = await whiteboard.readAll();
+        const block = s.hosts.get(hostId);
+        const holder = await lease.holder();
+        if (!force && holder?.hostId === hostId) throw BrokerError.of('leaseHeld', `host ${hostId} holds the engine VM lease; it is alive`);
+        const state = hostId === conf.hostId ? undefined : (await sanlock?.hostStates())?.get(hostId);
+        // As upstream (which must take the host's id in the lockspace to clean it): no force cleans a live host.
+        if (state === 'LIVE' || state === 'FAIL') throw BrokerError.of('hostAlive', `host ${hostId} is ${state} in the sanlock lockspace; it may still be alive`);
+        if (!force && block && !block.stopped) throw BrokerError.of('uncleanBlock', 'Cannot clean unclean metadata block. Consider --force-cleanup.');
+        await whiteboard.clearHost(hostId);
+        log.warn({ hostId, force }, 'metadata block cleaned');
+        return true;
+      },
+      resetLease: async ({ force }) => {
+        const s = await whiteboard.readAll();
+        if (!force && !s.global.maintenance) throw BrokerError.of('notInGlobalMaintenance', 'Lockspace reinitialization is possible in global maintenance mode only');
+        if (!force && [...s.hosts.values()].some((b) => !b.stopped)) throw BrokerError.of('agentActive', 'Lockspace reinitialization cannot be performed with an active agent');
+        // Wiping the lease under a running engine VM would let a second one start (and sanlock kill the first).
+        const holder = await lease.holder().catch(() => null);
+        if (!force && holder) throw BrokerError.of('leaseHeld', `Lockspace reinitialization cannot be performed while host ${holder.hostId} holds the engine VM lease`);
+        await lease.reset();
+        log.warn({ force }, 'lockspace reinitialized');
+        return true;
+      },
+    },
+    log,
+  );
 
   await mkdir(dirname(conf.brokerSocket), { recursive: true });
   await rm(conf.brokerSocket, { force: true });

@@ -5,6 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
+import vmGetStats from '../../verbs/vm/getStats.js';
+import type { vmStatsSchema } from '../../verbs/vm/schemas.js';
 import { PeriodicMonitor } from './periodic.js';
 import type { VdsmCall } from './types.js';
 import { RPC_TIMEOUT_MS } from './vdsm.js';
@@ -39,11 +42,9 @@ export function loadWithoutEngine(prev: CpuTicks, cur: CpuTicks, engineShare: nu
 }
 
 /** The engine VM's share of all CPUs from one VM.getStats entry; 0 while vdsmd only has placeholders (cpuActual false). */
-export function engineShareFromStats(stats: unknown, ncpu: number): number {
-  if (typeof stats !== 'object' || stats === null) return 0;
-  const s = stats as Record<string, unknown>;
-  if (s.cpuActual === false) return 0;
-  const pct = Number(s.cpuUser) + Number(s.cpuSys);
+export function engineShareFromStats(stats: Partial<z.output<typeof vmStatsSchema>>, ncpu: number): number {
+  if (stats.cpuActual === false) return 0;
+  const pct = Number(stats.cpuUser) + Number(stats.cpuSys);
   return Number.isFinite(pct) && pct > 0 ? pct / Math.max(1, ncpu) / 100 : 0;
 }
 
@@ -71,7 +72,8 @@ export function createCpuMonitor(options: CpuMonitorOptions): PeriodicMonitor<nu
       if (prev) {
         try {
           const list = await options.vdsm('VM.getStats', { vmID: options.vmId }, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS });
-          share = engineShareFromStats(Array.isArray(list) ? list[0] : undefined, cur.ncpu);
+          const parsed = vmGetStats.result.safeParse(list);
+          if (parsed.success) share = engineShareFromStats(parsed.data[0]!, cur.ncpu);
         } catch {
           // Not on this host (noVM) or vdsmd unreachable: no engine share to take away.
         }

@@ -6,7 +6,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { hostStatsResult } from '../../verbs/host/getStats.js';
+import vmGetStats from '../../verbs/vm/getStats.js';
+import type { vmStatsSchema } from '../../verbs/vm/schemas.js';
 import { ExitReason, VmStatus } from '../../virt/vmstatus.js';
+import { describeIssues } from '../schema-issues.js';
 import type { EngineHealth, EngineVm } from '../types.js';
 import { PeriodicMonitor, TIMED_OUT, within } from './periodic.js';
 import type { VdsmCall } from './types.js';
@@ -42,8 +47,11 @@ interface CommonOptions {
 // ------------------------------------------------------------------------------------------------
 // mgmt-bridge and mem-free
 
-/** A monitor of one figure from Host.getStats; null when vdsmd cannot say. */
-function hostStatsMonitor<T>(name: string, options: CommonOptions, pick: (stats: Record<string, unknown>) => T | null): PeriodicMonitor<T | null> {
+/**
+ * A monitor of one figure from Host.getStats; null when vdsmd cannot say (or says what the verb's schema does
+ * not allow). `part` is the slice of that schema the figure comes from: the rest of the answer is not judged.
+ */
+function hostStatsMonitor<P extends z.ZodType, T>(name: string, options: CommonOptions, part: P, pick: (stats: z.output<P>) => T): PeriodicMonitor<T | null> {
   return new PeriodicMonitor<T | null>({
     name,
     intervalMs: options.intervalMs,
@@ -51,39 +59,27 @@ function hostStatsMonitor<T>(name: string, options: CommonOptions, pick: (stats:
     log: options.log,
     onError: () => null,
     run: async () => {
-      const stats = await options.vdsm('Host.getStats', {}, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS });
-      return isRecord(stats) ? pick(stats) : null;
+      const parsed = part.safeParse(await options.vdsm('Host.getStats', {}, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS }));
+      return parsed.success ? pick(parsed.data) : null;
     },
   });
 }
 
 /** `mgmt-bridge`: Host.getStats network[bridge].state is 'up'; false when absent or not up; null when vdsmd cannot say. */
 export function createBridgeMonitor(options: CommonOptions & { bridge: string }): PeriodicMonitor<boolean | null> {
-  return hostStatsMonitor('mgmt-bridge', options, (stats) => {
-    if (!isRecord(stats.network)) return null;
-    const nic = stats.network[options.bridge];
-    return isRecord(nic) && nic.state === 'up';
-  });
+  return hostStatsMonitor('mgmt-bridge', options, hostStatsResult.pick({ network: true }), (stats) => stats.network[options.bridge]?.state === 'up');
 }
 
 /** `mem-free`: Host.getStats memFree (MiB); null when vdsmd cannot say. */
 export function createMemFreeMonitor(options: CommonOptions): PeriodicMonitor<number | null> {
-  return hostStatsMonitor('mem-free', options, (stats) => {
-    const raw = stats.memFree;
-    const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-    return Number.isFinite(value) ? value : null;
-  });
+  return hostStatsMonitor('mem-free', options, hostStatsResult.pick({ memFree: true }), (stats) => stats.memFree);
 }
 
 // ------------------------------------------------------------------------------------------------
 // engine-health: the decision table
 
-/** The VM.getStats fields the decision reads. */
-export interface VmStatsLike {
-  status?: unknown;
-  exitReason?: unknown;
-  exitMessage?: unknown;
-}
+/** One VM.getStats entry as the verb's schema parses it; the decision reads status, exitReason and exitMessage. */
+export type VmStatsLike = Partial<z.output<typeof vmStatsSchema>> & { status: string };
 
 /** Exit messages of a start that lost the race for the VM's storage lease to another host. */
 export function isLockFailure(exitMessage: string): boolean {
@@ -108,11 +104,10 @@ const UP_BUT_BAD: ReadonlySet<string> = new Set([VmStatus.Paused, VmStatus.WaitF
  * VM runs and only the engine's health page can tell (see `engineHealthFromLiveliness`).
  */
 export function engineHealthFromStats(previous: KnownVm, stats: VmStatsLike): EngineHealth | 'check-liveliness' {
-  const status = String(stats.status);
+  const { status } = stats;
   if (status === VmStatus.Down) {
-    const message = typeof stats.exitMessage === 'string' ? stats.exitMessage : '';
-    if (isLockFailure(message)) return { vm: 'down', health: 'bad', detail: status, reason: REASON.locked };
-    if (Number(stats.exitReason ?? 0) === ExitReason.MigrationSucceeded) return { vm: 'down', health: 'bad', detail: status, reason: REASON.migrated };
+    if (isLockFailure(stats.exitMessage ?? '')) return { vm: 'down', health: 'bad', detail: status, reason: REASON.locked };
+    if (stats.exitReason === ExitReason.MigrationSucceeded) return { vm: 'down', health: 'bad', detail: status, reason: REASON.migrated };
   }
   if (status === VmStatus.Down || status === VmStatus.MigrationDestination) {
     return { vm: previous === 'down' ? 'down' : 'down_unexpected', health: 'bad', detail: status, reason: REASON.badStatus };
@@ -183,9 +178,9 @@ export function createEngineHealthMonitor(options: EngineHealthMonitorOptions): 
       let stats: VmStatsLike;
       try {
         const list = await options.vdsm('VM.getStats', { vmID: options.vmId }, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS });
-        const first: unknown = Array.isArray(list) ? list[0] : undefined;
-        if (!isRecord(first) || typeof first.status !== 'string') throw new Error(`VM.getStats answered ${JSON.stringify(list)}`);
-        stats = first;
+        const parsed = vmGetStats.result.safeParse(list);
+        if (!parsed.success) throw new Error(`VM.getStats answered what its schema does not allow: ${describeIssues(parsed.error, '(answer)')}`);
+        stats = parsed.data[0]!;
       } catch (err) {
         if (rpcCode(err) === NO_SUCH_VM) {
           const verdict = engineHealthNoVm(state);
@@ -199,7 +194,7 @@ export function createEngineHealthMonitor(options: EngineHealthMonitorOptions): 
       if (verdict === 'check-liveliness') {
         const live = await checkLiveliness(options.healthUrl, options.livelinessTimeoutMs ?? LIVELINESS_TIMEOUT_MS, signal);
         if (!live.healthy) options.log?.warn({ url: options.healthUrl, detail: live.detail }, 'engine-health: bad health status');
-        verdict = engineHealthFromLiveliness(String(stats.status), live.healthy);
+        verdict = engineHealthFromLiveliness(stats.status, live.healthy);
       }
       state = verdict.vm as KnownVm;
       return verdict;
@@ -211,8 +206,4 @@ export function createEngineHealthMonitor(options: EngineHealthMonitorOptions): 
 function rpcCode(err: unknown): number | undefined {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'number' ? code : undefined;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
