@@ -9,7 +9,7 @@ import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { startIpmiSim } from '../test/fixtures/ipmi-sim.js';
 import { ourAgent, runFence, theirAgent } from '../test/support/fence-exec.js';
-import { VDSMD } from '../test/support/paths.js';
+import { startVdsmdProcess } from '../test/support/vdsmd-start.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
 const RUNS = Number(values.runs);
@@ -47,23 +47,11 @@ async function reference(label: string, program: string, args: string[], env: No
 
 /** Host.fenceNode status, sequential requests over a plain STOMP connection to a vdsmd process. */
 async function fenceNodeOverRpc(runs: number): Promise<number> {
-  const child = spawn(process.execPath, [VDSMD, '--ssl', 'false', '--bind', '127.0.0.1', '--port', '0', '--log-level', 'warn'], {
-    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', VDSM_LIBVIRT_URI: 'test:///default' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // warn level: the ready line is at info, so ready is learnt by asking (start-up takes a second or more, longer on
+  // a busy machine).
+  const vdsmd = await startVdsmdProcess({ args: ['--log-level', 'warn'], readyBy: 'ping', startTimeoutMs: 30_000, output: 'drop' });
   try {
-    // warn level: the ready line is at info, so learn the port from the listening socket instead (start-up takes
-    // a second or more, longer on a busy machine).
-    let port: number | undefined;
-    for (const until = Date.now() + 30_000; port === undefined; ) {
-      await new Promise((r) => setTimeout(r, 200));
-      if (child.exitCode !== null) throw new Error(`vdsmd exited with ${child.exitCode}`);
-      port = await findListeningPort(child.pid!).catch((e: Error) => {
-        if (Date.now() > until) throw e;
-        return undefined;
-      });
-    }
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host: '127.0.0.1', port: vdsmd.port });
     socket.setNoDelay(true);
     await new Promise((r) => socket.once('connect', r));
     socket.write('CONNECT\naccept-version:1.2\n\n\0SUBSCRIBE\ndestination:r\nid:s\n\n\0');
@@ -98,18 +86,8 @@ async function fenceNodeOverRpc(runs: number): Promise<number> {
     socket.destroy();
     return median(times);
   } finally {
-    child.kill('SIGTERM');
+    await vdsmd.stop();
   }
-}
-
-async function findListeningPort(pid: number): Promise<number> {
-  const { readFileSync, readdirSync, readlinkSync } = await import('node:fs');
-  const inodes = new Set(readdirSync(`/proc/${pid}/fd`).map((fd) => /socket:\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]).filter(Boolean));
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[3] === '0A' && inodes.has(f[9])) return parseInt(f[1]!.split(':')[1]!, 16);
-  }
-  throw new Error('vdsmd is not listening');
 }
 
 try {

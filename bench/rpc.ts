@@ -8,50 +8,25 @@
  * Run it as `taskset -c 0 npm run bench:rpc` to put server and client on one core (the cross-core wake-up, which
  * dominates the round trip on small VMs, then disappears; throughput then shares one core). Figures only.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { makePki, type Pki } from '../test/support/pki.js';
+import { stopProcess } from '../test/support/processes.js';
+import { startVdsmdProcess } from '../test/support/vdsmd-start.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, 'log-level': { type: 'string', default: 'info' } } });
 const SECONDS = Number(values.seconds);
 
 const BODY = '{"jsonrpc":"2.0","id":"b","method":"Host.ping2","params":{}}';
 const FRAME = Buffer.from(`SEND\ndestination:jms.topic.vdsm_requests\nreply-to:r\ncontent-length:${BODY.length}\n\n${BODY}\0`);
 
-interface Server {
-  port: number;
-  child: ChildProcess;
-}
-
-async function startServer(pki: string | null): Promise<Server> {
-  const tlsArgs = pki ? ['--ssl', 'true', '--ssl-key', join(pki, 'vdsm-key.pem'), '--ssl-cert', join(pki, 'vdsm.pem'), '--ssl-ca', join(pki, 'ca.pem')] : ['--ssl', 'false'];
-  // Logs go to a pipe we drain, as under journald; the request line is on at the default level.
-  const child = spawn(process.execPath, [join(ROOT, 'dist/cli/vdsmd.js'), '--port', '0', '--log-level', values['log-level']!, ...tlsArgs], {
-    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', VDSM_LIBVIRT_URI: 'test:///default' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let head = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      if (head.length < 100_000) head += d.toString();
-      const m = /"port":(\d+)[^\n]*vdsmd ready/.exec(head);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', () => reject(new Error('vdsmd exited')));
-  });
-  return { port, child };
-}
-
-function connect(port: number, pki: string | null): Promise<net.Socket> {
+function connect(port: number, pki: Pki | null): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s: net.Socket = pki
-      ? tls.connect({ host: '127.0.0.1', port, key: readFileSync(join(pki, 'engine-key.pem')), cert: readFileSync(join(pki, 'engine.pem')), ca: readFileSync(join(pki, 'ca.pem')), checkServerIdentity: () => undefined }, () => resolve(s))
+      ? tls.connect({ host: '127.0.0.1', port, key: readFileSync(pki.file('engine-key.pem')), cert: readFileSync(pki.file('engine.pem')), ca: readFileSync(pki.file('ca.pem')), checkServerIdentity: () => undefined }, () => resolve(s))
       : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
     s.setNoDelay(true);
     s.once('error', reject);
@@ -59,7 +34,7 @@ function connect(port: number, pki: string | null): Promise<net.Socket> {
 }
 
 /** A connection ready for requests: CONNECTED received and subscribed to the reply queue. */
-async function open(port: number, pki: string | null): Promise<net.Socket> {
+async function open(port: number, pki: Pki | null): Promise<net.Socket> {
   const s = await connect(port, pki);
   s.write('CONNECT\naccept-version:1.2\n\n\0SUBSCRIBE\ndestination:r\nid:s\nreceipt:ok\n\n\0');
   await new Promise<void>((resolve) => {
@@ -83,7 +58,7 @@ function countNul(d: Buffer): number {
   return n;
 }
 
-async function latency(port: number, pki: string | null, conns: number): Promise<{ p50: number; p99: number; rate: number }> {
+async function latency(port: number, pki: Pki | null, conns: number): Promise<{ p50: number; p99: number; rate: number }> {
   const sockets = await Promise.all(Array.from({ length: conns }, () => open(port, pki)));
   const samples: number[] = [];
   const deadline = Date.now() + SECONDS * 1000;
@@ -115,13 +90,13 @@ async function echoFloor(): Promise<{ p50: number; p99: number }> {
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString()))));
   const lat = await latency(port, null, 1);
-  child.kill();
+  await stopProcess(child, 5000);
   return lat;
 }
 
-async function measure(label: string, pki: string | null) {
-  const server = await startServer(pki);
-  server.child.stdout!.resume();
+async function measure(label: string, pki: Pki | null) {
+  // Logs go to a pipe we drain, as under journald; the request line is on at the default level.
+  const server = await startVdsmdProcess({ pki: pki ?? undefined, args: ['--log-level', values['log-level']!], output: 'drop' });
   // Warm the JIT before measuring.
   await throughput(server.port, pki, 1, 64);
   const rows: string[] = [];
@@ -133,13 +108,13 @@ async function measure(label: string, pki: string | null) {
       `${label.padEnd(9)} ${String(conns).padStart(5)}   ${lat.p50.toFixed(0).padStart(8)} ${lat.p99.toFixed(0).padStart(8)}  ${Math.round(lat.rate).toString().padStart(12)}  ${Math.round(rate).toString().padStart(14)}  (window ${window}/conn)`,
     );
   }
-  const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))![1]) / 1024;
-  server.child.kill('SIGTERM');
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]) / 1024;
+  await server.stop();
   return { rows, hwm };
 }
 
 /** Keeps `window` requests in flight per connection; counting starts after a short ramp (connection set-up is not in it). */
-async function throughput(port: number, pki: string | null, conns: number, window: number): Promise<number> {
+async function throughput(port: number, pki: Pki | null, conns: number, window: number): Promise<number> {
   const sockets = await Promise.all(Array.from({ length: conns }, () => open(port, pki)));
   const burst = Buffer.concat(Array.from({ length: window }, () => FRAME));
   let replies = 0;
@@ -166,20 +141,19 @@ async function throughput(port: number, pki: string | null, conns: number, windo
   return replies / SECONDS;
 }
 
-const pki = mkdtempSync(join(tmpdir(), 'bench-pki-'));
+const pki = makePki();
 try {
-  execFileSync('bash', [join(ROOT, 'scripts/gen-pki.sh'), pki]);
   console.log(`bench/rpc: Host.ping2, ${SECONDS} s per figure, vdsmd log level ${values['log-level']}, node ${process.version}`);
   console.log('transport  conns  p50 (µs) p99 (µs)  ping-pong/s  pipelined req/s');
   const floor = await echoFloor();
   console.log(`echo floor    1   ${floor.p50.toFixed(0).padStart(8)} ${floor.p99.toFixed(0).padStart(8)}  (bare Node echo process, same client)`);
   let peak = 0;
-  for (const [label, dir] of [['plaintext', null], ['tls', pki]] as const) {
-    const { rows, hwm } = await measure(label, dir);
+  for (const [label, keys] of [['plaintext', null], ['tls', pki]] as const) {
+    const { rows, hwm } = await measure(label, keys);
     for (const r of rows) console.log(r);
     peak = Math.max(peak, hwm);
   }
   console.log(`peak server RSS (VmHWM): ${peak.toFixed(1)} MiB`);
 } finally {
-  rmSync(pki, { recursive: true, force: true });
+  pki.cleanup();
 }

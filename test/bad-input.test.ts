@@ -1,30 +1,22 @@
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RawStomp, rawCall } from './support/raw-stomp.js';
-import { startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
+import { useVdsmd } from './support/vdsmd-process.js';
 import { waitFor } from './support/wait.js';
 
-let vdsmd: VdsmdProcess;
-
-beforeAll(async () => {
-  vdsmd = await startVdsmdProcess();
-});
-
-afterAll(async () => {
-  await vdsmd?.stop();
-});
+const ctx = useVdsmd();
 
 const ping = { jsonrpc: '2.0', id: 'health', method: 'Host.ping2', params: {} };
 
 /** The process is alive and a fresh client is served right away. */
 async function expectHealthy() {
-  expect(vdsmd.alive()).toBe(true);
-  expect(await rawCall(vdsmd.port, ping)).toEqual({ jsonrpc: '2.0', id: 'health', result: true });
+  expect(ctx.vdsmd.alive()).toBe(true);
+  expect(await rawCall(ctx.vdsmd.port, ping)).toEqual({ jsonrpc: '2.0', id: 'health', result: true });
 }
 
 async function connected(): Promise<RawStomp> {
-  const c = await RawStomp.connect(vdsmd.port);
+  const c = await RawStomp.connect(ctx.vdsmd.port);
   c.send('CONNECT', { 'accept-version': '1.2' });
   await c.nextFrame('CONNECTED');
   return c;
@@ -36,7 +28,7 @@ function rssMiB(pid: number): number {
 
 describe('malformed STOMP gets an ERROR frame and a closed connection; the service goes on', () => {
   it('closes a connection that starts with garbage, without answering', async () => {
-    const c = await RawStomp.connect(vdsmd.port);
+    const c = await RawStomp.connect(ctx.vdsmd.port);
     c.write('HELLO there, this is not STOMP\n\n');
     expect(await c.waitClosed()).toBe(true);
     expect(c.frames).toHaveLength(0);
@@ -44,7 +36,7 @@ describe('malformed STOMP gets an ERROR frame and a closed connection; the servi
   });
 
   it('answers HTTP with 404 and closes', async () => {
-    const c = await RawStomp.connect(vdsmd.port);
+    const c = await RawStomp.connect(ctx.vdsmd.port);
     c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(await c.waitClosed()).toBe(true);
     expect(c.raw.toString()).toMatch(/^HTTP\/1.1 404 Not Found/);
@@ -69,13 +61,13 @@ describe('malformed STOMP gets an ERROR frame and a closed connection; the servi
 
   it('serves a 5 MiB request (under the 8 MiB frame limit)', async () => {
     const big = { ...ping, id: 'big', params: { padding: 'p'.repeat(5 * 1024 * 1024) } };
-    expect(await rawCall(vdsmd.port, big)).toEqual({ jsonrpc: '2.0', id: 'big', result: true });
+    expect(await rawCall(ctx.vdsmd.port, big)).toEqual({ jsonrpc: '2.0', id: 'big', result: true });
   });
 });
 
 describe('STOMP errors that keep the connection open', () => {
   it('refuses a version other than 1.2, then accepts 1.2 on the same connection', async () => {
-    const c = await RawStomp.connect(vdsmd.port);
+    const c = await RawStomp.connect(ctx.vdsmd.port);
     c.send('CONNECT', { 'accept-version': '1.0,1.1' });
     expect((await c.nextFrame('ERROR')).body.toString()).toBe('Version unsupported');
     c.send('CONNECT', { 'accept-version': '1.1,1.2' });
@@ -194,8 +186,8 @@ describe('bad JSON-RPC over STOMP', () => {
 
 describe('abusive clients', () => {
   it('a client that stops reading is throttled: vdsmd stops reading its requests; memory stays bounded; others are served', async () => {
-    const before = rssMiB(vdsmd.pid);
-    const socket = net.connect({ host: '127.0.0.1', port: vdsmd.port });
+    const before = rssMiB(ctx.vdsmd.pid);
+    const socket = net.connect({ host: '127.0.0.1', port: ctx.vdsmd.port });
     let dropped = false;
     socket.on('error', () => (dropped = true));
     socket.on('close', () => (dropped = true));
@@ -227,7 +219,7 @@ describe('abusive clients', () => {
     for (let i = 0; i < 5; i++) await expectHealthy();
     expect(unsent - socket.writableLength).toBeLessThan(1024 * 1024);
     expect(dropped).toBe(false);
-    expect(rssMiB(vdsmd.pid) - before).toBeLessThan(200);
+    expect(rssMiB(ctx.vdsmd.pid) - before).toBeLessThan(200);
     socket.destroy();
     await expectHealthy();
   });
@@ -237,7 +229,7 @@ describe('abusive clients', () => {
       const sockets = await Promise.all(
         Array.from({ length: 100 }, (_, i) =>
           new Promise<net.Socket>((resolve) => {
-            const s = net.connect({ host: '127.0.0.1', port: vdsmd.port }, () => resolve(s));
+            const s = net.connect({ host: '127.0.0.1', port: ctx.vdsmd.port }, () => resolve(s));
             s.on('error', () => resolve(s));
           }).then((s) => {
             if (i % 3 === 1) s.write('CONNECT\naccept-version:1.2\n\n\0SEND\ndestination:jms.topic.vdsm_requests\ncontent-length:100\n\n{"jso');

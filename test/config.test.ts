@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../src/cli/config.js';
 import { SETTINGS } from '../src/cli/settings.js';
+import { runChecked, runCommand } from './support/run-command.js';
 import { makePki, startVdsmdProcess, VDSMD } from './support/vdsmd-process.js';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'vdsm-conf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -106,20 +104,20 @@ describe('configuration', () => {
   });
 
   it('vdsmd --help documents every setting; a bad flag exits 2', async () => {
-    const { stdout } = await run(process.execPath, [VDSMD, '--help']);
+    const { stdout } = await runChecked(process.execPath, [VDSMD, '--help'], { env: process.env });
     for (const key of ['management_port', 'management_ip', '[vars] ssl', 'ssl_key', 'ssl_cert', 'ssl_ca', 'VDSM_PORT', '--port']) expect(stdout).toContain(key);
     for (const s of Object.values(SETTINGS)) {
       const line = stdout.split('\n').find((l) => l.trimStart().startsWith(`--${s.flag} `));
       expect(line, s.flag).toMatch(new RegExp(`^  --${s.flag} \\S+ +${s.env} +\\[${s.ini[0]}\\] ${s.ini[1]}$`));
     }
     expect(stdout).toContain('FILE.d/*.conf');
-    const bad = await run(process.execPath, [VDSMD, '--port', 'abc']).catch((e) => e);
+    const bad = await runCommand(process.execPath, [VDSMD, '--port', 'abc'], { env: process.env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/port must be a number/);
   });
 
   it('vdsmd with ssl on and unreadable key files fails to start with a clear message', async () => {
-    const bad = await run(process.execPath, [VDSMD, '--config', '/dev/null', '--port', '0', '--ssl-key', join(dir, 'nokey.pem')]).catch((e) => e);
+    const bad = await runCommand(process.execPath, [VDSMD, '--config', '/dev/null', '--port', '0', '--ssl-key', join(dir, 'nokey.pem')], { env: process.env });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/ssl is on but the key \(ssl_key\) .*nokey.pem cannot be read/);
   });

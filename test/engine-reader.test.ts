@@ -9,49 +9,27 @@
  * bytes ("stranded"), every frame that arrives is delivered, and the reader never hits a parse error. Delivery
  * latencies are printed; the reader's own injected stalls (up to 50 ms) are most of them.
  */
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { engineHandshake, engineRequest, OneFramePerReadClient } from './support/one-frame-reader.js';
 import { rng } from './support/rng.js';
-import { makePki, type Pki, startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
+import { useTlsVdsmd, useVdsmd } from './support/vdsmd-process.js';
+import { pollUntil, sleep } from './support/wait.js';
 
-let vdsmd: VdsmdProcess;
-
-beforeAll(async () => {
-  vdsmd = await startVdsmdProcess();
-});
-
-afterAll(async () => {
-  await vdsmd?.stop();
-});
+const ctx = useVdsmd();
 
 async function engineLike(wakeDelayMs: () => number): Promise<OneFramePerReadClient> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port: vdsmd.port }, () => resolve(s));
+    const s = net.connect({ host: '127.0.0.1', port: ctx.vdsmd.port }, () => resolve(s));
     s.once('error', reject);
   });
   const client = new OneFramePerReadClient(socket, wakeDelayMs);
   client.send(engineHandshake());
-  await until(client, () => client.delivered.some((f) => f.command === 'CONNECTED'));
+  await client.until(() => client.delivered.some((f) => f.command === 'CONNECTED'));
   return client;
-}
-
-/** Waits until `done` holds, checking on every delivered frame; bounded, and no busy loop. */
-function until(client: OneFramePerReadClient, done: () => boolean, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (done()) return resolve();
-    const timer = setTimeout(() => reject(new Error(`not done after ${timeoutMs} ms: ${client.framesArrived} frames arrived, ${client.delivered.length} delivered, ${client.stranded.length} stranded; errors: ${client.errors.join('; ') || 'none'}; delivered: ${client.delivered.map((f) => f.body.trim().slice(0, 120) || f.command).join(' | ')}`)), timeoutMs);
-    client.onFrame(() => {
-      if (done()) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
 }
 
 /** Sends requests in ONE write, as concurrent engine threads' frames often leave together, and awaits every reply. */
@@ -64,7 +42,7 @@ async function burst(client: OneFramePerReadClient, calls: [string, Record<strin
     if (ids.includes(body.id)) replies.set(body.id, body);
   });
   client.send(calls.map(([method, params], i) => engineRequest(ids[i]!, method, params)).join(''));
-  await until(client, () => replies.size === calls.length);
+  await client.until(() => replies.size === calls.length);
   return replies;
 }
 
@@ -73,7 +51,7 @@ async function settle(client: OneFramePerReadClient): Promise<void> {
   let seen = -1;
   for (let i = 0; i < 40 && seen !== client.framesArrived; i++) {
     seen = client.framesArrived;
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 
@@ -114,7 +92,7 @@ describe('a client that frees one frame per read (the engine’s library)', () =
       await burst(client, [['VM.create', { vmID: vmId, vmParams: { vmId, vmName: 'reader-destroy', memSize: 64 } }]]);
       const [destroy] = [...(await burst(client, [['VM.destroy', { vmID: vmId }]])).values()];
       expect(destroy.result).toBe(true);
-      await until(client, () => events.some((e) => e.status === 'Down'));
+      await client.until(() => events.some((e) => e.status === 'Down'));
       await settle(client);
       expectNothingHeldBack(client);
     } finally {
@@ -128,7 +106,7 @@ describe('a client that frees one frame per read (the engine’s library)', () =
       for (let i = 0; i < 10; i++) {
         const n = i === 3 ? 2 : 1;
         await burst(client, Array.from({ length: n }, () => ['Host.ping2', {}] as [string, Record<string, unknown>]));
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
       await settle(client);
       expectNothingHeldBack(client);
@@ -166,7 +144,7 @@ describe('a client that frees one frame per read (the engine’s library)', () =
           }
         }
         await burst(client, calls);
-        await new Promise((r) => setTimeout(r, Math.floor(random() * 60)));
+        await sleep(Math.floor(random() * 60));
       }
       for (const vmId of live) await burst(client, [['VM.destroy', { vmID: vmId }]]);
       await settle(client);
@@ -187,28 +165,15 @@ describe('a client that frees one frame per read (the engine’s library)', () =
 });
 
 describe('over TLS', () => {
-  let pki: Pki;
-  let tlsVdsmd: VdsmdProcess;
-
-  beforeAll(async () => {
-    pki = makePki();
-    tlsVdsmd = await startVdsmdProcess({ pki });
-  });
-
-  afterAll(async () => {
-    await tlsVdsmd?.stop();
-    pki?.cleanup();
-  });
+  const secure = useTlsVdsmd();
 
   // The library decrypts one TLS record per read and stops reading the socket while a decrypted record has bytes
   // left: a record holding two frames strands the second, and can stall the connection for good.
   it('no TLS record carries bytes of two frames, even for replies that leave together', async () => {
     const socket = tls.connect({
       host: '127.0.0.1',
-      port: tlsVdsmd.port,
-      key: readFileSync(pki.file('engine-key.pem')),
-      cert: readFileSync(pki.file('engine.pem')),
-      ca: readFileSync(pki.file('ca.pem')),
+      port: secure.vdsmd.port,
+      ...secure.tls('engine'),
       checkServerIdentity: () => undefined,
     });
     // Node's TLS socket hands over each record's plaintext as one chunk (one SSL_read each).
@@ -220,7 +185,7 @@ describe('over TLS', () => {
       const ids = Array.from({ length: 8 }, () => randomUUID());
       socket.write(ids.map((id, i) => engineRequest(id, i % 2 ? 'Host.getStats' : 'Host.ping2')).join(''));
       const frames = () => records.reduce((n, r) => n + r.filter((b) => b === 0).length, 0);
-      for (let i = 0; i < 100 && frames() < 9; i++) await new Promise((r) => setTimeout(r, 50));
+      await pollUntil(() => frames() >= 9, 5000, 50);
       expect(frames()).toBe(9);
       const shared = records.filter((r) => {
         const nul = r.indexOf(0);

@@ -1,19 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ilo2Sim, type Ilo2SimOptions, startIlo2Sim } from './fixtures/ilo2-sim.js';
 import { expectMetadataParity, lines, ourAgent, runFence, theirAgent } from './support/fence-run.js';
+import { makePki, type Pki } from './support/pki.js';
 import { closedPort } from './support/ports.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const USER = 'Administrator';
 const PASSWORD = 'Secr3t-pw_42';
 const RUN_MS = 40_000;
 
-let pki = '';
+let pki: Pki | undefined;
 let key: Buffer;
 let cert: Buffer;
 let sim: Ilo2Sim;
@@ -23,16 +19,15 @@ const timings: string[] = [];
 const ours = ourAgent;
 
 beforeAll(async () => {
-  pki = mkdtempSync(join(tmpdir(), 'fence-ilo2-pki-'));
-  execFileSync('bash', [join(ROOT, 'scripts/gen-pki.sh'), pki]);
-  key = readFileSync(join(pki, 'vdsm-key.pem'));
-  cert = readFileSync(join(pki, 'vdsm.pem'));
+  pki = makePki();
+  key = readFileSync(pki.file('vdsm-key.pem'));
+  cert = readFileSync(pki.file('vdsm.pem'));
   sim = await startIlo2Sim({ key, cert, user: USER, password: PASSWORD });
 });
 
 afterAll(async () => {
   await Promise.all([sim, ...extraSims].filter(Boolean).map((s) => s.close()));
-  if (pki) rmSync(pki, { recursive: true, force: true });
+  pki?.cleanup();
   console.log(`fence_ilo2 run times (theirs / ours):\n${timings.join('\n')}`);
 });
 

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApcSnmpSim, type ApcSnmpSim } from './fixtures/apc-snmp-sim.js';
-import { run } from './fixtures/ipmi-sim.js';
+import { runFence } from './support/fence-exec.js';
 import { missing } from './support/peers.js';
 
 const AGENT = '/usr/sbin/fence_apc_snmp';
@@ -14,7 +14,7 @@ const AGENT_TIMEOUT_MS = 25_000;
 const noAgent = missing('ClusterLabs fence_apc_snmp (fence-agents)', !existsSync(AGENT));
 
 function agent(sim: ApcSnmpSim, community: string, ...args: string[]) {
-  return run(AGENT, ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-c', community, ...args], { timeoutMs: AGENT_TIMEOUT_MS });
+  return runFence(AGENT, ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-c', community, ...args], undefined, AGENT_TIMEOUT_MS, process.env);
 }
 
 describe.skipIf(noAgent)('snmpsim APC rPDU fixture vs real fence_apc_snmp', () => {
@@ -94,7 +94,7 @@ describe.skipIf(noAgent)('snmpsim APC rPDU fixture vs real fence_apc_snmp', () =
 
   it('stdin key=value form and SNMP v2c', async () => {
     const input = `ipaddr=127.0.0.1\nipport=${sim.port}\ncommunity=private\nsnmp_version=2c\nport=2\naction=off\n`;
-    let r = await run(AGENT, [], { timeoutMs: AGENT_TIMEOUT_MS, input });
+    let r = await runFence(AGENT, [], input, AGENT_TIMEOUT_MS, process.env);
     expect([r.code, r.stdout]).toEqual([0, 'Success: Powered OFF\n']);
     expect(sim.outlet(2)).toBe('off');
     r = await agent(sim, 'private', '-d', '2c', '-n', '2', '-o', 'on');

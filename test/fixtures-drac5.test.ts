@@ -10,6 +10,7 @@ import { describe, expect, it, type TestContext } from 'vitest';
 import type { CliDevice, CliDeviceOptions } from './fixtures/cli-device/index.js';
 import { agentArgs, deviceForTest, runAgent } from './fixtures/cli-device/run-agent.js';
 import { missing } from './support/peers.js';
+import { waitFor } from './support/wait.js';
 
 const AGENT = '/usr/sbin/fence_drac5';
 const noAgent = missing('ClusterLabs fence_drac5 with telnet and ssh (fence-agents, telnet, openssh-client)', !(existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh')));
@@ -108,12 +109,11 @@ describe.skipIf(noAgent).concurrent('fence_drac5 vs DRAC 5 (telnet details)', ()
     const chunks: Buffer[] = [];
     sock.on('data', (c: Buffer) => chunks.push(c));
     const seen = async (pred: (b: Buffer) => boolean): Promise<Buffer> => {
-      for (let i = 0; i < 100; i++) {
-        const all = Buffer.concat(chunks);
-        if (pred(all)) return all;
-        await new Promise((r) => setTimeout(r, 20));
+      try {
+        return await waitFor('the bytes expected', () => (pred(Buffer.concat(chunks)) ? Buffer.concat(chunks) : undefined), 2000, 20);
+      } catch {
+        throw new Error(`timed out; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`);
       }
-      throw new Error(`timed out; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`);
     };
     try {
       // IAC WILL ECHO, IAC WILL SGA first, then the login prompt.

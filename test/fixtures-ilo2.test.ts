@@ -4,40 +4,29 @@
  * through status / on / off / reboot, on the command line and on stdin, and fails the way docs/fence.md
  * ("What ClusterLabs' agents print and return", iLO / iLO2) says when the password is wrong or nobody listens.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startIlo2Sim, type Ilo2Sim, type Ilo2SimOptions } from './fixtures/ilo2-sim.js';
+import { clusterLabsEnv, type FenceResult, runFence } from './support/fence-exec.js';
+import { makePki, type Pki } from './support/pki.js';
 import { closedPort } from './support/ports.js';
 
 const AGENT = '/usr/sbin/fence_ilo2';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const USER = 'Administrator';
 const PASSWORD = 'secret';
 const RUN_TIMEOUT_MS = 25_000;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-let pkiDir = '';
+let pki: Pki | undefined;
 let key: Buffer;
 let cert: Buffer;
 const sims: Ilo2Sim[] = [];
 const timings: string[] = [];
 
 beforeAll(() => {
-  pkiDir = mkdtempSync(join(tmpdir(), 'ilo2-sim-pki-'));
-  execFileSync('bash', [join(ROOT, 'scripts/gen-pki.sh'), pkiDir]);
-  key = readFileSync(join(pkiDir, 'vdsm-key.pem'));
-  cert = readFileSync(join(pkiDir, 'vdsm.pem'));
+  pki = makePki();
+  key = readFileSync(pki.file('vdsm-key.pem'));
+  cert = readFileSync(pki.file('vdsm.pem'));
 });
 
 afterEach(async () => {
@@ -45,7 +34,7 @@ afterEach(async () => {
 });
 
 afterAll(() => {
-  if (pkiDir) rmSync(pkiDir, { recursive: true, force: true });
+  pki?.cleanup();
   console.log(`fence_ilo2 run times:\n${timings.join('\n')}`);
 });
 
@@ -56,29 +45,12 @@ async function sim(options: Partial<Ilo2SimOptions> = {}): Promise<Ilo2Sim> {
 }
 
 /** Runs the real agent (argv form, or stdin form when `stdin` is given and args is empty). */
-function agent(label: string, args: string[], stdin?: string): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, LANG: 'C', LC_ALL: 'C' };
+async function agent(label: string, args: string[], stdin?: string): Promise<FenceResult> {
+  const env = clusterLabsEnv();
   delete env.PCMK_service; // would switch on disable_timeout
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(AGENT, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.on('error', (e) => {
-      clearTimeout(killer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      const ms = performance.now() - started;
-      timings.push(`  ${label}: ${ms.toFixed(0)} ms (exit ${code})`);
-      resolve({ code, stdout, stderr, ms });
-    });
-    child.stdin.end(stdin ?? '');
-  });
+  const r = await runFence(AGENT, args, stdin, RUN_TIMEOUT_MS, env);
+  timings.push(`  ${label}: ${r.ms.toFixed(0)} ms (exit ${r.code})`);
+  return r;
 }
 
 function argv(port: number, ...extra: string[]): string[] {
@@ -256,7 +228,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
 describe('iLO2 simulator on the wire (own client)', () => {
   /** Sends `text` in small pieces, then collects everything until the device closes the session. */
   async function converse(port: number, text: string): Promise<string> {
-    const sock = connect({ host: '127.0.0.1', port, ca: readFileSync(join(pkiDir, 'ca.pem')) });
+    const sock = connect({ host: '127.0.0.1', port, ca: readFileSync(pki!.file('ca.pem')) });
     await new Promise<void>((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
     let got = '';
     sock.setEncoding('utf8').on('data', (d: string) => (got += d));

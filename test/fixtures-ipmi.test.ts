@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, startIpmiSim, type IpmiSim } from './fixtures/ipmi-sim.js';
+import { startIpmiSim, type IpmiSim } from './fixtures/ipmi-sim.js';
+import { runFence } from './support/fence-exec.js';
 import { missing } from './support/peers.js';
 
 const AGENT = '/usr/sbin/fence_ipmilan';
@@ -13,10 +14,12 @@ const AGENT_TIMEOUT_MS = 25_000;
 const noAgent = missing('ClusterLabs fence_ipmilan (fence-agents)', !existsSync(AGENT));
 
 function cli(sim: IpmiSim, user: string, password: string, action: string) {
-  return run(
+  return runFence(
     AGENT,
     ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-l', user, '-p', password, '--lanplus', '-C', '3', '-o', action, '--power-wait', '0'],
-    { timeoutMs: AGENT_TIMEOUT_MS },
+    undefined,
+    AGENT_TIMEOUT_MS,
+    process.env,
   );
 }
 
@@ -33,7 +36,7 @@ function stdin(sim: IpmiSim, user: string, password: string, action: string) {
     `action=${action}`,
     '',
   ].join('\n');
-  return run(AGENT, [], { timeoutMs: AGENT_TIMEOUT_MS, input });
+  return runFence(AGENT, [], input, AGENT_TIMEOUT_MS, process.env);
 }
 
 describe.skipIf(noAgent)('ipmi_sim fixture vs real fence_ipmilan', () => {

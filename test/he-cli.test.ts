@@ -28,7 +28,6 @@ const cli = (...args: string[]) => runHostedEngine(args, { HOSTED_ENGINE_CONF: c
  * seconds. Nothing here asserts how long anything took; each step waits for the state it needs.
  */
 const WAIT_MS = 60_000;
-const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS) => waitFor(what, probe, timeoutMs, 200);
 
 /** vdsmd's raw status of the engine VM (Host.getVMList: Up, never the guest-derived Powering up); undefined: not here. */
 const vmState = async () => ((await client.call('Host.getVMList')) as { vmId: string; status: string }[]).find((v) => v.vmId === VM_ID)?.status;
@@ -58,7 +57,7 @@ const brokerSocket = () => join(dir, 'broker.sock');
 async function removeEngineVm(): Promise<void> {
   if ((await vmState().catch(() => undefined)) !== undefined) {
     await client.call('VM.destroy', { vmID: VM_ID }).catch(() => undefined);
-    await until('the engine VM gone from vdsmd', async () => ((await vmState()) === undefined ? true : undefined));
+    await waitFor('the engine VM gone from vdsmd', async () => ((await vmState()) === undefined ? true : undefined), WAIT_MS);
   }
   await brokerClient(brokerSocket()).call('leaseRelease', {}, { timeoutMs: 10_000 }).catch(() => undefined);
 }
@@ -120,13 +119,13 @@ describe('hosted-engine CLI: misuse and a missing broker', () => {
 describe('hosted-engine CLI with the broker', () => {
   beforeAll(async () => {
     broker = spawnHeDaemon('he-broker', conf);
-    await until('the broker', async () => ((await vmStatusJson()) ? true : undefined));
+    await waitFor('the broker', async () => ((await vmStatusJson()) ? true : undefined), WAIT_MS);
   }, 120_000);
 
   it('--vm-start, --vm-shutdown, --vm-poweroff, --vm-start-paused drive the engine VM through vdsmd', async () => {
     try {
       expect(await cli('--vm-start')).toMatchObject({ code: 0, stdout: 'VM in WaitForLaunch\n' });
-      await until('Up', async () => ((await vmState()) === 'Up' ? true : undefined));
+      await waitFor('Up', async () => ((await vmState()) === 'Up' ? true : undefined), WAIT_MS);
       // vdsmd shows "Powering up" for guest_wait_timeout (1 s) after the start, then "Up": a slow CLI run sees
       // either. The point is the refusal: a running engine VM is never started twice.
       const again = await cli('--vm-start');
@@ -134,15 +133,15 @@ describe('hosted-engine CLI with the broker', () => {
       expect(again.stdout).toMatch(/^VM exists and its status is (Powering up|Up)\n$/);
       expect(await vmState()).toBe('Up');
       expect((await cli('--vm-shutdown')).code).toBe(0);
-      await until('Down', async () => ((await vmState()) === 'Down' ? true : undefined));
+      await waitFor('Down', async () => ((await vmState()) === 'Down' ? true : undefined), WAIT_MS);
       expect(await cli('--vm-start')).toMatchObject({ code: 0, stdout: 'VM exists and is Down, cleaning up and restarting\nVM in WaitForLaunch\n' });
-      await until('Up', async () => ((await vmState()) === 'Up' ? true : undefined));
+      await waitFor('Up', async () => ((await vmState()) === 'Up' ? true : undefined), WAIT_MS);
       expect((await cli('--vm-poweroff')).code).toBe(0);
-      await until('the engine VM gone', async () => ((await vmState()) === undefined ? true : undefined));
+      await waitFor('the engine VM gone', async () => ((await vmState()) === undefined ? true : undefined), WAIT_MS);
       expect((await cli('--vm-start-paused')).stdout).toBe('VM in WaitForLaunch\n');
-      await until('Paused', async () => ((await vmState()) === 'Paused' ? true : undefined));
+      await waitFor('Paused', async () => ((await vmState()) === 'Paused' ? true : undefined), WAIT_MS);
       expect((await cli('--vm-poweroff')).code).toBe(0);
-      await until('the engine VM gone', async () => ((await vmState()) === undefined ? true : undefined));
+      await waitFor('the engine VM gone', async () => ((await vmState()) === undefined ? true : undefined), WAIT_MS);
     } finally {
       await removeEngineVm(); // a failure above must not leave the VM (and its lease) to the agent's tests
     }
@@ -160,7 +159,7 @@ describe('hosted-engine CLI with the broker', () => {
     const flags = () => JSON.parse(readFileSync(join(dir, 'state', 'ha.json'), 'utf8')) as { local: boolean; manual: boolean };
     await client.call('Host.setHaMaintenanceMode', { mode: 'LOCAL', enabled: true });
     expect(flags()).toEqual({ local: true, manual: false });
-    await until('haStats in local maintenance', async () => ((await haStats()).localMaintenance ? true : undefined));
+    await waitFor('haStats in local maintenance', async () => ((await haStats()).localMaintenance ? true : undefined), WAIT_MS);
     await client.call('Host.setHaMaintenanceMode', { mode: 'LOCAL', enabled: false });
     expect(flags()).toEqual({ local: false, manual: false });
   }, 180_000);
@@ -171,10 +170,10 @@ describe('hosted-engine CLI with the broker', () => {
     // the agent starts, keeps it from ever starting the VM in this test and the next.
     expect((await cli('--set-maintenance', '--mode=global')).code).toBe(0);
     agent = spawnHeDaemon('he-agent', conf);
-    const text = await until('our block', async () => {
+    const text = await waitFor('our block', async () => {
       const r = await cli('--vm-status');
       return r.stdout.includes('--== Host') && r.stdout.includes('Status up-to-date                  : True') ? r.stdout : undefined;
-    });
+    }, WAIT_MS);
     expect(text).toMatch(/^--== Host \S+ \(id: 1\) status ==--$/m);
     expect(text).toMatch(/^Host ID {28}: 1$/m);
     expect(text).toMatch(/^Score {30}: \d+$/m);
@@ -184,22 +183,22 @@ describe('hosted-engine CLI with the broker', () => {
     expect(await vmState()).toBeUndefined();
     // --mode=local sets local before it clears global: the agent never runs free in between.
     expect(await cli('--set-maintenance', '--mode=local')).toMatchObject({ code: 0, stdout: '' });
-    await until('LocalMaintenance with score 0', async () => {
+    await waitFor('LocalMaintenance with score 0', async () => {
       const s = await ownBlock();
       return s?.maintenance === true && s.score === 0 && agentState(s) === 'LocalMaintenance' ? true : undefined;
-    });
+    }, WAIT_MS);
     // vdsmd asks the broker with a 5 s bound; on a loaded machine one answer may be the "not active" default.
-    await until('vdsmd: haStats active and in local maintenance', async () => {
+    await waitFor('vdsmd: haStats active and in local maintenance', async () => {
       const stats = (await client.call('Host.getStats')) as { haStats: { localMaintenance: boolean; active: boolean } };
       return stats.haStats.active && stats.haStats.localMaintenance ? true : undefined;
-    });
+    }, WAIT_MS);
     // Out of local maintenance into global (the next test's precondition): --mode=global sets global before it
     // clears the CLI's local flag, so again the agent is never free to start the VM.
     expect((await cli('--set-maintenance', '--mode=global')).code).toBe(0);
-    await until('out of local maintenance, in global', async () => {
+    await waitFor('out of local maintenance, in global', async () => {
       const s = await ownBlock();
       return s?.maintenance === false && agentState(s) === 'GlobalMaintenance' ? true : undefined;
-    });
+    }, WAIT_MS);
   }, 300_000);
 
   it('--clean-metadata refuses a live agent\'s block unless forced, and cleans a cleanly stopped one', async () => {
@@ -209,12 +208,12 @@ describe('hosted-engine CLI with the broker', () => {
       // would be refused first, with another message.
       expect((await cli('--set-maintenance', '--mode=global')).code).toBe(0);
       await removeEngineVm();
-      await until('the agent in GlobalMaintenance, holding no lease', async () => {
+      await waitFor('the agent in GlobalMaintenance, holding no lease', async () => {
         const s = await ownBlock();
         if (!s || s.stopped || agentState(s) !== 'GlobalMaintenance') return undefined;
         if ((await vmState()) !== undefined) return undefined;
         return (await brokerClient(brokerSocket()).call('leaseHolder', {}, { timeoutMs: 10_000 })) === null ? true : undefined;
-      });
+      }, WAIT_MS);
       const refused = await cli('--clean-metadata');
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/Cannot clean unclean metadata block/);

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VdsmClient } from '../src/rpc/client.js';
 import { runHostedEngine, spawnHeDaemon, stopProcess } from './support/processes.js';
-import { waitFor } from './support/wait.js';
+import { sleep, waitFor } from './support/wait.js';
 import { startVdsmdProcess, type VdsmdProcess } from './support/vdsmd-process.js';
 import { engineDomainXml } from './support/vm-xml.js';
 
@@ -106,8 +106,6 @@ function expectSafe(what: string, from: number, faulted: number[] = []): void {
   expect(inWindow.length, `${what}: looks in the window`).toBeGreaterThan(0);
 }
 
-const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number) => waitFor(what, probe, timeoutMs, 250);
-
 async function vmStatus(h: Host): Promise<Record<string, any>> {
   const r = await cli(h.conf, '--vm-status', '--json');
   return JSON.parse(r.stdout);
@@ -161,7 +159,7 @@ beforeAll(async () => {
   }
   // Agents once every broker listens.
   for (const h of hosts) {
-    await until(`broker ${h.id}`, async () => ((await cli(h.conf, '--vm-status', '--json')).code === 0 ? true : undefined), 10_000);
+    await waitFor(`broker ${h.id}`, async () => ((await cli(h.conf, '--vm-status', '--json')).code === 0 ? true : undefined), 10_000, 250);
     h.agent = spawnHeDaemon('he-agent', h.conf);
   }
   watcher = (async () => {
@@ -173,7 +171,7 @@ beforeAll(async () => {
       maxRunning = Math.max(maxRunning, l.on.length);
       if (l.on.length + l.unknown.length > 1) totals.unproven++;
       for (const id of l.unknown) totals.unknownByHost[id] = (totals.unknownByHost[id] ?? 0) + 1;
-      await new Promise((r) => setTimeout(r, Math.max(0, 200 - (Date.now() - started))));
+      await sleep(Math.max(0, 200 - (Date.now() - started)));
     }
   })();
 }, 60_000);
@@ -195,12 +193,12 @@ afterAll(async () => {
 
 describe('hosted-engine HA across three real hosts', () => {
   it('one host starts the engine VM; all see it up and healthy', async () => {
-    const first = await until('the engine VM up on one host', onlyOn, 40_000);
+    const first = await waitFor('the engine VM up on one host', onlyOn, 40_000, 250);
     const owner = hosts.find((h) => h.id === first)!;
-    const status = await until('a healthy engine in --vm-status', async () => {
+    const status = await waitFor('a healthy engine in --vm-status', async () => {
       const s = await vmStatus(owner);
       return s[String(first)]?.['engine-status']?.health === 'good' ? s : undefined;
-    }, 30_000);
+    }, 30_000, 250);
     // 3400 less at most the CPU-load penalty (1000): other test files may load this machine meanwhile.
     expect(status[String(first)]).toMatchObject({ 'live-data': true, 'engine-status': { vm: 'up', health: 'good', detail: 'Up' } });
     expect(status[String(first)].score).toBeGreaterThanOrEqual(2400);
@@ -212,7 +210,7 @@ describe('hosted-engine HA across three real hosts', () => {
   }, 90_000);
 
   it('killing the running host (vdsmd, broker, agent) moves the engine VM to another host', async () => {
-    const victimId = await until('the engine VM on one host', onlyOn, 10_000);
+    const victimId = await waitFor('the engine VM on one host', onlyOn, 10_000, 250);
     const victim = hosts.find((h) => h.id === victimId)!;
     const killedAt = Date.now();
     const vdsmdGone = new Promise((r) => (victim.vdsmd.child.exitCode !== null || victim.vdsmd.child.signalCode !== null ? r(undefined) : victim.vdsmd.child.once('exit', r)));
@@ -221,15 +219,15 @@ describe('hosted-engine HA across three real hosts', () => {
     // not to run it, and is no longer asked. Until then the watcher may see it unknown (expected: under fault).
     await vdsmdGone;
     victim.dead = true;
-    const next = await until('the engine VM on another host', async () => {
+    const next = await waitFor('the engine VM on another host', async () => {
       const on = await onlyOn();
       return on !== victimId ? on : undefined;
-    }, 60_000);
+    }, 60_000, 250);
     const survivor = hosts.find((h) => h.id === next)!;
-    await until('the engine healthy again', async () => {
+    await waitFor('the engine healthy again', async () => {
       const s = await vmStatus(survivor);
       return s[String(next)]?.['engine-status']?.health === 'good' ? true : undefined;
-    }, 30_000);
+    }, 30_000, 250);
     console.log(`he-cluster: host ${victimId} killed → engine VM healthy on host ${next} after ${Date.now() - killedAt} ms`);
     expectSafe('running host killed', killedAt, [victimId]);
     const s = await vmStatus(survivor);
@@ -239,14 +237,14 @@ describe('hosted-engine HA across three real hosts', () => {
 
   it('global maintenance set with the CLI: every live host honours it; nobody restarts a stopped engine VM', async () => {
     const live = hosts.filter((h) => !h.dead);
-    const ownerId = await until('the engine VM on one host', onlyOn, 10_000);
+    const ownerId = await waitFor('the engine VM on one host', onlyOn, 10_000, 250);
     const owner = live.find((h) => h.id === ownerId)!;
     const other = live.find((h) => h.id !== ownerId)!;
     expect((await cli(other.conf, '--set-maintenance', '--mode=global')).code).toBe(0);
-    await until('every live agent in GlobalMaintenance', async () => {
+    await waitFor('every live agent in GlobalMaintenance', async () => {
       const s = await vmStatus(other);
       return live.every((h) => String(s[String(h.id)]?.extra).includes('state=GlobalMaintenance')) && s.global_maintenance === true ? true : undefined;
-    }, 20_000);
+    }, 20_000, 250);
     expect((await cli(other.conf, '--vm-status')).stdout).toContain('!! Cluster is in GLOBAL MAINTENANCE mode !!');
     const stats = (await other.client.call('Host.getStats')) as { haStats: { globalMaintenance: boolean } };
     expect(stats.haStats.globalMaintenance).toBe(true);
@@ -254,11 +252,11 @@ describe('hosted-engine HA across three real hosts', () => {
     // Power the engine VM off by hand: in global maintenance nobody brings it back.
     const offAt = Date.now();
     expect((await cli(owner.conf, '--vm-poweroff')).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 8000));
+    await sleep(8000);
     expect(await look()).toMatchObject({ on: [], unknown: [] });
 
     expect((await cli(other.conf, '--set-maintenance', '--mode=none')).code).toBe(0);
-    await until('the engine VM started again after maintenance', onlyOn, 40_000);
+    await waitFor('the engine VM started again after maintenance', onlyOn, 40_000, 250);
     expectSafe('powered off in global maintenance, then none', offAt);
   }, 120_000);
 
@@ -269,7 +267,7 @@ describe('hosted-engine HA across three real hosts', () => {
   });
 
   it('refuses local maintenance on the host that runs the engine VM, and bad modes', async () => {
-    const ownerId = await until('the engine VM on one host', onlyOn, 10_000);
+    const ownerId = await waitFor('the engine VM on one host', onlyOn, 10_000, 250);
     const owner = hosts.find((h) => h.id === ownerId)!;
     const local = await cli(owner.conf, '--set-maintenance', '--mode=local');
     expect(local.code).toBe(1);

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -29,27 +29,16 @@ import { VdsmClient } from '../src/rpc/client.js';
 import { captureLog } from './support/capture-log.js';
 import { testConfig } from './support/config.js';
 import { missing } from './support/peers.js';
-import { closedPort } from './support/ports.js';
+import { closedPort, closedUdpPort } from './support/ports.js';
 import { stopProcess } from './support/processes.js';
 import { engineDomainXml } from './support/vm-xml.js';
+import { waitFor } from './support/wait.js';
 
 const HAS_PING = ['/usr/bin/ping', '/bin/ping', '/usr/sbin/ping', '/sbin/ping'].some((p) => existsSync(p));
 
-/** Polls `probe` every `stepMs` until it returns a truthy value; bounded in time (and so in count). */
-async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 10_000, stepMs = 50): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
-  const deadline = performance.now() + timeoutMs;
-  let last: T | undefined;
-  while (performance.now() < deadline) {
-    last = await probe();
-    if (last) return last as Exclude<T, false | null | undefined | 0 | ''>;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
-
 /** Waits until the monitor has completed more than `seen` rounds (default: the next one) and returns its value. */
 async function nextRound<T>(m: PeriodicMonitor<T>, timeoutMs = 10_000, seen = m.rounds): Promise<T> {
-  await until(() => m.rounds > seen, `a round of ${m.name}`, timeoutMs, 10);
+  await waitFor(`a round of ${m.name}`, () => m.rounds > seen, timeoutMs, 10);
   return m.last();
 }
 
@@ -133,17 +122,8 @@ async function silentTcpPeer(): Promise<{ port: number; child: ChildProcess }> {
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const port = await until(() => /^\d+\n/.test(out) && Number(out), 'the silent peer\'s port');
+  const port = await waitFor('the silent peer\'s port', () => /^\d+\n/.test(out) && Number(out), 10_000, 50);
   return { port, child };
-}
-
-/** A UDP port with nothing bound to it: bind one, note it, close it. */
-async function closedUdpPort(): Promise<number> {
-  const s: UdpSocket = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -239,7 +219,7 @@ describe('network monitor', () => {
     const dns = await startDns('silent');
     try {
       const m = started(createNetworkMonitor({ test: 'dns', target: dns.address, intervalMs: 60_000, probeTimeoutMs: 30_000 }));
-      await until(() => dns.questions.length > 0, 'the first query');
+      await waitFor('the first query', () => dns.questions.length > 0, 10_000, 50);
       await m.stop();
       // The round (5 probes of up to 30 s) has ended when stop() returns, past which stop() waits 2 s at most:
       // it was aborted, not waited out.
@@ -256,7 +236,7 @@ describe('network monitor', () => {
     try {
       // With the listener's accept queue full the kernel drops new SYNs: a connect then waits for minutes.
       const fillers = Array.from({ length: 4 }, () => connectTcp({ host: '127.0.0.1', port: peer.port }).on('error', () => {}));
-      await until(() => fillers.some((f) => !f.pending), 'a filler connection to be queued');
+      await waitFor('a filler connection to be queued', () => fillers.some((f) => !f.pending), 10_000, 50);
       const probe = tcpProbe('127.0.0.1', peer.port, 300);
       const outcome = await Promise.race([probe, new Promise((r) => setTimeout(() => r('still waiting after 10 s'), 10_000).unref())]);
       expect(outcome).toBe(false);
@@ -301,7 +281,7 @@ describe('storage monitor', () => {
     // Release the blocked reader: a writer opens and closes the FIFO (EOF).
     const writer = await open(fifo, 'w');
     await writer.close();
-    await until(() => !m.hung, 'the hung read to end', 3000);
+    await waitFor('the hung read to end', () => !m.hung, 3000, 50);
     await m.stop();
   });
 });
@@ -427,7 +407,7 @@ describe("vdsm monitors read vdsmd's answers through the verbs' result schemas",
         await firstRound(m);
         writeFileSync(path, 'cpu  50 0 0 150 0 0 0 0\ncpu0 50 0 0 150 0 0 0 0\n');
         // The first round that reads the new figures gives the value (a late write only delays it a round).
-        const v = await until(() => m.last() !== null && { load: m.last() }, 'a cpu load');
+        const v = await waitFor('a cpu load', () => m.last() !== null && { load: m.last() }, 10_000, 50);
         await m.stop();
         return v.load;
       };
@@ -454,7 +434,7 @@ describe('vdsm monitors against a real vdsmd', () => {
 
   const call = async (method: string, params: Record<string, unknown> = {}) => client.call(method, params, { timeoutMs: 10_000 });
   const engineWith = async (m: PeriodicMonitor<EngineHealth>, match: Partial<EngineHealth>, what: string, timeoutMs = 10_000) =>
-    until(() => Object.entries(match).every(([k, v]) => (m.last() as unknown as Record<string, unknown>)[k] === v) && m.last(), what, timeoutMs);
+    waitFor(what, () => Object.entries(match).every(([k, v]) => (m.last() as unknown as Record<string, unknown>)[k] === v) && m.last(), timeoutMs, 50);
   const newEngineVm = async () => {
     const { uuid, xml } = engineDomainXml({ memoryMiB: 128 });
     await call('VM.create', { vmID: uuid, vmParams: { vmId: uuid, xml } });
@@ -557,10 +537,10 @@ describe('vdsm monitors against a real vdsmd', () => {
 
     it('Down with exitReason 6 (shut down by the admin): down_unexpected; once removed it stays so', async () => {
       await call('VM.shutdown', { vmID: vmId, delay: '0', message: 'bye' });
-      const [stats] = (await until(async () => {
+      const [stats] = (await waitFor('Down in VM.getStats', async () => {
         const s = (await call('VM.getStats', { vmID: vmId })) as { status: string }[];
         return s[0]?.status === 'Down' && s;
-      }, 'Down in VM.getStats')) as { status: string; exitReason: number }[];
+      }, 10_000, 50)) as { status: string; exitReason: number }[];
       expect(stats!.exitReason).toBe(6);
       expect(await engineWith(m, { detail: 'Down' }, 'Down')).toEqual({ vm: 'down_unexpected', health: 'bad', detail: 'Down', reason: REASON.badStatus });
       await call('VM.destroy', { vmID: vmId });
@@ -587,10 +567,10 @@ describe('vdsm monitors against a real vdsmd', () => {
     const m = started(createCpuMonitor({ vdsm, vmId, intervalMs: 500 }));
     expect(m.last()).toBeNull();
     expect(await firstRound(m)).toBeNull();
-    const v = await until(async () => {
+    const v = await waitFor('a cpu load', async () => {
       const x = await nextRound(m);
       return x !== null && { x };
-    }, 'a cpu load');
+    }, 10_000, 50);
     expect(v.x).toBeGreaterThanOrEqual(0);
     expect(v.x).toBeLessThanOrEqual(1);
     await m.stop();
@@ -616,10 +596,10 @@ describe('vdsm monitors against a real vdsmd', () => {
       intervalMs: 200,
     });
     try {
-      const r = await until(() => {
+      const r = await waitFor('all readings', () => {
         const x = set.readings();
         return x.network !== null && x.cpuLoad !== null && x.memFreeMiB !== null && x.storageOk !== null && x.bridgeUp !== null && x.engine.health === 'good' && x.engine.detail === 'Up' && x;
-      }, 'all readings', 15_000);
+      }, 15_000, 50);
       expect(r).toEqual({ network: 1, bridgeUp: false, memFreeMiB: expect.any(Number), cpuLoad: expect.any(Number), engine: { vm: 'up', health: 'good', detail: 'Up' }, storageOk: true });
     } finally {
       await set.stop();
@@ -630,7 +610,7 @@ describe('vdsm monitors against a real vdsmd', () => {
     const witness = new PeriodicMonitor({ name: 'witness', intervalMs: 200, initial: 0, run: async () => 1 });
     witness.start();
     try {
-      await until(() => witness.rounds >= 3, 'three witness rounds');
+      await waitFor('three witness rounds', () => witness.rounds >= 3, 10_000, 50);
     } finally {
       await witness.stop();
     }
@@ -644,10 +624,10 @@ describe('vdsm monitors against a real vdsmd', () => {
     const bridge = started(createBridgeMonitor({ vdsm, bridge: 'lo', intervalMs: 100, rpcTimeoutMs: 1000 }));
     const mem = started(createMemFreeMonitor({ vdsm, intervalMs: 100, rpcTimeoutMs: 1000 }));
     await engineWith(engine, { vm: 'up' }, 'up');
-    await until(() => mem.last() !== null && bridge.last() !== null, 'bridge and mem-free');
+    await waitFor('bridge and mem-free', () => mem.last() !== null && bridge.last() !== null, 10_000, 50);
     serviceOpen = false;
     await service.close();
     expect(await engineWith(engine, { vm: 'unknown' }, 'unknown')).toEqual({ vm: 'unknown', health: 'unknown', detail: 'unknown', reason: REASON.rpcFailed });
-    await until(() => mem.last() === null && bridge.last() === null, 'bridge and mem-free null');
+    await waitFor('bridge and mem-free null', () => mem.last() === null && bridge.last() === null, 10_000, 50);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibvirtError, LibvirtErrorCode, LifecycleEventType, type Hypervisor, type LifecycleEvent } from '../src/virt/hypervisor.js';
 import { openLibvirt } from '../src/virt/libvirt.js';
 import { stopProcess } from './support/processes.js';
-import { waitFor } from './support/wait.js';
+import { pollUntil, waitFor } from './support/wait.js';
 
 // Our addon against libvirt's test driver, in this process.
 let hv: Hypervisor;
@@ -21,11 +21,6 @@ beforeAll(async () => {
 afterAll(() => hv?.close());
 
 const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
-
-const until = async (pred: () => boolean) => {
-  for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
-  return pred();
-};
 
 describe('the libvirt binding', () => {
   it('defines, starts, pauses, resumes, shuts down and undefines a persistent domain, with lifecycle events', async () => {
@@ -43,7 +38,7 @@ describe('the libvirt binding', () => {
     expect(await hv.domainXml(UUID)).toContain('<name>binding</name>');
     await hv.undefine(UUID);
     const kinds = [LifecycleEventType.Defined, LifecycleEventType.Started, LifecycleEventType.Suspended, LifecycleEventType.Resumed, LifecycleEventType.Stopped, LifecycleEventType.Undefined];
-    expect(await until(() => events.filter((e) => e.uuid === UUID).length >= kinds.length)).toBe(true);
+    expect(await pollUntil(() => events.filter((e) => e.uuid === UUID).length >= kinds.length, 1000, 10)).toBe(true);
     expect(events.filter((e) => e.uuid === UUID).map((e) => e.event)).toEqual(kinds);
     // libvirt's thread stamps each event with the CLOCK_MONOTONIC of process.hrtime, when it happened.
     const after = monotonicMs();

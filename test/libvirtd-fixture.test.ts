@@ -14,18 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLibvirtd, type Libvirtd } from './fixtures/libvirtd.js';
 import { TINY_GUEST_WHAT, tinyDomainXml, tinyGuest, tinyGuestMissing, type TinyGuest } from './fixtures/tiny-guest.js';
 import { missing } from './support/peers.js';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** pid exists and is not a zombie */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+import { alive } from './support/proc-pids.js';
+import { pollUntil } from './support/wait.js';
 
 const cannotRun =
   missing('root (a private libvirtd)', process.getuid?.() !== 0) ||
@@ -81,22 +71,14 @@ describe.skipIf(cannotRun)('libvirtd + tiny guest fixtures', () => {
     await lv!.virsh(['create', xmlFile], 20_000);
     // running: bounded poll of domstate
     let state = '';
-    for (let i = 0; i < 100 && Date.now() - t0 < 10_000; i++) {
-      state = (await lv!.virsh(['domstate', name], 5000)).stdout.trim();
-      if (state === 'running') break;
-      await sleep(50);
-    }
+    await pollUntil(async () => (state = (await lv!.virsh(['domstate', name], 5000)).stdout.trim()) === 'running', 10_000, 50);
     expect(state).toBe('running');
     const t1 = Date.now();
     t.running = t1 - t0;
 
     // marker on the serial console: bounded
     let text = '';
-    for (let i = 0; i < 400 && Date.now() - t1 < 20_000; i++) {
-      text = existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '';
-      if (text.includes(g.marker)) break;
-      await sleep(50);
-    }
+    await pollUntil(() => (text = existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '').includes(g.marker), 20_000, 50);
     expect(text, `console log of ${name} (uri ${uri})`).toContain(g.marker);
     const t2 = Date.now();
     t.marker = t2 - t1;
@@ -119,13 +101,8 @@ describe.skipIf(cannotRun)('libvirtd + tiny guest fixtures', () => {
     const domstate = async () => (await l.virsh(['domstate', uuid], 5000)).stdout.trim();
     /** bounded poll of domstate until `want` */
     const waitState = async (want: string, ms: number) => {
-      const t0 = Date.now();
       let state = '';
-      for (let i = 0; i < 200 && Date.now() - t0 < ms; i++) {
-        state = await domstate().catch((e: Error) => e.message);
-        if (state === want) break;
-        await sleep(50);
-      }
+      await pollUntil(async () => (state = await domstate().catch((e: Error) => e.message)) === want, ms, 50);
       return state;
     };
 
@@ -165,7 +142,7 @@ describe.skipIf(cannotRun)('libvirtd + tiny guest fixtures', () => {
     await l.virsh(['destroy', uuid], 20_000);
     t.destroyAfterRestart = Date.now() - t0;
     await expect(l.virsh(['domstate', uuid], 5000)).rejects.toThrow(/failed to get domain|Domain not found/i);
-    for (let i = 0; i < 100 && alive(qemuPid); i++) await sleep(50);
+    await pollUntil(() => !alive(qemuPid), 5000, 50);
     expect(alive(qemuPid)).toBe(false);
   }, 90_000);
 });

@@ -14,9 +14,13 @@ import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IP, alive, execBounded, ip, parsePids, signal, startTimeOf, waitGone } from './cluster/netns-ip.js';
+import { IP, execBounded, ip } from './cluster/netns-ip.js';
+import { destroyBed } from './cluster/netns-leaks.js';
+import { waitForLog } from './support/logs.js';
 import { ROOT } from './support/paths.js';
 import { missing } from './support/peers.js';
+import { alive, startTimeOf, stopPids } from './support/proc-pids.js';
+import { isRunning } from './support/processes.js';
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 /** Only what a fresh shell would have: no VDSM_* setting of the test runner reaches vdsmd or the client. */
@@ -126,29 +130,15 @@ describe.skipIf(missing('root and ip netns', process.getuid?.() !== 0 || !exists
     }
     vdsmd.on('error', () => undefined);
     vdsmdStart = vdsmd.pid !== undefined ? startTimeOf(vdsmd.pid) : undefined;
-    const deadline = Date.now() + 20_000;
-    for (let i = 0; i < 200 && Date.now() < deadline; i++) {
-      if (readFileSync(log, 'utf8').includes('"msg":"vdsmd ready"')) return;
-      if (vdsmd.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`vdsmd did not come up in ${ns}:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+    const child = vdsmd;
+    await waitForLog(log, /"msg":"vdsmd ready"/, 20_000, `vdsmd in ${ns}`, { everyMs: 100, running: () => isRunning(child) });
   }, 30_000);
 
   afterAll(async () => {
     // vdsmd by pid (SIGTERM, then SIGKILL), then anything else left in the namespace by pid, then the namespace.
     const pid = vdsmd?.pid;
-    if (pid !== undefined && alive(pid, vdsmdStart)) {
-      signal(pid, 'SIGTERM');
-      if (!(await waitGone([pid], 5000))) signal(pid, 'SIGKILL');
-      await waitGone([pid], 2000);
-    }
-    if (nsMade) {
-      const left = parsePids((await execBounded(IP, ['netns', 'pids', ns], { timeoutMs: 5000 })).stdout);
-      for (const p of left) signal(p, 'SIGKILL');
-      await waitGone(left, 2000);
-      await execBounded(IP, ['netns', 'del', ns], { timeoutMs: 5000 });
-    }
+    if (pid !== undefined && alive(pid, vdsmdStart)) await stopPids([pid], 5000);
+    if (nsMade) await destroyBed([ns], undefined);
     rmSync(dir, { recursive: true, force: true });
   }, 20_000);
 

@@ -1,23 +1,13 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { type CommandResult, runCommand } from './support/run-command.js';
 import { useTlsVdsmd, VDSM_CLIENT } from './support/vdsmd-process.js';
 
-const run = promisify(execFile);
 const ctx = useTlsVdsmd();
 
-async function client(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function client(args: string[], input?: string): Promise<CommandResult> {
   const tls = ['--key', ctx.pki.file('engine-key.pem'), '--cert', ctx.pki.file('engine.pem'), '--ca', ctx.pki.file('ca.pem')];
-  const child = run(process.execPath, [VDSM_CLIENT, '-a', '127.0.0.1', '-p', String(ctx.vdsmd.port), ...tls, ...args], { timeout: 20_000 });
-  if (input !== undefined) child.child.stdin!.end(input);
-  try {
-    const { stdout, stderr } = await child;
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+  return runCommand(process.execPath, [VDSM_CLIENT, '-a', '127.0.0.1', '-p', String(ctx.vdsmd.port), ...tls, ...args], { env: process.env, timeoutMs: 20_000, input });
 }
 
 describe('vdsm-client over TLS', () => {

@@ -14,6 +14,7 @@ import { EngineClient } from './support/engine.js';
 import { startLibvirtd, type Libvirtd } from './fixtures/libvirtd.js';
 import { TINY_GUEST_MARKER, tinyDomainXml, tinyGuest, type TinyGuest } from './fixtures/tiny-guest.js';
 import { missing } from './support/peers.js';
+import { pollUntil, sleep } from './support/wait.js';
 
 let lv: Libvirtd | undefined;
 let guest: TinyGuest;
@@ -65,12 +66,12 @@ describe('a real QEMU guest under libvirtd', () => {
     expect(created).toMatchObject({ vmId: uuid, status: 'WaitForLaunch' });
     await sawStatus(engine, uuid, 'Powering up');
     // The guest really runs: its /init prints the marker on the serial console (bounded wait).
-    for (let i = 0; i < 250 && !(existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').includes(TINY_GUEST_MARKER)); i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(() => existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').includes(TINY_GUEST_MARKER), 25_000, 100);
     expect(readFileSync(consoleLog, 'utf8')).toContain(TINY_GUEST_MARKER);
 
     // Two bulk samples give real CPU figures from QEMU.
     await service.virt.vms!.sample();
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     await service.virt.vms!.sample();
     const [stats] = (await engine.request('VM.getStats', { vmID: uuid })).result;
     expect(stats).toMatchObject({ status: 'Up', vmType: 'qemu', cpuActual: true, vcpuCount: '1', hash: expect.any(String) });
@@ -124,13 +125,13 @@ describe('a real QEMU guest under libvirtd', () => {
     await lv!.kill();
     const lostAt = Date.now();
     // Bounded: the connection's close callback fires on EOF, well within 5 s.
-    for (let i = 0; i < 50 && (await engine.request('Host.ping2')).error?.code !== 99; i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(async () => (await engine.request('Host.ping2')).error?.code === 99, 5000, 100);
     expect((await engine.request('Host.ping2')).error).toEqual({ code: 99, message: 'Recovering from crash or Initializing' });
     console.log(`vm-qemu: libvirtd killed → 99 after ${Date.now() - lostAt} ms`);
 
     await lv!.restart();
     const restartedAt = Date.now();
-    for (let i = 0; i < 100 && (await engine.request('Host.ping2')).error; i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(async () => !(await engine.request('Host.ping2')).error, 10_000, 100);
     console.log(`vm-qemu: libvirtd restarted → serving again after ${Date.now() - restartedAt} ms`);
     expect((await engine.request('Host.ping2')).result).toBe(true);
     expect(service.virt.vms).toBeDefined();

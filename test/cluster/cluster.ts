@@ -27,13 +27,14 @@ import { DomainState, type Hypervisor } from '../../src/virt/hypervisor.js';
 import { openLibvirt } from '../../src/virt/libvirt.js';
 import { startLibvirtd, type Libvirtd } from '../fixtures/libvirtd.js';
 import { tinyDomainXml, tinyGuest } from '../fixtures/tiny-guest.js';
+import { waitForLog } from '../support/logs.js';
 import { ROOT, VDSMD } from '../support/paths.js';
+import { killAll, processRef, type ProcessRef } from '../support/proc-pids.js';
 import { isRunning, stopProcess } from '../support/processes.js';
-import { waitFor } from '../support/wait.js';
+import { runCommand } from '../support/run-command.js';
+import { sleep } from '../support/wait.js';
 import { mountCutfs, type CutMount } from './cutfs.js';
 import { startNetwork, type TestNetwork } from './netns.js';
-import { killAll, processRef, type ProcessRef } from './proc-pids.js';
-import { runCommand } from './run-command.js';
 import { initLeaseFile, startSanlock, type SanlockDaemon } from './sanlock.js';
 
 export type Profile = 'fast' | 'default';
@@ -277,17 +278,6 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Waits (bounded) until the file matches `re`; the error shows the file's end. */
-async function waitForFile(path: string, re: RegExp, timeoutMs: number, what: string): Promise<void> {
-  try {
-    await waitFor(what, async () => (existsSync(path) && re.test(readFileSync(path, 'utf8')) ? true : undefined), timeoutMs, 50);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}${existsSync(path) ? `:\n${readFileSync(path, 'utf8').slice(-2000)}` : ''}`);
-  }
-}
-
 function confText(c: { id: number; storage: string; dir: string; net: TestNetwork; profile: Profile }): string {
   const keys: Record<string, string> = {
     host_id: String(c.id),
@@ -411,7 +401,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       await startVdsmd(h);
     }
     for (const h of hosts) h.broker = net.spawnIn(h.ns, [process.execPath, join(ROOT, 'dist/cli/he-broker.js'), '--conf', h.conf], { env: { ...h.sanlock.env }, stdout: join(h.dir, 'broker.log') });
-    for (const h of hosts) await waitForFile(join(h.dir, 'broker.log'), /HA broker ready/, 20_000, `host ${h.id} broker`);
+    for (const h of hosts) await waitForLog(join(h.dir, 'broker.log'), /HA broker ready/, 20_000, `host ${h.id} broker`);
     for (const h of hosts) startAgent(h);
   } catch (err) {
     await cleanup();
@@ -430,7 +420,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       [process.execPath, VDSMD, '--bind', '127.0.0.1', '--port', String(VDSM_PORT), '--ssl', 'false', '--libvirt-uri', h.libvirtd.uri, '--guest-wait-timeout', GUEST_WAIT[profile], '--vm-sample-interval', '2', '--he-conf', h.conf],
       { env: { VDSM_CONFIG: '/dev/null' }, stdout: log },
     );
-    await waitForFile(log, /"msg":"vdsmd ready"/, 30_000, `host ${h.id} vdsmd`);
+    await waitForLog(log, /"msg":"vdsmd ready"/, 30_000, `host ${h.id} vdsmd`);
   }
 
   const byId = (id: number): ClusterHost => {
@@ -465,7 +455,7 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       const log = join(h.dir, 'engine-health.log');
       writeFileSync(log, '');
       engine.server = net.spawnIn(h.ns, [process.execPath, '-e', HEALTH_SERVER, net.engineIp, HEALTH_PAGE], { stdout: log });
-      await waitForFile(log, /listening/, 5000, 'engine health page').catch(() => {});
+      await waitForLog(log, /listening/, 5000, 'engine health page').catch(() => {});
     } else if (!wantServer && isRunning(engine.server)) {
       await stopProcess(engine.server, 1000);
     }

@@ -12,8 +12,10 @@ import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { compileCached } from './native-build.js';
-import { childrenOf, isRunning, killAll, processRef, signalProcess, waitGone, type ProcessRef } from './proc-pids.js';
-import { runChecked, runCommand } from './run-command.js';
+import { childrenOf, isRunning, killAll, processRef, signalProcess, waitGone, type ProcessRef } from '../support/proc-pids.js';
+import { exitOf } from '../support/processes.js';
+import { runChecked, runCommand } from '../support/run-command.js';
+import { settledWithin, sleep } from '../support/wait.js';
 
 const CUTFS_SOURCE = fileURLToPath(new URL('./cutfs.c', import.meta.url));
 const MOUNT_TIMEOUT_MS = 5_000;
@@ -93,26 +95,21 @@ export async function mountCutfs(backing: string, mountpoint: string, opts: CutM
 
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
-  let childExited = child.exitCode !== null || child.signalCode !== null;
-  const reaped = new Promise<void>((resolve) => {
-    if (childExited) return resolve();
-    child.once('exit', () => { childExited = true; resolve(); });
-    child.once('error', () => { childExited = true; resolve(); });
-  });
+  const { exited: reaped, done: childExited } = exitOf(child);
   const top = child.pid === undefined ? undefined : processRef(child.pid);
 
   let daemon: ProcessRef | undefined;
   const deadline = Date.now() + MOUNT_TIMEOUT_MS;
-  for (let i = 0; i < MOUNT_TIMEOUT_MS / 20 + 1 && Date.now() < deadline && !childExited && top; i++) {
+  for (let i = 0; i < MOUNT_TIMEOUT_MS / 20 + 1 && Date.now() < deadline && !childExited() && top; i++) {
     if (fuseMountIds(top.pid, target).some((id) => !earlierMounts.has(id))) {
       daemon = findCutfs(top, binary);
       break;
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   if (!daemon) {
     if (top) await killAll([top, ...childrenOf(top)]).catch(() => undefined);
-    await Promise.race([reaped, new Promise((r) => setTimeout(r, 2_000))]);
+    await settledWithin(reaped, 2_000);
     throw new Error(`cutfs ${backing} on ${target} did not mount within ${MOUNT_TIMEOUT_MS} ms: ${stderr}`);
   }
   const cutfs = daemon;
@@ -131,7 +128,7 @@ export async function mountCutfs(backing: string, mountpoint: string, opts: CutM
       const code = await stat(target).then(() => undefined, (err: NodeJS.ErrnoException) => err.code);
       if (code === wanted) return;
       if (Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, 1));
+      await sleep(1);
     }
     throw new Error(`cutfs on ${target} did not switch to ${wanted ?? 'working'} within ${SWITCH_TIMEOUT_MS} ms`);
   };
@@ -148,7 +145,7 @@ export async function mountCutfs(backing: string, mountpoint: string, opts: CutM
         signalProcess(cutfs, 'SIGTERM');
         if (!(await waitGone([cutfs], 3_000))) await killAll([cutfs]);
         if (top && top.pid !== cutfs.pid) await killAll([top]);
-        await Promise.race([reaped, new Promise((r) => setTimeout(r, 5_000))]);
+        await settledWithin(reaped, 5_000);
         // Only if fusermount3 could not see it (another mount namespace) and the daemon was killed.
         if (fuseMountIds('self', target).some((id) => !earlierMounts.has(id))) await runCommand('umount', ['-l', target], { timeoutMs: 5_000 });
       })();

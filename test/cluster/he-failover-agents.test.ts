@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { nowhere } from './cluster.js';
+import { sleep } from '../support/wait.js';
 import { failoverBed, stayedOn } from './he-failover.js';
 
 const bed = failoverBed('he-failover-agents');
@@ -68,7 +69,7 @@ describe('hosted-engine HA on three real hosts: the faults the agents decide', (
     const at = Date.now();
     for (const h of bed.c.hosts) await bed.c.faults.cutNetwork(h.id);
     try {
-      await new Promise((r) => setTimeout(r, 20_000));
+      await sleep(20_000);
       expect(stayedOn(bed.c.samplesSince(at), victim), 'the engine VM stayed where it was').toBe(true);
       bed.expectSafe('all networks cut (20 s)', bed.c.safety(at));
     } finally {

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { nowhere } from './cluster.js';
 import { failoverBed, seconds } from './he-failover.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../support/run-command.js';
+import { pollUntil } from '../support/wait.js';
 
 const bed = failoverBed('he-failover-lease');
 
@@ -37,8 +38,7 @@ describe('hosted-engine HA on three real hosts: the faults sanlock decides', () 
       await bed.c.faults.restoreStorage(victim);
     }
     // The broker joins the lockspace again by itself once the storage is back.
-    const deadline = Date.now() + 60_000;
-    while (!(await bed.c.broker(victim).then((s) => s.lockspace?.joined, () => false)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    await pollUntil(() => bed.c.broker(victim).then((s) => s.lockspace?.joined === true, () => false), 60_000, 500);
     expect((await bed.c.broker(victim)).lockspace?.joined).toBe(true);
   }, 400_000);
 
@@ -79,7 +79,7 @@ describe('hosted-engine HA on three real hosts: the faults sanlock decides', () 
     // The brokers notice that sanlock dropped them (their host-id leases were overwritten) and join again.
     const deadline = Date.now() + 90_000;
     for (const h of live) {
-      while (!(await bed.c.broker(h.id).then((s) => s.lockspace?.joined === true && s.lockspace.error === null, () => false)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+      await pollUntil(() => bed.c.broker(h.id).then((s) => s.lockspace?.joined === true && s.lockspace.error === null, () => false), Math.max(0, deadline - Date.now()), 500);
     }
     for (const h of live) bed.c.startAgent(h.id);
     expect((await bed.c.hostedEngine(owner, ['--set-maintenance', '--mode=none'])).code).toBe(0);

@@ -19,6 +19,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { brokerClient } from '../../src/hosted-engine/broker/client.js';
+import { sleep } from '../support/wait.js';
 import { describeSafety, MAX_GAP_MS, measureRecovery, safetyProblems, settledEngine, startCluster, type Cluster, type Safety, type Sample } from './cluster.js';
 
 export const seconds = (ms: number) => (ms / 1000).toFixed(1);
@@ -110,9 +111,9 @@ export function failoverBed(name: string): FailoverBed {
         qemus.push(c.qemuProcesses());
         const r = await c.vdsmClient(other.id, ['VM', 'getStats', `vmID=${c.vmId}`]);
         if (r.code === 0) stats = (JSON.parse(r.stdout) as { status: string; exitMessage?: string }[])[0];
-        if (stats === undefined || stats.status === 'WaitForLaunch') await new Promise((res) => setTimeout(res, 200));
+        if (stats === undefined || stats.status === 'WaitForLaunch') await sleep(200);
       }
-      await new Promise((res) => setTimeout(res, 1000)); // a QEMU that did start would be seen by now
+      await sleep(1000); // a QEMU that did start would be seen by now
       qemus.push(c.qemuProcesses());
       console.log(`${name}: second start on host ${other.id}: ${stats?.status}, ${stats?.exitMessage}; QEMUs per host, last of ${qemus.length} looks: ${JSON.stringify(qemus.at(-1))}`);
       expect.soft(stats?.status, JSON.stringify(stats)).toBe('Down');

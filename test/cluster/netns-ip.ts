@@ -1,16 +1,10 @@
-/**
- * Small helpers for test/cluster/netns.ts: iproute2 through execFile (never a shell) and
- * process liveness checks by pid.
- */
+/** Small helpers for test/cluster/netns.ts: iproute2 through execFile (never a shell). */
 import { execFileSync } from 'node:child_process';
-import { isRunning, processRef, waitGone as waitProcessesGone, type ProcessRef } from './proc-pids.js';
-import { runCommand, type CommandResult } from './run-command.js';
+import { runCommand, type CommandResult } from '../support/run-command.js';
 
 export const IP = '/usr/sbin/ip';
 
 export type ExecResult = CommandResult;
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** execFile with a time bound (SIGKILL); never rejects, the outcome is in `code`. Inherits our environment. */
 export function execBounded(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
@@ -56,29 +50,4 @@ export function parsePids(out: string): number[] {
     .split(/\s+/)
     .map((s) => Number.parseInt(s, 10))
     .filter((n) => Number.isInteger(n) && n > 0);
-}
-
-/** Process start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined (gone, or a zombie). */
-export function startTimeOf(pid: number): number | undefined {
-  const p = processRef(pid);
-  return p && isRunning(p) ? Number(p.startTime) : undefined;
-}
-
-/** The pid runs and is not a zombie (and, if given, is still the process started at `startTime`). */
-export function alive(pid: number, startTime?: number): boolean {
-  const t = startTimeOf(pid);
-  return t !== undefined && (startTime === undefined || t === startTime);
-}
-
-export function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* already gone */
-  }
-}
-
-/** Wait (bounded) until none of the processes now behind `pids` runs; true if they all went. */
-export function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
-  return waitProcessesGone(pids.map(processRef).filter((p): p is ProcessRef => p !== undefined), timeoutMs, 20);
 }

@@ -8,15 +8,14 @@
  * once never both act on it - otherwise one could delete a blackhole route the other has just
  * re-added for the same subnet.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, ipQuiet, ipSync, listNamespaces, parsePids, signal, waitGone, execBounded, IP } from './netns-ip.js';
+import { deadOwners, type OwnerRecord } from '../support/dead-owners.js';
+import { alive, signal, waitGone } from '../support/proc-pids.js';
+import { ipQuiet, ipSync, listNamespaces, parsePids, execBounded, IP } from './netns-ip.js';
 
-export interface BedRecord {
-  ownerPid: number;
-  /** start time of the owner (clock ticks), so a reused pid is not mistaken for the owner */
-  ownerStart: number | undefined;
+export interface BedRecord extends OwnerRecord {
   tag: string;
   subnet: string;
   namespaces: string[];
@@ -74,15 +73,6 @@ export function destroyBedSync(namespaces: string[], subnet: string | undefined)
   if (subnet) ipSync(['route', 'del', 'blackhole', subnet]);
 }
 
-function readRecord(path: string): BedRecord | undefined {
-  try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as BedRecord;
-    return Number.isInteger(r.ownerPid) && Array.isArray(r.namespaces) ? r : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Rename `name` to a claim of ours; the path of the claim, or undefined if someone else was faster. */
 function claim(dir: string, name: string): string | undefined {
   const base = name.replace(/\.reap-\d+$/, '');
@@ -95,24 +85,18 @@ function claim(dir: string, name: string): string | undefined {
   }
 }
 
+/** A record, or a claim of one whose reaper died before it finished. */
+function unclaimedRecord(name: string): string | undefined {
+  const reaper = /\.reap-(\d+)$/.exec(name);
+  if (reaper) return Number(reaper[1]) === process.pid || alive(Number(reaper[1])) ? undefined : name;
+  return name.endsWith('.json') ? name : undefined;
+}
+
 /** Reap test beds (records, then bare `vts<pid>-` namespaces) whose owner process is gone. */
-export async function reapStale(): Promise<void> {
+export async function reapStaleBeds(): Promise<void> {
   const dir = recordDir();
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    names = [];
-  }
-  for (const name of names.slice(0, MAX_ENTRIES)) {
-    const reaper = /\.reap-(\d+)$/.exec(name);
-    if (reaper) {
-      if (Number(reaper[1]) === process.pid || alive(Number(reaper[1]))) continue;
-    } else if (!name.endsWith('.json')) {
-      continue;
-    }
-    const rec = readRecord(join(dir, name));
-    if (!rec || rec.ownerPid === process.pid || alive(rec.ownerPid, rec.ownerStart ?? undefined)) continue;
+  for (const { entry: name, record: rec } of deadOwners<BedRecord>(dir, unclaimedRecord, MAX_ENTRIES)) {
+    if (!Array.isArray(rec.namespaces)) continue;
     const claimed = claim(dir, name);
     if (!claimed) continue;
     await destroyBed(rec.namespaces, rec.subnet);

@@ -19,8 +19,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { destroyBed, destroyBedSync, reapStale, removeRecord, writeRecord, type BedRecord } from './netns-leaks.js';
-import { IP, alive, execBounded, ip, ipQuiet, signal, sleep, startTimeOf, waitGone, type ExecResult } from './netns-ip.js';
+import { alive, signal, startTimeOf, stopPids } from '../support/proc-pids.js';
+import { sleep } from '../support/wait.js';
+import { destroyBed, destroyBedSync, reapStaleBeds, removeRecord, writeRecord, type BedRecord } from './netns-leaks.js';
+import { IP, execBounded, ip, ipQuiet, type ExecResult } from './netns-ip.js';
 
 export type { ExecResult } from './netns-ip.js';
 
@@ -138,7 +140,7 @@ export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork
   const n = opts.hosts;
   if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) throw new Error(`hosts must be an integer 1..${MAX_HOSTS}, got ${n}`);
   if (process.getuid?.() !== 0) throw new Error('startNetwork needs root (network namespaces)');
-  await reapStale();
+  await reapStaleBeds();
 
   const tag = randomBytes(2).toString('hex');
   const nsPrefix = `vts${process.pid}-${tag}-`;
@@ -162,14 +164,11 @@ export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       try {
-        const pids = [...children].map((c) => c.pid).filter((p): p is number => !!p && alive(p));
-        for (const p of pids) signal(p, 'SIGTERM');
-        if (!(await waitGone(pids, 1000))) for (const p of pids) signal(p, 'SIGKILL');
-        await waitGone(pids, 2000);
+        await stopPids([...children].map((c) => c.pid).filter((p): p is number => !!p && alive(p)), 1000);
         await destroyBed(bed.namespaces, bed.subnet || undefined);
         removeRecord(bed);
       } catch {
-        /* never throws; the exit handler and the next reapStale() are the fallbacks */
+        /* never throws; the exit handler and the next reapStaleBeds() are the fallbacks */
       } finally {
         process.removeListener('exit', onExit);
       }

@@ -16,9 +16,12 @@ import { chown, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { logTail } from '../support/logs.js';
+import { exitOf } from '../support/processes.js';
+import { settledWithin, sleep } from '../support/wait.js';
 import { compileCached } from './native-build.js';
-import { childrenOf, isRunning, killAll, processRef, waitGone, type ProcessRef } from './proc-pids.js';
-import { runChecked, runCommand, type CommandResult } from './run-command.js';
+import { childrenOf, isRunning, killAll, processRef, waitGone, type ProcessRef } from '../support/proc-pids.js';
+import { runChecked, runCommand, type CommandResult } from '../support/run-command.js';
 
 const SHIM_SOURCE = fileURLToPath(new URL('./rlimit_shim.c', import.meta.url));
 const MiB = 1 << 20;
@@ -71,14 +74,6 @@ function defaultSpawn(logFile: string) {
   };
 }
 
-function tail(file: string, chars = 2000): string {
-  try {
-    return readFileSync(file, 'utf8').slice(-chars);
-  } catch {
-    return '';
-  }
-}
-
 export async function startSanlock(opts: SanlockOptions): Promise<SanlockDaemon> {
   const shim = await buildRlimitShim();
   const madeRunDir = opts.runDir === undefined;
@@ -97,28 +92,23 @@ export async function startSanlock(opts: SanlockOptions): Promise<SanlockDaemon>
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
   }
-  let childExited = child.exitCode !== null || child.signalCode !== null;
-  const reaped = new Promise<void>((resolve) => {
-    if (childExited) return resolve();
-    child.once('exit', () => { childExited = true; resolve(); });
-    child.once('error', () => { childExited = true; resolve(); });
-  });
+  const { exited: reaped, done: childExited } = exitOf(child);
 
   const cleanupFailedStart = async (why: string): Promise<never> => {
     const self = child.pid === undefined ? undefined : processRef(child.pid);
     if (self) await killAll([self, ...childrenOf(self)]).catch(() => undefined);
-    await Promise.race([reaped, new Promise((r) => setTimeout(r, 5_000))]);
-    const log = tail(logFile);
+    await settledWithin(reaped, 5_000);
+    const log = logTail(logFile);
     if (madeRunDir) await rm(runDir, { recursive: true, force: true });
     throw new Error(`sanlock daemon ${opts.name}: ${why}\n${log}`);
   };
 
   const deadline = Date.now() + 5_000;
   for (let i = 0; ; i++) {
-    if (childExited) return cleanupFailedStart('exited at start');
+    if (childExited()) return cleanupFailedStart('exited at start');
     if ((await client(['status'], 2_000)).code === 0) break;
     if (Date.now() > deadline || i > 100) return cleanupFailedStart('did not answer `sanlock client status` within 5 s');
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 
   const pidFromFile = Number(readFileSync(join(runDir, 'sanlock.pid'), 'utf8').trim());
@@ -130,7 +120,7 @@ export async function startSanlock(opts: SanlockOptions): Promise<SanlockDaemon>
     // Find the helper again before the daemon dies: afterwards it is re-parented away.
     const procs = [daemon, ...helpers, ...childrenOf(daemon).filter((c) => !helpers.some((h) => h.pid === c.pid))];
     await killAll(procs);
-    await Promise.race([reaped, new Promise((r) => setTimeout(r, 5_000))]);
+    await settledWithin(reaped, 5_000);
   };
 
   let stopping: Promise<void> | undefined;

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLibvirtd, type Libvirtd } from '../fixtures/libvirtd.js';
 import { TINY_GUEST_WHAT, tinyDomainXml, tinyGuest, tinyGuestMissing } from '../fixtures/tiny-guest.js';
+import { waitForLog } from '../support/logs.js';
 import { missing } from '../support/peers.js';
-import { execBounded, IP, sleep } from './netns-ip.js';
+import { execBounded, IP } from './netns-ip.js';
 import { startNetwork, type NetHost, type TestNetwork } from './netns.js';
 
 const ENGINE_PORT = 54321;
@@ -33,15 +34,6 @@ const isRoot = process.getuid?.() === 0;
 /** `ip netns identify <pid>`: the name of the pid's network namespace ('' for the root one). */
 async function netnsOf(pid: number): Promise<string> {
   return (await execBounded(IP, ['netns', 'identify', String(pid)], { timeoutMs: 5000 })).stdout.trim();
-}
-
-async function waitForLine(file: string, line: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 500 && Date.now() < deadline; i++) {
-    if (existsSync(file) && readFileSync(file, 'utf8').split('\n').includes(line)) return;
-    await sleep(20);
-  }
-  throw new Error(`no '${line}' in ${file} after ${timeoutMs} ms: ${existsSync(file) ? readFileSync(file, 'utf8') : '(missing)'}`);
 }
 
 describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${IP}, Debian iproute2)`, !existsSync(IP)))('cluster test bed network (netns)', () => {
@@ -95,7 +87,7 @@ describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${
     const serve = async (host: NetHost) => {
       const log = join(scratch, `server-h${host.id}.log`);
       const child = net.spawnIn(host.ns, [process.execPath, '-e', SERVER_JS, net.engineIp, String(ENGINE_PORT), `h${host.id}`], { stdout: log });
-      await waitForLine(log, 'listening', 5000);
+      await waitForLog(log, /^listening$/m, 5000, `the engine server on host ${host.id}`, { everyMs: 20 });
       return child;
     };
     const askEngine = async (from: NetHost) => {

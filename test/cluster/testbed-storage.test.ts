@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mountCutfs, type CutMount } from './cutfs.js';
-import { isRunning, killAll, processRef } from './proc-pids.js';
-import { runCommand } from './run-command.js';
+import { isRunning, killAll, processRef } from '../support/proc-pids.js';
+import { runCommand } from '../support/run-command.js';
+import { pollUntil, settledWithin, sleep } from '../support/wait.js';
 import { missing } from '../support/peers.js';
 import { initLeaseFile, startSanlock, type SanlockDaemon } from './sanlock.js';
 
@@ -59,7 +60,7 @@ function startChild(argv: string[], env: Record<string, string>): { child: Child
   const ref = child.pid === undefined ? undefined : processRef(child.pid);
   cleanups.push(async () => {
     if (ref) await killAll([ref]);
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+    await settledWithin(exited, 5_000);
   });
   return { child, exited };
 }
@@ -155,7 +156,7 @@ describe.skipIf(cannotRun)('test bed shared storage', () => {
 
     const holder = startChild(['sanlock', 'client', 'command', '-r', `LS:res:${leasesA}:1048576`, '-c', '/bin/sleep', '600'], hostA.env);
     const holds = async () => (await hostA.client(['status'])).stdout.includes('r LS:res:');
-    for (let i = 0; i < 100 && !(await holds()); i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(holds, 15_000, 100);
     expect(await holds()).toBe(true);
 
     const takeLease = () => hostB.client(['command', '-r', `LS:res:${leasesB}:1048576`, '-c', '/bin/true'], 10_000);
@@ -165,7 +166,7 @@ describe.skipIf(cannotRun)('test bed shared storage', () => {
 
     const cutAt = Date.now();
     await a.cut();
-    const killedAt = await Promise.race([holder.exited, new Promise<number>((r) => setTimeout(() => r(0), 30_000))]);
+    const killedAt = (await settledWithin(holder.exited, 30_000)) ? await holder.exited : 0;
     expect(killedAt, 'host A kills its lease holder within 30 s of the cut').toBeGreaterThan(0);
     console.log(`storage cut on host A: its lease holder (pid ${holder.child.pid}) killed after ${killedAt - cutAt} ms`);
     expect((await readFile(leasesB)).length).toBe(2 << 20); // host B's storage still works
@@ -179,7 +180,7 @@ describe.skipIf(cannotRun)('test bed shared storage', () => {
         takenAt = Date.now();
         break;
       }
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
     expect(takenAt, 'host B gets the lease within 120 s of the cut').toBeGreaterThan(0);
     console.log(`host B took the lease ${takenAt - cutAt} ms after the cut (${attempts} attempts)`);

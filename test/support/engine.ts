@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, type IFrame, type IMessage, Versions } from '@stomp/stompjs';
 import { type ClientTls, socketFactory } from '../../src/rpc/client.js';
+import { waitFor, Wakeup } from './wait.js';
 
 /**
  * An engine-like client on @stomp/stompjs that does what vdsm-jsonrpc-java does on a new connection:
@@ -12,7 +13,7 @@ export class EngineClient {
   connected!: IFrame;
   readonly events: any[] = [];
   readonly replies = new Map<string, any>();
-  private readonly waiters = new Set<() => void>();
+  private readonly messages = new Wakeup();
 
   private constructor(private readonly stomp: Client) {}
 
@@ -47,19 +48,12 @@ export class EngineClient {
     const body = JSON.parse(message.body);
     if (isEvent) this.events.push({ headers: message.headers, body });
     else for (const reply of Array.isArray(body) ? body : [body]) this.replies.set(reply.id, reply);
-    for (const w of this.waiters) w();
+    this.messages.wake();
   }
 
+  /** Waits until `pred` holds, looking again on every message; fails closed: throws after `timeoutMs`. */
   async until(pred: () => boolean, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (Date.now() > deadline) throw new Error('engine client: timed out waiting');
-      await new Promise<void>((resolve) => {
-        const done = () => (clearTimeout(t), this.waiters.delete(done), resolve());
-        const t = setTimeout(done, 50);
-        this.waiters.add(done);
-      });
-    }
+    await waitFor('the engine client to receive what it waits for', pred, timeoutMs, 50, this.messages);
   }
 
   /** Sends one request the way the engine does and returns the whole JSON-RPC reply. */

@@ -6,6 +6,8 @@ import { ROOT } from './paths.js';
 
 export interface FenceResult {
   code: number | null;
+  /** The signal that ended it (SIGKILL: it ran past the time bound). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   ms: number;
@@ -19,24 +21,32 @@ export function ourAgent(name: string): string {
 /** ClusterLabs' agent, run directly: its shebang names Debian's /usr/bin/python3. */
 export const theirAgent = (name: string) => `/usr/sbin/${name}`;
 
-/** Runs an agent with an argument array (no shell), optional stdin, and a hard time bound. */
-export function runFence(program: string, args: string[], stdin?: string, timeoutMs = 30_000): Promise<FenceResult> {
+/** What ClusterLabs' agents are run with when a test does not want a bare environment: ours, in the C locale. */
+export const clusterLabsEnv = (): NodeJS.ProcessEnv => ({ ...process.env, LANG: 'C', LC_ALL: 'C' });
+
+/**
+ * Runs an agent with an argument array (no shell), optional stdin, and a hard time bound (SIGKILL); only PATH in its
+ * environment unless `env` is given. Never rejects: an agent that cannot be started has code null and says why on
+ * stderr.
+ */
+export function runFence(program: string, args: string[], stdin?: string, timeoutMs = 30_000, env: NodeJS.ProcessEnv = { PATH: process.env.PATH }): Promise<FenceResult> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
+    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
-      resolve({ code: null, stdout, stderr: `${stderr}spawn failed: ${err.message}`, ms: performance.now() - started });
+      resolve({ code: null, signal: null, stdout, stderr: `${stderr}spawn failed: ${err.message}`, ms: performance.now() - started });
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
     });
+    child.stdin.on('error', () => undefined); // an agent that exits without reading its input
     child.stdin.end(stdin ?? '');
   });
 }

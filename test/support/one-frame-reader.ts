@@ -20,6 +20,7 @@
  * after bytes arrive; once awake it reads while bytes are there, as the level-triggered select makes it.
  */
 import type { Socket } from 'node:net';
+import { sleep, waitFor, Wakeup } from './wait.js';
 
 const BUFFER_SIZE = 1024;
 const SELECT_TIMEOUT_MS = 1000;
@@ -101,6 +102,7 @@ export class OneFramePerReadClient {
   private stopped = false;
   private readonly loop: Promise<void>;
   private listeners: ((f: DeliveredFrame) => void)[] = [];
+  private readonly deliveries = new Wakeup();
 
   constructor(
     readonly socket: Socket,
@@ -135,6 +137,15 @@ export class OneFramePerReadClient {
     this.listeners.push(listener);
   }
 
+  /** Waits until `done` holds, looking again on every delivered frame; fails closed with what the reader holds. */
+  async until(done: () => boolean, timeoutMs = 5000): Promise<void> {
+    try {
+      await waitFor('the frames waited for', done, timeoutMs, 50, this.deliveries);
+    } catch {
+      throw new Error(`not done after ${timeoutMs} ms: ${this.framesArrived} frames arrived, ${this.delivered.length} delivered, ${this.stranded.length} stranded; errors: ${this.errors.join('; ') || 'none'}; delivered: ${this.delivered.map((f) => f.body.trim().slice(0, 120) || f.command).join(' | ')}`);
+    }
+  }
+
   async close(): Promise<void> {
     this.stopped = true;
     this.wake?.();
@@ -149,7 +160,7 @@ export class OneFramePerReadClient {
         const woke = await this.select();
         if (this.stopped) return;
         const delay = woke ? this.wakeDelayMs() : 0;
-        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        if (delay > 0) await sleep(delay);
       } else {
         // Reading while bytes are there, but never starving this process's other work (the server may be in it).
         await new Promise((r) => setImmediate(r));
@@ -274,6 +285,7 @@ export class OneFramePerReadClient {
     };
     this.delivered.push(frame);
     for (const l of this.listeners) l(frame);
+    this.deliveries.wake();
   }
 }
 

@@ -1,9 +1,43 @@
+/** Child processes tests start: stopping them, by pid (shared by tests and bench/, no vitest here). */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from './paths.js';
 
 export function isRunning(c: ChildProcess | undefined): c is ChildProcess {
   return !!c && c.exitCode === null && c.signalCode === null;
+}
+
+/** Resolves once the child has exited or failed to start; `done()` says whether it has by now. */
+export function exitOf(c: ChildProcess): { exited: Promise<void>; done(): boolean } {
+  let done = !isRunning(c);
+  const exited = new Promise<void>((resolve) => {
+    if (done) return resolve();
+    const end = () => ((done = true), resolve());
+    c.once('exit', end);
+    c.once('error', end);
+  });
+  return { exited, done: () => done };
+}
+
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Last-resort cleanup: SIGKILLs the child if this process exits without having stopped it. */
+export function killOnExit(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of liveChildren) {
+        try {
+          c.kill('SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    });
+  }
 }
 
 /**

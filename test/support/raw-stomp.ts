@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import type { Frame } from '../../src/rpc/stomp/frame.js';
 import { SERVER_COMMANDS } from '../../src/rpc/stomp/frame.js';
 import { DEFAULT_LIMITS, StompParser } from '../../src/rpc/stomp/parser.js';
+import { pollUntil, Wakeup } from './wait.js';
 
 /** A raw STOMP client for byte-exact tests: writes whatever it is told, parses what the server sends. */
 export class RawStomp {
@@ -11,16 +12,16 @@ export class RawStomp {
   heartbeats = 0;
   closed = false;
   parseError: Error | null = null;
-  private readonly waiters: (() => void)[] = [];
+  private readonly changes = new Wakeup();
   private readonly parser = new StompParser(
     (f) => {
       this.frames.push(f);
-      this.wake();
+      this.changes.wake();
     },
     { ...DEFAULT_LIMITS, maxBodyBytes: 64 * 1024 * 1024 },
     () => {
       this.heartbeats++;
-      this.wake();
+      this.changes.wake();
     },
     SERVER_COMMANDS,
   );
@@ -38,7 +39,7 @@ export class RawStomp {
     socket.on('error', () => {});
     socket.on('close', () => {
       this.closed = true;
-      this.wake();
+      this.changes.wake();
     });
   }
 
@@ -62,21 +63,10 @@ export class RawStomp {
     this.write(`${command}\n${h}${cl}\n${body}\0`);
   }
 
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** Waits until `pred` holds, the socket closes, or the time runs out; returns whether it held. */
+  /** Waits until `pred` holds, the socket closes, or the time runs out; returns whether it held (never throws). */
   async until(pred: () => boolean, timeoutMs = 5000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (this.closed || Date.now() > deadline) return pred();
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(100, deadline - Date.now()));
-        this.waiters.push(() => (clearTimeout(t), resolve()));
-      });
-    }
-    return true;
+    await pollUntil(() => pred() || this.closed, timeoutMs, 100, this.changes);
+    return pred();
   }
 
   async nextFrame(command: string, timeoutMs = 5000): Promise<Frame> {

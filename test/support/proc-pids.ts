@@ -1,8 +1,9 @@
 /**
- * Processes by pid, through /proc. A process is named by pid plus start time, so that a pid the
- * kernel has meanwhile reused for something else is never signalled.
+ * Processes by pid, through /proc (shared by tests and bench/, no vitest here). A process is named by pid plus
+ * start time, so that a pid the kernel has meanwhile reused for something else is never signalled.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { sleep } from './wait.js';
 
 export interface ProcessRef {
   pid: number;
@@ -42,6 +43,19 @@ export function isRunning(p: ProcessRef): boolean {
   return st !== undefined && st.startTime === p.startTime && st.state !== 'Z' && st.state !== 'X';
 }
 
+/** Process start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined (gone, or a zombie). */
+export function startTimeOf(pid: number): number | undefined {
+  const p = processRef(pid);
+  return p && isRunning(p) ? Number(p.startTime) : undefined;
+}
+
+/** The pid runs and is not a zombie (and, if given, is still the process started at `startTime`). */
+export function alive(pid: number | undefined, startTime?: number): pid is number {
+  if (!pid || pid <= 0) return false;
+  const t = startTimeOf(pid);
+  return t !== undefined && (startTime === undefined || t === startTime);
+}
+
 export function childrenOf(p: ProcessRef): ProcessRef[] {
   if (!isRunning(p)) return [];
   const kids: ProcessRef[] = [];
@@ -51,6 +65,16 @@ export function childrenOf(p: ProcessRef): ProcessRef[] {
     if (st?.ppid === p.pid) kids.push({ pid: Number(name), startTime: st.startTime });
   }
   return kids;
+}
+
+/** Best effort by bare pid: no pid, or one already gone, is not an error. */
+export function signal(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
 }
 
 /** Signals the process if it is still the one named; a vanished process is not an error. */
@@ -63,15 +87,33 @@ export function signalProcess(p: ProcessRef, signal: NodeJS.Signals): void {
   }
 }
 
-/** Resolves true once none of `procs` runs any more, false after `timeoutMs`. */
-export async function waitGone(procs: ProcessRef[], timeoutMs: number, everyMs = 50): Promise<boolean> {
+/** The processes behind `procs` now: a bare pid names the one it has at this moment (none if it is gone). */
+function refsOf(procs: ReadonlyArray<number | ProcessRef>): ProcessRef[] {
+  return procs.map((p) => (typeof p === 'number' ? processRef(p) : p)).filter((p): p is ProcessRef => p !== undefined);
+}
+
+/**
+ * Resolves true once none of `procs` runs any more, false after `timeoutMs`. A bare pid names the process behind
+ * it when the wait starts (one already gone counts as gone), so a pid reused meanwhile is not waited for.
+ */
+export async function waitGone(procs: ReadonlyArray<number | ProcessRef>, timeoutMs: number, everyMs = 50): Promise<boolean> {
+  const refs = refsOf(procs);
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; i <= Math.ceil(timeoutMs / everyMs); i++) {
-    if (!procs.some(isRunning)) return true;
+    if (!refs.some(isRunning)) return true;
     if (Date.now() >= deadline) break;
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
-  return !procs.some(isRunning);
+  return !refs.some(isRunning);
+}
+
+/** SIGTERM, then SIGKILL to whatever still runs after `graceMs`; true if all were gone within 2 s of that. */
+export async function stopPids(procs: ReadonlyArray<number | ProcessRef>, graceMs: number, everyMs?: number): Promise<boolean> {
+  const refs = refsOf(procs);
+  for (const p of refs) signalProcess(p, 'SIGTERM');
+  if (await waitGone(refs, graceMs, everyMs)) return true;
+  for (const p of refs) signalProcess(p, 'SIGKILL');
+  return waitGone(refs, 2000, everyMs);
 }
 
 /** SIGKILLs `procs` and waits (bounded) until they are gone; throws if one survives. */

@@ -1,0 +1,36 @@
+/** Reading the log files of the daemons tests start (shared by tests and bench/, no vitest here). */
+import { readFileSync } from 'node:fs';
+import { waitFor } from './wait.js';
+
+/** The end of a log file for an error message; '' while it does not exist. */
+export function logTail(path: string, chars = 2000): string {
+  try {
+    return readFileSync(path, 'utf8').trim().slice(-chars);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Waits (bounded) until the log file matches `re`; gives up early once `running` (the writer) says false. The
+ * error shows the file's end.
+ */
+export async function waitForLog(path: string, re: RegExp, timeoutMs: number, what: string, opts: { everyMs?: number; running?: () => boolean } = {}): Promise<void> {
+  const seen = () => {
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      /* not written yet */
+    }
+    if (re.test(text)) return true;
+    if (opts.running && !opts.running()) throw new Error(`${what}: its process exited`);
+    return undefined;
+  };
+  try {
+    await waitFor(what, seen, timeoutMs, opts.everyMs ?? 50);
+  } catch (err) {
+    const tail = logTail(path);
+    throw new Error(`${(err as Error).message}: ${tail ? `${path} ends:\n${tail}` : `${path} is empty or missing`}`);
+  }
+}
