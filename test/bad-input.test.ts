@@ -238,7 +238,10 @@ describe('abusive clients', () => {
           }),
         ),
       );
-      for (const s of sockets) (round % 2 ? s.resetAndDestroy() : s.destroy());
+      for (const s of sockets) {
+        if (round % 2) s.resetAndDestroy();
+        else s.destroy();
+      }
     }
     await expectHealthy();
   });

@@ -157,7 +157,7 @@ describe('a client that frees one frame per read (the engine’s library)', () =
       const late = client.delivered.filter((f) => f.deliveredAt - f.arrivedAt > 100 + ownLagMs);
       expect(late.map((f) => `${(f.deliveredAt - f.arrivedAt).toFixed(1)} ms: ${f.body.slice(0, 60)}`)).toEqual([]);
     } catch (err) {
-      throw new Error(`replay with VDSM_TS_SEED=${seed}: ${(err as Error).message}`);
+      throw new Error(`replay with VDSM_TS_SEED=${seed}: ${(err as Error).message}`, { cause: err });
     } finally {
       await client.close();
     }

@@ -77,7 +77,7 @@ describe('agent state machine (docs/hosted-engine.md, "The state machine")', () 
   });
 
   it('counts failed starts: 4 failures give score 0 and stop the attempts; they expire 600 s after the last', () => {
-    let scores: number[] = [];
+    const scores: number[] = [];
     let state = INITIAL_STATE;
     const starts: number[] = [];
     for (let t = 0; t <= 1400; t += 10) {

@@ -135,7 +135,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const conf = readConf(confPath);
-  switch (chosen[0]) {
+  const command = chosen[0]!; // exactly one, checked above
+  switch (command) {
     case 'vm-status': {
       try {
         const s = await brokerStatus(conf);
@@ -150,7 +151,7 @@ async function main(argv: string[]): Promise<number> {
       return setMaintenance(conf, values.mode);
     case 'vm-start':
     case 'vm-start-paused':
-      return vmStart(conf, chosen[0] === 'vm-start-paused');
+      return vmStart(conf, command === 'vm-start-paused');
     case 'vm-shutdown':
       await withVdsm(conf, (call) => call('VM.shutdown', { vmID: conf.vmId, delay: '120', message: 'VM is shutting down!' }));
       return 0;

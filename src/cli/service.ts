@@ -92,7 +92,7 @@ async function readTlsFiles(config: VdsmdConfig): Promise<TlsFiles> {
     try {
       return await readFile(path);
     } catch (err) {
-      throw new Error(`ssl is on but the ${what} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`);
+      throw new Error(`ssl is on but the ${what} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
     }
   };
   return {

@@ -191,7 +191,7 @@ export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork
     await Promise.all(hosts.map((h) => createHost(switchNs, h, gateway)));
   } catch (e) {
     await stop();
-    throw new Error(`cannot build the test network ${bed.subnet}: ${(e as Error).message}`);
+    throw new Error(`cannot build the test network ${bed.subnet}: ${(e as Error).message}`, { cause: e });
   }
 
   const ours = new Set(bed.namespaces);

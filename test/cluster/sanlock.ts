@@ -20,7 +20,7 @@ import { logTail } from '../support/logs.js';
 import { exitOf } from '../support/processes.js';
 import { settledWithin, sleep } from '../support/wait.js';
 import { compileCached } from './native-build.js';
-import { childrenOf, isRunning, killAll, processRef, waitGone, type ProcessRef } from '../support/proc-pids.js';
+import { childrenOf, isRunning, killAll, processRef, waitGone } from '../support/proc-pids.js';
 import { runChecked, runCommand, type CommandResult } from '../support/run-command.js';
 
 const SHIM_SOURCE = fileURLToPath(new URL('./rlimit_shim.c', import.meta.url));

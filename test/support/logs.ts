@@ -31,6 +31,6 @@ export async function waitForLog(path: string, re: RegExp, timeoutMs: number, wh
     await waitFor(what, seen, timeoutMs, opts.everyMs ?? 50);
   } catch (err) {
     const tail = logTail(path);
-    throw new Error(`${(err as Error).message}: ${tail ? `${path} ends:\n${tail}` : `${path} is empty or missing`}`);
+    throw new Error(`${(err as Error).message}: ${tail ? `${path} ends:\n${tail}` : `${path} is empty or missing`}`, { cause: err });
   }
 }

@@ -68,7 +68,7 @@ export async function startVdsmdProcess(options: VdsmdStartOptions = {}): Promis
   } catch (err) {
     // A start that fails must not leave its process behind.
     await stopProcess(child, 0);
-    throw new Error(`${(err as Error).message}:\n${out}`);
+    throw new Error(`${(err as Error).message}:\n${out}`, { cause: err });
   }
   ready = true;
   return {
