@@ -28,14 +28,20 @@ cd "$root"
 command -v rpmbuild >/dev/null || { echo "build.sh: rpmbuild not found (apt-get install -y rpm)" >&2; exit 1; }
 
 addon=build/Release/vdsm_libvirt.node
-entries=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js dist/cli/hosted-engine.js dist/cli/he-broker.js dist/cli/he-agent.js "$addon")
+bundles=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js dist/cli/hosted-engine.js dist/cli/he-broker.js dist/cli/he-agent.js)
+entries=("${bundles[@]}" "$addon")
+# Each output against its own inputs: the bundles against the TypeScript and the build config, the addon against its
+# C++ source (comparing the addon with every .ts file rebuilt dist/ under the feet of a running test suite).
+newer_than() {
+    [[ -n $(find "${@:2}" -newer "$1" -print -quit 2>/dev/null) ]]
+}
 dist_is_fresh() {
     local f
-    for f in "${entries[@]}"; do
-        [[ -f $f ]] || return 1
-        [[ -z $(find src package.json package-lock.json tsconfig.json tsup.config.ts binding.gyp \
-                     -newer "$f" -print -quit 2>/dev/null) ]] || return 1
+    for f in "${entries[@]}"; do [[ -f $f ]] || return 1; done
+    for f in "${bundles[@]}"; do
+        ! newer_than "$f" src plugins package.json package-lock.json tsconfig.json tsup.config.ts || return 1
     done
+    ! newer_than "$addon" src/virt/native binding.gyp
 }
 if [[ $skip_build != 1 ]] && ! dist_is_fresh; then
     echo "build.sh: npm run build" >&2
