@@ -19,6 +19,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { brokerClient } from '../../src/hosted-engine/broker/client.js';
+import { logSince, logSize } from '../support/logs.js';
 import { sleep } from '../support/wait.js';
 import { describeSafety, MAX_GAP_MS, measureRecovery, safetyProblems, settledEngine, startCluster, type Cluster, type Safety, type Sample } from './cluster.js';
 
@@ -99,7 +100,7 @@ export function failoverBed(name: string): FailoverBed {
       const params = join(other.dir, 'second-start.json');
       writeFileSync(params, JSON.stringify({ vmID: c.vmId, vmParams: { vmId: c.vmId, xml } }));
       const libvirtdLog = join(other.libvirtd.dir, 'libvirtd.log');
-      const logBefore = readFileSync(libvirtdLog, 'utf8').length;
+      const logBefore = logSize(libvirtdLog);
       const qemus: Record<number, number>[] = [c.qemuProcesses()];
       const create = await c.vdsmClient(other.id, ['-f', params, 'VM', 'create']);
       expect(create.code, create.stderr).toBe(0);
@@ -118,7 +119,7 @@ export function failoverBed(name: string): FailoverBed {
       console.log(`${name}: second start on host ${other.id}: ${stats?.status}, ${stats?.exitMessage}; QEMUs per host, last of ${qemus.length} looks: ${JSON.stringify(qemus.at(-1))}`);
       expect.soft(stats?.status, JSON.stringify(stats)).toBe('Down');
       expect.soft(stats?.exitMessage).toMatch(/Failed to acquire lock/);
-      expect.soft(readFileSync(libvirtdLog, 'utf8').slice(logBefore)).toMatch(/ error : .*Failed to acquire lock/);
+      expect.soft(await logSince(libvirtdLog, logBefore)).toMatch(/ error : .*Failed to acquire lock/);
       // One QEMU on the owner at every look. On the refusing host a QEMU process with the engine VM's id can exist for
       // a moment while libvirt sets the domain up (seen in 1 of 4 looks); libvirt never reports that domain running or
       // paused there (the sampler, below), and once the start has failed no QEMU is left but the owner's.

@@ -1,5 +1,6 @@
 /** Reading the log files of the daemons tests start (shared by tests and bench/, no vitest here). */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { waitFor } from './wait.js';
 
 /** The end of a log file for an error message; '' while it does not exist. */
@@ -8,6 +9,31 @@ export function logTail(path: string, chars = 2000): string {
     return readFileSync(path, 'utf8').trim().slice(-chars);
   } catch {
     return '';
+  }
+}
+
+/** A log file's size now, in bytes (0 while it does not exist): where `logSince` starts reading. */
+export function logSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * What a log file gained since `offset` (from `logSize`), read without blocking the event loop: a test that samples
+ * while it reads (the cluster bed) must not stall on a daemon's debug log of many megabytes.
+ */
+export async function logSince(path: string, offset: number): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const size = (await file.stat()).size;
+    const buf = Buffer.alloc(Math.max(0, size - offset));
+    await file.read(buf, 0, buf.length, offset);
+    return buf.toString('utf8');
+  } finally {
+    await file.close();
   }
 }
 
