@@ -14,6 +14,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 export const UNIT = [
   'test/api-doc.test.ts',
+  'test/fence-agents.test.ts',
   'test/he-broker.test.ts',
   'test/he-core.test.ts',
   'test/he-scenarios.test.ts',

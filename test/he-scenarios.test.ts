@@ -27,7 +27,7 @@ describe('hosted-engine scenarios (simulated time, the real agent)', () => {
       const ms = performance.now() - started;
       const file = join(dir, 'expected');
       if (process.env.UPDATE_SCENARIOS === '1') writeFileSync(file, `${r.log.join('\n')}\n`);
-      else if (!existsSync(file)) throw new Error(`${file} is missing: UPDATE_SCENARIOS=1 writes it (read it before keeping it)`);
+      else if (!existsSync(file)) throw new Error(`${file} is missing: UPDATE_SCENARIOS=1 npx vitest run test/he-scenarios.test.ts -t ${name} writes it (read it before keeping it)`);
       const expected = readFileSync(file, 'utf8').trimEnd().split('\n');
       expect(r.log).toEqual(expected);
       const outage = r.lost !== undefined && r.back !== undefined ? String(r.back - r.lost) : '-';

@@ -62,7 +62,7 @@ export function startMonitors(opts: MonitorOptions, extra: { log?: Logger } = {}
   for (const m of all) m.start();
   return {
     monitors,
-    readings: () => ({
+    readings: (): MonitorReadings => ({
       network: monitors.network.last(),
       bridgeUp: monitors.bridge.last(),
       memFreeMiB: monitors.memFree.last(),

@@ -14,6 +14,10 @@ export interface OptionSpec {
   default?: string;
   /** Metadata sorts parameters by this, then by name (upstream's numbers). */
   order: number;
+  /**
+   * Shown as required in metadata. The framework itself checks only the common options (address, login, password,
+   * plug); an agent checks its own required options in `connect` and throws a FenceError saying which is missing.
+   */
   required?: boolean;
   description: string;
   /** Never logged, echoed or passed in a child's argv. */
