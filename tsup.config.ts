@@ -18,38 +18,40 @@ function linkFenceAliases() {
   }
 }
 
-export default defineConfig([{
-  entry: {
-    'cli/vdsmd': 'src/cli/vdsmd.ts',
-    'cli/vdsm-client': 'src/cli/vdsm-client.ts',
-    'cli/gen-api-doc': 'src/cli/gen-api-doc.ts',
-    'cli/gen-broker-doc': 'src/cli/gen-broker-doc.ts',
-    'cli/hosted-engine': 'src/cli/hosted-engine.ts',
-    'cli/he-broker': 'src/cli/he-broker.ts',
-    'cli/he-agent': 'src/cli/he-agent.ts',
+export default defineConfig([
+  {
+    entry: {
+      'cli/vdsmd': 'src/cli/vdsmd.ts',
+      'cli/vdsm-client': 'src/cli/vdsm-client.ts',
+      'cli/gen-api-doc': 'src/cli/gen-api-doc.ts',
+      'cli/gen-broker-doc': 'src/cli/gen-broker-doc.ts',
+      'cli/hosted-engine': 'src/cli/hosted-engine.ts',
+      'cli/he-broker': 'src/cli/he-broker.ts',
+      'cli/he-agent': 'src/cli/he-agent.ts',
+    },
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    splitting: true,
+    sourcemap: true,
+    clean: false,
+    banner,
   },
-  format: ['esm'],
-  target: 'node20',
-  platform: 'node',
-  splitting: true,
-  sourcemap: true,
-  clean: false,
-  banner,
-},
-{
-  // One self-contained file per fence agent: a standalone agent loads only its own plugin, and starts fast.
-  // Every plugins/<agent>/cli.ts becomes dist/fence/<agent>.js.
-  entry: Object.fromEntries(
-    readdirSync('plugins')
-      .filter((agent) => existsSync(`plugins/${agent}/cli.ts`))
-      .map((agent) => [`fence/${agent}`, `plugins/${agent}/cli.ts`]),
-  ),
-  format: ['esm'],
-  target: 'node20',
-  platform: 'node',
-  splitting: false,
-  sourcemap: false,
-  clean: false,
-  banner,
-  onSuccess: async () => linkFenceAliases(),
-}]);
+  {
+    // One self-contained file per fence agent: a standalone agent loads only its own plugin, and starts fast.
+    // Every plugins/<agent>/cli.ts becomes dist/fence/<agent>.js.
+    entry: Object.fromEntries(
+      readdirSync('plugins')
+        .filter((agent) => existsSync(`plugins/${agent}/cli.ts`))
+        .map((agent) => [`fence/${agent}`, `plugins/${agent}/cli.ts`]),
+    ),
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    splitting: false,
+    sourcemap: false,
+    clean: false,
+    banner,
+    onSuccess: async () => linkFenceAliases(),
+  },
+]);

@@ -68,7 +68,14 @@ export default defineConfig({
     sequence: { sequencer: FailoverFirst },
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT } },
-      { extends: true, test: { name: 'peers', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...UNIT, ...HEAVY] } },
+      {
+        extends: true,
+        test: {
+          name: 'peers',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...UNIT, ...HEAVY],
+        },
+      },
       { extends: true, test: { name: 'heavy', include: HEAVY } },
     ],
   },

@@ -14,14 +14,27 @@
 import { parseArgs } from 'node:util';
 import { measureRecovery, settledEngine, startCluster, type Profile } from '../test/cluster/cluster.js';
 
-const { values } = parseArgs({ options: { profile: { type: 'string', default: 'both' }, rounds: { type: 'string' }, scenario: { type: 'string', default: 'both' } } });
+const { values } = parseArgs({
+  options: {
+    profile: { type: 'string', default: 'both' },
+    rounds: { type: 'string' },
+    scenario: { type: 'string', default: 'both' },
+  },
+});
 const profiles: Profile[] = values.profile === 'both' ? ['fast', 'default'] : [values.profile as Profile];
-if (!profiles.every((p) => p === 'fast' || p === 'default')) throw new Error(`--profile fast|default|both, not ${values.profile}`);
-if (!['vm', 'host', 'both'].includes(values.scenario!)) throw new Error(`--scenario vm|host|both, not ${values.scenario}`);
+if (!profiles.every((p) => p === 'fast' || p === 'default'))
+  throw new Error(`--profile fast|default|both, not ${values.profile}`);
+if (!['vm', 'host', 'both'].includes(values.scenario!))
+  throw new Error(`--scenario vm|host|both, not ${values.scenario}`);
 const killVm = values.scenario !== 'host';
 const killHost = values.scenario !== 'vm';
 
-interface Row { profile: Profile; scenario: string; up: number[]; healthy: number[] }
+interface Row {
+  profile: Profile;
+  scenario: string;
+  up: number[];
+  healthy: number[];
+}
 const rows: Row[] = [];
 const row = (profile: Profile, scenario: string): Row => {
   let r = rows.find((x) => x.profile === profile && x.scenario === scenario);
@@ -48,7 +61,9 @@ for (const profile of profiles) {
         const r = await measureRecovery(c, at, owner, { elsewhere: true, timeoutMs: waitMs, what: 'VM killed' });
         row(profile, 'engine VM killed').up.push(r.upMs);
         row(profile, 'engine VM killed').healthy.push(r.healthyMs);
-        console.log(`${profile} round ${round}: VM killed on host ${owner}: Up on host ${r.host} after ${s(r.upMs)} s, healthy after ${s(r.healthyMs)} s${r.twice.length ? ' — RAN TWICE' : ''}`);
+        console.log(
+          `${profile} round ${round}: VM killed on host ${owner}: Up on host ${r.host} after ${s(r.upMs)} s, healthy after ${s(r.healthyMs)} s${r.twice.length ? ' — RAN TWICE' : ''}`,
+        );
       }
       if (killHost) {
         const owner = await settledEngine(c, settleMs);
@@ -57,9 +72,12 @@ for (const profile of profiles) {
         const r = await measureRecovery(c, at, owner, { elsewhere: true, timeoutMs: waitMs, what: 'host killed' });
         row(profile, 'running host killed').up.push(r.upMs);
         row(profile, 'running host killed').healthy.push(r.healthyMs);
-        console.log(`${profile} round ${round}: host ${owner} killed: Up on host ${r.host} after ${s(r.upMs)} s, healthy after ${s(r.healthyMs)} s${r.twice.length ? ' — RAN TWICE' : ''}`);
+        console.log(
+          `${profile} round ${round}: host ${owner} killed: Up on host ${r.host} after ${s(r.upMs)} s, healthy after ${s(r.healthyMs)} s${r.twice.length ? ' — RAN TWICE' : ''}`,
+        );
       }
-      if (c.maxRunning() > 1) console.log(`${profile} round ${round}: the engine VM ran on ${c.maxRunning()} hosts at once`);
+      if (c.maxRunning() > 1)
+        console.log(`${profile} round ${round}: the engine VM ran on ${c.maxRunning()} hosts at once`);
     } finally {
       await c.stop();
     }
@@ -67,4 +85,7 @@ for (const profile of profiles) {
 }
 
 console.log('\nprofile  scenario              n   fault→Up (s) min/median/max   fault→healthy (s) min/median/max');
-for (const r of rows) console.log(`${r.profile.padEnd(8)} ${r.scenario.padEnd(20)} ${String(r.up.length).padStart(2)}   ${stats(r.up)}          ${stats(r.healthy)}`);
+for (const r of rows)
+  console.log(
+    `${r.profile.padEnd(8)} ${r.scenario.padEnd(20)} ${String(r.up.length).padStart(2)}   ${stats(r.up)}          ${stats(r.healthy)}`,
+  );

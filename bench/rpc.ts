@@ -17,16 +17,30 @@ import { makePki, type Pki } from '../test/support/pki.js';
 import { stopProcess } from '../test/support/processes.js';
 import { startVdsmdProcess } from '../test/support/vdsmd-start.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, 'log-level': { type: 'string', default: 'info' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '3' }, 'log-level': { type: 'string', default: 'info' } },
+});
 const SECONDS = Number(values.seconds);
 
 const BODY = '{"jsonrpc":"2.0","id":"b","method":"Host.ping2","params":{}}';
-const FRAME = Buffer.from(`SEND\ndestination:jms.topic.vdsm_requests\nreply-to:r\ncontent-length:${BODY.length}\n\n${BODY}\0`);
+const FRAME = Buffer.from(
+  `SEND\ndestination:jms.topic.vdsm_requests\nreply-to:r\ncontent-length:${BODY.length}\n\n${BODY}\0`,
+);
 
 function connect(port: number, pki: Pki | null): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s: net.Socket = pki
-      ? tls.connect({ host: '127.0.0.1', port, key: readFileSync(pki.file('engine-key.pem')), cert: readFileSync(pki.file('engine.pem')), ca: readFileSync(pki.file('ca.pem')), checkServerIdentity: () => undefined }, () => resolve(s))
+      ? tls.connect(
+          {
+            host: '127.0.0.1',
+            port,
+            key: readFileSync(pki.file('engine-key.pem')),
+            cert: readFileSync(pki.file('engine.pem')),
+            ca: readFileSync(pki.file('ca.pem')),
+            checkServerIdentity: () => undefined,
+          },
+          () => resolve(s),
+        )
       : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
     s.setNoDelay(true);
     s.once('error', reject);
@@ -58,7 +72,11 @@ function countNul(d: Buffer): number {
   return n;
 }
 
-async function latency(port: number, pki: Pki | null, conns: number): Promise<{ p50: number; p99: number; rate: number }> {
+async function latency(
+  port: number,
+  pki: Pki | null,
+  conns: number,
+): Promise<{ p50: number; p99: number; rate: number }> {
   const sockets = await Promise.all(Array.from({ length: conns }, () => open(port, pki)));
   const samples: number[] = [];
   const deadline = Date.now() + SECONDS * 1000;
@@ -88,7 +106,9 @@ async function latency(port: number, pki: Pki | null, conns: number): Promise<{ 
 async function echoFloor(): Promise<{ p50: number; p99: number }> {
   const code = `let first=true;const s=require('net').createServer({noDelay:true},c=>c.on('data',d=>{if(first){first=false;return c.write('RECEIPT\\n\\n\\0')}let n=0;for(let i=d.indexOf(0);i>=0;i=d.indexOf(0,i+1))n++;c.write(Buffer.alloc(n))})).listen(0,'127.0.0.1',()=>console.log(s.address().port))`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString()))));
+  const port = await new Promise<number>((resolve) =>
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString()))),
+  );
   const lat = await latency(port, null, 1);
   await stopProcess(child, 5000);
   return lat;
@@ -96,7 +116,11 @@ async function echoFloor(): Promise<{ p50: number; p99: number }> {
 
 async function measure(label: string, pki: Pki | null) {
   // Logs go to a pipe we drain, as under journald; the request line is on at the default level.
-  const server = await startVdsmdProcess({ pki: pki ?? undefined, args: ['--log-level', values['log-level']!], output: 'drop' });
+  const server = await startVdsmdProcess({
+    pki: pki ?? undefined,
+    args: ['--log-level', values['log-level']!],
+    output: 'drop',
+  });
   // Warm the JIT before measuring.
   await throughput(server.port, pki, 1, 64);
   const rows: string[] = [];
@@ -143,12 +167,19 @@ async function throughput(port: number, pki: Pki | null, conns: number, window: 
 
 const pki = makePki();
 try {
-  console.log(`bench/rpc: Host.ping2, ${SECONDS} s per figure, vdsmd log level ${values['log-level']}, node ${process.version}`);
+  console.log(
+    `bench/rpc: Host.ping2, ${SECONDS} s per figure, vdsmd log level ${values['log-level']}, node ${process.version}`,
+  );
   console.log('transport  conns  p50 (µs) p99 (µs)  ping-pong/s  pipelined req/s');
   const floor = await echoFloor();
-  console.log(`echo floor    1   ${floor.p50.toFixed(0).padStart(8)} ${floor.p99.toFixed(0).padStart(8)}  (bare Node echo process, same client)`);
+  console.log(
+    `echo floor    1   ${floor.p50.toFixed(0).padStart(8)} ${floor.p99.toFixed(0).padStart(8)}  (bare Node echo process, same client)`,
+  );
   let peak = 0;
-  for (const [label, keys] of [['plaintext', null], ['tls', pki]] as const) {
+  for (const [label, keys] of [
+    ['plaintext', null],
+    ['tls', pki],
+  ] as const) {
     const { rows, hwm } = await measure(label, keys);
     for (const r of rows) console.log(r);
     peak = Math.max(peak, hwm);

@@ -16,12 +16,16 @@ import { testConfig } from '../test/support/config.js';
 import { EngineClient } from '../test/support/engine.js';
 import { engineDomainXml } from '../test/support/vm-xml.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '50' }, vms: { type: 'string', default: '10,100,1000' } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '50' }, vms: { type: 'string', default: '10,100,1000' } },
+});
 const ROUNDS = Number(values.rounds);
 const SIZES = values.vms!.split(',').map(Number);
-if (!SIZES.every((n, i) => Number.isInteger(n) && n > (SIZES[i - 1] ?? 1))) throw new Error(`--vms: increasing VM counts above 1, not ${values.vms}`);
+if (!SIZES.every((n, i) => Number.isInteger(n) && n > (SIZES[i - 1] ?? 1)))
+  throw new Error(`--vms: increasing VM counts above 1, not ${values.vms}`);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const fmt = (ms: number) => ms.toFixed(2).padStart(8);
 
 const service = await startVdsmd(testConfig({ logLevel: 'warn' }), { log: pino({ level: 'warn' }) });
@@ -89,7 +93,9 @@ for (const target of SIZES) {
     await service.dispatcher.handle(request);
     server.push(now() - start);
   }
-  console.log(`${String(target).padStart(4)}   ${fmt(pct(times, 50))}               ${fmt(pct(times, 99))}   ${fmt(pct(server, 50))}          ${(bytes / 1024).toFixed(0).padStart(8)}   ${fmt(sampleMs)}`);
+  console.log(
+    `${String(target).padStart(4)}   ${fmt(pct(times, 50))}               ${fmt(pct(times, 99))}   ${fmt(pct(server, 50))}          ${(bytes / 1024).toFixed(0).padStart(8)}   ${fmt(sampleMs)}`,
+  );
 }
 console.log(`\nVM.create → start event, ${createToClient.length} VMs      p50 (ms)  p99 (ms)   max (ms)`);
 for (const [name, xs] of [

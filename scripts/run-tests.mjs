@@ -29,10 +29,18 @@ const runs = [
   const child = spawn(process.execPath, [VITEST, 'run', ...args, ...process.argv.slice(2)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, VDSM_TS_SUMMARY_FILE: summary, VDSM_TS_SUMMARY_NAME: name, ...(process.stdout.isTTY ? { FORCE_COLOR: '1' } : {}) },
+    env: {
+      ...process.env,
+      VDSM_TS_SUMMARY_FILE: summary,
+      VDSM_TS_SUMMARY_NAME: name,
+      ...(process.stdout.isTTY ? { FORCE_COLOR: '1' } : {}),
+    },
   });
   const prefix = `[${name}] `;
-  for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+  for (const [from, to] of [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr],
+  ]) {
     let partial = '';
     from.setEncoding('utf8');
     from.on('data', (d) => {

@@ -45,10 +45,18 @@ describe('malformed STOMP gets an ERROR frame and a closed connection; the servi
   it.each([
     ['a header line without a colon', 'SEND\ndestination jms.topic.vdsm_requests\n\n{}\0', /without ':'/],
     ['an unknown escape', 'SEND\ndestination:jms\\qtopic\n\n{}\0', /escape/],
-    ['a wrong content-length', 'SEND\ndestination:jms.topic.vdsm_requests\ncontent-length:3\n\n{"jsonrpc":"2.0"}\0', /not followed by NUL/],
+    [
+      'a wrong content-length',
+      'SEND\ndestination:jms.topic.vdsm_requests\ncontent-length:3\n\n{"jsonrpc":"2.0"}\0',
+      /not followed by NUL/,
+    ],
     ['an unknown command', 'FROB\nx:y\n\n\0', /unknown command/],
     ['a command we do not serve', 'ACK\nid:1\n\n\0', /unsupported command ACK/],
-    ['a 10 MiB frame', `SEND\ndestination:jms.topic.vdsm_requests\ncontent-length:${10 * 1024 * 1024}\n\n${'x'.repeat(10 * 1024 * 1024)}\0`, /exceeds the limit/],
+    [
+      'a 10 MiB frame',
+      `SEND\ndestination:jms.topic.vdsm_requests\ncontent-length:${10 * 1024 * 1024}\n\n${'x'.repeat(10 * 1024 * 1024)}\0`,
+      /exceeds the limit/,
+    ],
   ])('%s', async (_name, bytes, reason) => {
     const c = await connected();
     c.write(bytes);
@@ -128,7 +136,11 @@ describe('bad JSON-RPC over STOMP', () => {
     const c = await connected();
     c.send('SUBSCRIBE', { destination: 'r', id: 's' });
     c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': 'r' }, body);
-    c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': 'r' }, JSON.stringify({ ...ping, id: 'after' }));
+    c.send(
+      'SEND',
+      { destination: 'jms.topic.vdsm_requests', 'reply-to': 'r' },
+      JSON.stringify({ ...ping, id: 'after' }),
+    );
     await c.until(() => c.messages().length >= expectReplies + 1);
     await settle(c, 'r');
     // Replies may come out of order (vdsm's too); `after` proves the connection kept serving.
@@ -145,7 +157,14 @@ describe('bad JSON-RPC over STOMP', () => {
   });
 
   it('wrong param types get -32602, unknown verbs -32601, both with their ids', async () => {
-    const [wrong] = await exchange(JSON.stringify({ jsonrpc: '2.0', id: 'w', method: 'Host.setHaMaintenanceMode', params: { mode: ['x'], enabled: 1 } }));
+    const [wrong] = await exchange(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'w',
+        method: 'Host.setHaMaintenanceMode',
+        params: { mode: ['x'], enabled: 1 },
+      }),
+    );
     expect(wrong).toMatchObject({ id: 'w', error: { code: -32602 } });
     const [unknown] = await exchange(JSON.stringify({ jsonrpc: '2.0', id: 'u', method: 'VM.teleport', params: {} }));
     expect(unknown).toMatchObject({ id: 'u', error: { code: -32601 } });
@@ -162,7 +181,11 @@ describe('bad JSON-RPC over STOMP', () => {
     for (const bad of ['{"jsonrpc":', '[]', '[42]', JSON.stringify({ ...ping, id: { x: 1 } })]) {
       c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': 'jms.topic.vdsm_responses' }, bad);
     }
-    c.send('SEND', { destination: 'jms.topic.vdsm_requests', 'reply-to': 'jms.topic.vdsm_responses' }, JSON.stringify({ ...ping, id: 'after' }));
+    c.send(
+      'SEND',
+      { destination: 'jms.topic.vdsm_requests', 'reply-to': 'jms.topic.vdsm_responses' },
+      JSON.stringify({ ...ping, id: 'after' }),
+    );
     await c.until(() => c.messages().length >= 1);
     await settle(c, 'jms.topic.vdsm_responses');
     const msgs = withoutFences(c.messages());
@@ -232,7 +255,10 @@ describe('abusive clients', () => {
             const s = net.connect({ host: '127.0.0.1', port: ctx.vdsmd.port }, () => resolve(s));
             s.on('error', () => resolve(s));
           }).then((s) => {
-            if (i % 3 === 1) s.write('CONNECT\naccept-version:1.2\n\n\0SEND\ndestination:jms.topic.vdsm_requests\ncontent-length:100\n\n{"jso');
+            if (i % 3 === 1)
+              s.write(
+                'CONNECT\naccept-version:1.2\n\n\0SEND\ndestination:jms.topic.vdsm_requests\ncontent-length:100\n\n{"jso',
+              );
             if (i % 3 === 2) s.write('CONN');
             return s;
           }),

@@ -27,7 +27,15 @@ describe('configuration', () => {
   it('with a config file defaults to TLS on ::, and reads the INI keys', () => {
     const c = loadConfig(['--config', conf('[vars]\nssl_ca = /x/ca.pem\n')], {});
     expect(c).toMatchObject({ bind: '::', port: 54321, ssl: true, sslCa: '/x/ca.pem' });
-    const d = loadConfig(['--config', conf('[addresses]\nmanagement_port = 5999\nmanagement_ip = 10.0.0.1\n[vars]\nssl = false\n[logging]\nlevel = debug\n')], {});
+    const d = loadConfig(
+      [
+        '--config',
+        conf(
+          '[addresses]\nmanagement_port = 5999\nmanagement_ip = 10.0.0.1\n[vars]\nssl = false\n[logging]\nlevel = debug\n',
+        ),
+      ],
+      {},
+    );
     expect(d).toMatchObject({ bind: '10.0.0.1', port: 5999, ssl: false, logLevel: 'debug' });
   });
 
@@ -58,7 +66,9 @@ describe('configuration', () => {
     }
 
     it('override vdsm.conf key by key, and still yield to the environment and flags', () => {
-      const file = withDropIns('[addresses]\nmanagement_port = 1111\nmanagement_ip = 10.0.0.1\n', { '50-port.conf': '[addresses]\nmanagement_port = 2222\n' });
+      const file = withDropIns('[addresses]\nmanagement_port = 1111\nmanagement_ip = 10.0.0.1\n', {
+        '50-port.conf': '[addresses]\nmanagement_port = 2222\n',
+      });
       expect(loadConfig(['--config', file], {})).toMatchObject({ port: 2222, bind: '10.0.0.1' });
       expect(loadConfig(['--config', file], { VDSM_PORT: '3333' })).toMatchObject({ port: 3333 });
       expect(loadConfig(['--config', file, '--port', '4444'], { VDSM_PORT: '3333' })).toMatchObject({ port: 4444 });
@@ -85,27 +95,50 @@ describe('configuration', () => {
     });
 
     it('a bad drop-in is refused with a message naming the file', () => {
-      const badValue = withDropIns('', { '10-ok.conf': '[vars]\nssl = false\n', '50-port.conf': '[addresses]\nmanagement_port = lots\n' });
+      const badValue = withDropIns('', {
+        '10-ok.conf': '[vars]\nssl = false\n',
+        '50-port.conf': '[addresses]\nmanagement_port = lots\n',
+      });
       expect(() => loadConfig(['--config', badValue], {})).toThrow(ConfigError);
-      expect(() => loadConfig(['--config', badValue], {})).toThrow(`port must be a number from 0 to 65535, not "lots" ([addresses] management_port in ${badValue}.d/50-port.conf)`);
+      expect(() => loadConfig(['--config', badValue], {})).toThrow(
+        `port must be a number from 0 to 65535, not "lots" ([addresses] management_port in ${badValue}.d/50-port.conf)`,
+      );
       const badLine = withDropIns('', { '50-port.conf': '[addresses]\nmanagement_port 5999\n' });
-      expect(() => loadConfig(['--config', badLine], {})).toThrow(`config drop-in ${badLine}.d/50-port.conf line 2: "management_port 5999" is not a [section], a key = value or a comment`);
+      expect(() => loadConfig(['--config', badLine], {})).toThrow(
+        `config drop-in ${badLine}.d/50-port.conf line 2: "management_port 5999" is not a [section], a key = value or a comment`,
+      );
       const noSection = withDropIns('', { '50-port.conf': '# the port\nmanagement_port = 5999\n' });
-      expect(() => loadConfig(['--config', noSection], {})).toThrow(`config drop-in ${noSection}.d/50-port.conf line 2: "management_port = 5999" is outside any [section]`);
+      expect(() => loadConfig(['--config', noSection], {})).toThrow(
+        `config drop-in ${noSection}.d/50-port.conf line 2: "management_port = 5999" is outside any [section]`,
+      );
       const unreadable = withDropIns('', {});
       mkdirSync(`${unreadable}.d/50-port.conf`);
-      expect(() => loadConfig(['--config', unreadable], {})).toThrow(`cannot read config drop-in ${unreadable}.d/50-port.conf: EISDIR`);
+      expect(() => loadConfig(['--config', unreadable], {})).toThrow(
+        `cannot read config drop-in ${unreadable}.d/50-port.conf: EISDIR`,
+      );
     });
 
     it('a value from vdsm.conf itself that is bad names vdsm.conf', () => {
       const file = withDropIns('[vars]\nssl = maybe\n', {});
-      expect(() => loadConfig(['--config', file], {})).toThrow(`ssl must be true or false, not "maybe" ([vars] ssl in ${file})`);
+      expect(() => loadConfig(['--config', file], {})).toThrow(
+        `ssl must be true or false, not "maybe" ([vars] ssl in ${file})`,
+      );
     });
   });
 
   it('vdsmd --help documents every setting; a bad flag exits 2', async () => {
     const { stdout } = await runChecked(process.execPath, [VDSMD, '--help'], { env: process.env });
-    for (const key of ['management_port', 'management_ip', '[vars] ssl', 'ssl_key', 'ssl_cert', 'ssl_ca', 'VDSM_PORT', '--port']) expect(stdout).toContain(key);
+    for (const key of [
+      'management_port',
+      'management_ip',
+      '[vars] ssl',
+      'ssl_key',
+      'ssl_cert',
+      'ssl_ca',
+      'VDSM_PORT',
+      '--port',
+    ])
+      expect(stdout).toContain(key);
     for (const s of Object.values(SETTINGS)) {
       const line = stdout.split('\n').find((l) => l.trimStart().startsWith(`--${s.flag} `));
       expect(line, s.flag).toMatch(new RegExp(`^  --${s.flag} \\S+ +${s.env} +\\[${s.ini[0]}\\] ${s.ini[1]}$`));
@@ -117,7 +150,11 @@ describe('configuration', () => {
   });
 
   it('vdsmd with ssl on and unreadable key files fails to start with a clear message', async () => {
-    const bad = await runCommand(process.execPath, [VDSMD, '--config', '/dev/null', '--port', '0', '--ssl-key', join(dir, 'nokey.pem')], { env: process.env });
+    const bad = await runCommand(
+      process.execPath,
+      [VDSMD, '--config', '/dev/null', '--port', '0', '--ssl-key', join(dir, 'nokey.pem')],
+      { env: process.env },
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/ssl is on but the key \(ssl_key\) .*nokey.pem cannot be read/);
   });

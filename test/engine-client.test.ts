@@ -22,29 +22,40 @@ describe('an engine-like client over mutual TLS', () => {
     expect(engine.connected.headers['heart-beat']).toBe('15000,0');
   });
 
-  it.each(['Host.ping2', 'Host.getCapabilities', 'Host.getHardwareInfo', 'Host.getStats'])('%s answers with the shape of its result schema', async (method) => {
-    const reply = await engine.request(method);
-    const verb = VERBS.find((v) => v.name === method)!;
-    if (reply.error) {
-      // Hardware info is not readable on every machine (no DMI in some sandboxes): then it must be vdsm's 57.
-      expect(method).toBe('Host.getHardwareInfo');
-      expect(reply.error.code).toBe(57);
-      return;
-    }
-    expect(reply.jsonrpc).toBe('2.0');
-    const parsed = verb.result.safeParse(reply.result);
-    expect(parsed.success, JSON.stringify(parsed.error?.issues?.slice(0, 3))).toBe(true);
-  });
+  it.each(['Host.ping2', 'Host.getCapabilities', 'Host.getHardwareInfo', 'Host.getStats'])(
+    '%s answers with the shape of its result schema',
+    async (method) => {
+      const reply = await engine.request(method);
+      const verb = VERBS.find((v) => v.name === method)!;
+      if (reply.error) {
+        // Hardware info is not readable on every machine (no DMI in some sandboxes): then it must be vdsm's 57.
+        expect(method).toBe('Host.getHardwareInfo');
+        expect(reply.error.code).toBe(57);
+        return;
+      }
+      expect(reply.jsonrpc).toBe('2.0');
+      const parsed = verb.result.safeParse(reply.result);
+      expect(parsed.success, JSON.stringify(parsed.error?.issues?.slice(0, 3))).toBe(true);
+    },
+  );
 
   it('reports haStats (HA not configured) and no haScore in Host.getStats', async () => {
     const { result } = await engine.request('Host.getStats');
-    expect(result.haStats).toEqual({ configured: false, active: false, score: 0, globalMaintenance: false, localMaintenance: false });
+    expect(result.haStats).toEqual({
+      configured: false,
+      active: false,
+      score: 0,
+      globalMaintenance: false,
+      localMaintenance: false,
+    });
     expect(result).not.toHaveProperty('haScore');
   });
 
   it('gets vdsm error codes through the whole path', async () => {
     expect((await engine.request('Host.setHaMaintenanceMode', { mode: 'GLOBAL', enabled: true })).error.code).toBe(40);
-    expect((await engine.request('Host.setHaMaintenanceMode', { mode: 'GLOBAL', enabled: 'no' })).error.code).toBe(-32602);
+    expect((await engine.request('Host.setHaMaintenanceMode', { mode: 'GLOBAL', enabled: 'no' })).error.code).toBe(
+      -32602,
+    );
     expect((await engine.request('Nope.nothing')).error.code).toBe(-32601);
   });
 
@@ -64,7 +75,9 @@ describe('the engine handshake, byte for byte', () => {
       c.write('SUBSCRIBE\nack:auto\ndestination:jms.queue.events\nid:6b1f1f6e-ev\n\n\0');
       c.write('SUBSCRIBE\nack:auto\ndestination:jms.topic.vdsm_responses\nid:6b1f1f6e-re\n\n\0');
       const body = '{"jsonrpc":"2.0","method":"Host.ping2","params":{},"id":"9d3c"}';
-      c.write(`SEND\nreply-to:jms.topic.vdsm_responses\ndestination:jms.topic.vdsm_requests\novirtCorrelationId:f1\ncontent-length:${body.length}\n\n${body}\0`);
+      c.write(
+        `SEND\nreply-to:jms.topic.vdsm_responses\ndestination:jms.topic.vdsm_requests\novirtCorrelationId:f1\ncontent-length:${body.length}\n\n${body}\0`,
+      );
       await c.until(() => c.frames.length >= 2);
       const text = c.raw.toString();
       expect(text.startsWith('CONNECTED\nversion:1.2\nheart-beat:15000,0\n\n\0')).toBe(true);
@@ -86,10 +99,15 @@ describe('VM.destroy right after VM.create (vdsmd in its own process, the test d
     for (let i = 0; i < 30; i++) {
       const vmId = randomUUID();
       vmIds.push(vmId);
-      expect((await engine.request('VM.create', { vmID: vmId, vmParams: { vmId, vmName: `quick-${i}`, memSize: 64 } })).error).toBeUndefined();
+      expect(
+        (await engine.request('VM.create', { vmID: vmId, vmParams: { vmId, vmName: `quick-${i}`, memSize: 64 } }))
+          .error,
+      ).toBeUndefined();
       expect((await engine.request('VM.destroy', { vmID: vmId })).result).toBe(true);
     }
-    const downs = (vmId: string) => engine.events.filter((e) => e.body.method === `|virt|VM_status|${vmId}` && e.body.params[vmId].status === 'Down').length;
+    const downs = (vmId: string) =>
+      engine.events.filter((e) => e.body.method === `|virt|VM_status|${vmId}` && e.body.params[vmId].status === 'Down')
+        .length;
     await engine.until(() => vmIds.every((id) => downs(id) >= 1), 15_000).catch(() => undefined);
     expect(vmIds.filter((id) => downs(id) !== 1)).toEqual([]);
   });

@@ -33,7 +33,10 @@ async function engineLike(wakeDelayMs: () => number): Promise<OneFramePerReadCli
 }
 
 /** Sends requests in ONE write, as concurrent engine threads' frames often leave together, and awaits every reply. */
-async function burst(client: OneFramePerReadClient, calls: [string, Record<string, unknown>][]): Promise<Map<string, any>> {
+async function burst(
+  client: OneFramePerReadClient,
+  calls: [string, Record<string, unknown>][],
+): Promise<Map<string, any>> {
   const ids = calls.map(() => randomUUID());
   const replies = new Map<string, any>();
   client.onFrame((f) => {
@@ -71,7 +74,10 @@ describe('a client that frees one frame per read (the engine’s library)', () =
   it('gets all four replies of four concurrent Host.ping2, none waiting for later bytes', async () => {
     const client = await engineLike(() => 0);
     try {
-      const replies = await burst(client, Array.from({ length: 4 }, () => ['Host.ping2', {}] as [string, Record<string, unknown>]));
+      const replies = await burst(
+        client,
+        Array.from({ length: 4 }, () => ['Host.ping2', {}] as [string, Record<string, unknown>]),
+      );
       expect([...replies.values()].every((r) => r.result === true)).toBe(true);
       await settle(client);
       expectNothingHeldBack(client);
@@ -105,7 +111,10 @@ describe('a client that frees one frame per read (the engine’s library)', () =
     try {
       for (let i = 0; i < 10; i++) {
         const n = i === 3 ? 2 : 1;
-        await burst(client, Array.from({ length: n }, () => ['Host.ping2', {}] as [string, Record<string, unknown>]));
+        await burst(
+          client,
+          Array.from({ length: n }, () => ['Host.ping2', {}] as [string, Record<string, unknown>]),
+        );
         await sleep(50);
       }
       await settle(client);
@@ -150,7 +159,9 @@ describe('a client that frees one frame per read (the engine’s library)', () =
       await settle(client);
       lag.disable();
       const ownLagMs = lag.max / 1e6;
-      console.log(`one-frame reader, seed ${seed}: ${summary(client)}; this process's longest stall ${ownLagMs.toFixed(1)} ms`);
+      console.log(
+        `one-frame reader, seed ${seed}: ${summary(client)}; this process's longest stall ${ownLagMs.toFixed(1)} ms`,
+      );
       const events = client.delivered.filter((f) => f.body.includes('|virt|VM_status|'));
       expect(events.length).toBeGreaterThan(0);
       expectNothingHeldBack(client);

@@ -17,7 +17,11 @@ const folders = readdirSync(join(ROOT, 'plugins'), { withFileTypes: true })
 
 describe('the built-in fence agents are registered everywhere', () => {
   it('every folder of plugins/ has index.ts and cli.ts', () => {
-    const missing = folders.flatMap((f) => ['index.ts', 'cli.ts'].filter((file) => !existsSync(join(ROOT, 'plugins', f, file))).map((file) => `plugins/${f}/${file}`));
+    const missing = folders.flatMap((f) =>
+      ['index.ts', 'cli.ts']
+        .filter((file) => !existsSync(join(ROOT, 'plugins', f, file)))
+        .map((file) => `plugins/${f}/${file}`),
+    );
     expect(missing).toEqual([]);
   });
 
@@ -29,7 +33,9 @@ describe('the built-in fence agents are registered everywhere', () => {
     const bin: Record<string, string> = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin;
     const fence = Object.fromEntries(Object.entries(bin).filter(([name]) => name.startsWith('fence_')));
     const expected = Object.fromEntries(
-      BUILTIN_FENCE_AGENTS.flatMap((a) => [a.name, ...(a.aliases ?? []).map((alias) => alias.name)].map((name) => [name, `dist/fence/${a.name}.js`])),
+      BUILTIN_FENCE_AGENTS.flatMap((a) =>
+        [a.name, ...(a.aliases ?? []).map((alias) => alias.name)].map((name) => [name, `dist/fence/${a.name}.js`]),
+      ),
     );
     expect(fence).toEqual(expected);
   });

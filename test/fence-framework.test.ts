@@ -16,12 +16,25 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('command-line parsing (GNU getopt rules)', () => {
   it('takes bundled short options, attached values, long=value, long value, and unique prefixes', () => {
-    const { values } = parseArgv(['-vv', '-ooff', '-a', 'bmc', '--ipport=624', '--power-wait', '3', '--lanp', '--cipher=3'], table);
-    expect(values).toMatchObject({ verbose: 2, action: 'off', ipaddr: 'bmc', ipport: '624', power_wait: '3', lanplus: true, cipher: '3' });
+    const { values } = parseArgv(
+      ['-vv', '-ooff', '-a', 'bmc', '--ipport=624', '--power-wait', '3', '--lanp', '--cipher=3'],
+      table,
+    );
+    expect(values).toMatchObject({
+      verbose: 2,
+      action: 'off',
+      ipaddr: 'bmc',
+      ipport: '624',
+      power_wait: '3',
+      lanplus: true,
+      cipher: '3',
+    });
   });
 
   it('warns about operands but keeps going, and stops at --', () => {
-    expect(parseArgv(['stray', '-o', 'status', '--', '-x'], table).warnings).toEqual(['Unused arguments on command line']);
+    expect(parseArgv(['stray', '-o', 'status', '--', '-x'], table).warnings).toEqual([
+      'Unused arguments on command line',
+    ]);
   });
 
   it.each([
@@ -38,7 +51,10 @@ describe('command-line parsing (GNU getopt rules)', () => {
 
 describe('stdin parsing', () => {
   it('accepts old and new names, - or _, quotes, comments; the last occurrence wins', () => {
-    const { values, warnings } = parseStdin('# c\n\nipaddr=a\nip=b\nusername="u"\npower-wait=4\npassword_script=/x\naction=on\naction=off\nnodename=n1\nagent=fence_ipmilan\n', table);
+    const { values, warnings } = parseStdin(
+      '# c\n\nipaddr=a\nip=b\nusername="u"\npower-wait=4\npassword_script=/x\naction=on\naction=off\nnodename=n1\nagent=fence_ipmilan\n',
+      table,
+    );
     expect(values).toMatchObject({ ipaddr: 'b', login: 'u', power_wait: '4', passwd_script: '/x', action: 'off' });
     expect(warnings).toEqual([]);
   });
@@ -60,7 +76,10 @@ describe('validation messages (ClusterLabs wording)', () => {
   it.each([
     ['action=status\n', 'You have to enter fence address'],
     ['ipaddr=a\naction=explode\n', "Unrecognised action 'explode'"],
-    ['ipaddr=a\nmethod=sideways\n', "You have to enter a valid choice for --method from the valid values: ['onoff', 'cycle']"],
+    [
+      'ipaddr=a\nmethod=sideways\n',
+      "You have to enter a valid choice for --method from the valid values: ['onoff', 'cycle']",
+    ],
     ['ipaddr=a\npower_timeout=soon\n', 'The value you have entered for --power-timeout is not a valid time in seconds'],
     ['ipaddr=a\nipport=http\n', 'The value you have entered for --ipport is not a valid integer'],
   ])('%j → %s', (text, message) => {
@@ -72,7 +91,9 @@ describe('validation messages (ClusterLabs wording)', () => {
   });
 
   it('Pacemaker (PCMK_service) disables our timeouts unless told otherwise', () => {
-    const { options } = resolveOptions(parseStdin('ipaddr=a\n', table).values, table, agent, { PCMK_service: 'pacemaker-fenced' });
+    const { options } = resolveOptions(parseStdin('ipaddr=a\n', table).values, table, agent, {
+      PCMK_service: 'pacemaker-fenced',
+    });
     expect(options).toMatchObject({ power_timeout: '0', shell_timeout: '0', login_timeout: '0' });
   });
 });
@@ -99,7 +120,13 @@ describe('the standalone agent on bad input', () => {
   it('validate-all reports every problem and never contacts the device', async () => {
     const r = await runFence(ourAgent('fence_ipmilan'), [], 'action=validate-all\nmethod=x\npower_wait=y\n');
     expect(r.code).toBe(1);
-    for (const problem of [/fence address/, /valid choice for --method/, /--power-wait is not a valid time/, /validate-all failed/]) expect(r.stderr).toMatch(problem);
+    for (const problem of [
+      /fence address/,
+      /valid choice for --method/,
+      /--power-wait is not a valid time/,
+      /validate-all failed/,
+    ])
+      expect(r.stderr).toMatch(problem);
     expect((await runFence(ourAgent('fence_ipmilan'), [], 'action=validate-all\nipaddr=192.0.2.1\n')).code).toBe(0);
   });
 
@@ -109,23 +136,44 @@ describe('the standalone agent on bad input', () => {
     const got = join(dir, 'pw-args');
     writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$@" > ${got}\nprintf '%s' "$1"\n`, { mode: 0o755 });
     const marker = join(dir, 'pwned');
-    const r = await runFence(ourAgent('fence_ipmilan'), ['-a', '127.0.0.1', '-u', '9', '--power-timeout', '1', '-S', `${script} x;touch ${marker} $HOME`, '-o', 'status']);
+    const r = await runFence(ourAgent('fence_ipmilan'), [
+      '-a',
+      '127.0.0.1',
+      '-u',
+      '9',
+      '--power-timeout',
+      '1',
+      '-S',
+      `${script} x;touch ${marker} $HOME`,
+      '-o',
+      'status',
+    ]);
     expect(r.code).toBe(1);
     expect(readFileSync(got, 'utf8')).toBe(`x;touch\n${marker}\n$HOME\n`);
     expect(() => execFileSync('test', ['-e', marker])).toThrow();
   });
 
   // 13 agents started one after another, each with xmllint: slow on a loaded machine, so a longer bound
-  it('metadata validates against fence-agents\' RelaxNG schema, for every agent and alias we ship', { timeout: 120_000 }, async () => {
-    const names = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin).filter((n) => n.startsWith('fence_'));
-    expect(names.length).toBeGreaterThanOrEqual(13);
-    for (const name of names) {
-      const file = join(dir, `${name}.xml`);
-      const r = await runFence(ourAgent(name), ['-o', 'metadata']);
-      writeFileSync(file, r.stdout);
-      expect(() => execFileSync('xmllint', ['--noout', '--relaxng', '/usr/share/cluster/relaxng/metadata.rng', file], { stdio: 'pipe' })).not.toThrow();
-    }
-  });
+  it(
+    "metadata validates against fence-agents' RelaxNG schema, for every agent and alias we ship",
+    { timeout: 120_000 },
+    async () => {
+      const names = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin).filter((n) =>
+        n.startsWith('fence_'),
+      );
+      expect(names.length).toBeGreaterThanOrEqual(13);
+      for (const name of names) {
+        const file = join(dir, `${name}.xml`);
+        const r = await runFence(ourAgent(name), ['-o', 'metadata']);
+        writeFileSync(file, r.stdout);
+        expect(() =>
+          execFileSync('xmllint', ['--noout', '--relaxng', '/usr/share/cluster/relaxng/metadata.rng', file], {
+            stdio: 'pipe',
+          }),
+        ).not.toThrow();
+      }
+    },
+  );
 
   it('help lists the options and exits 0', async () => {
     const r = await runFence(ourAgent('fence_ipmilan'), ['-h']);

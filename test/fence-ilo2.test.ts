@@ -37,15 +37,28 @@ async function extraSim(options: Partial<Ilo2SimOptions>): Promise<Ilo2Sim> {
   return s;
 }
 
-const argvFor = (port: number, password = PASSWORD) => ['--ip', '127.0.0.1', '--ipport', String(port), '-l', USER, '-p', password, '--ssl-insecure'];
-
+const argvFor = (port: number, password = PASSWORD) => [
+  '--ip',
+  '127.0.0.1',
+  '--ipport',
+  String(port),
+  '-l',
+  USER,
+  '-p',
+  password,
+  '--ssl-insecure',
+];
 
 /** Runs ClusterLabs' agent and ours from the same power state; they must agree on stdout, exit code, effect and RIBCL commands. */
 async function parity(label: string, args: string[], start: 'on' | 'off', stdin?: string, device: Ilo2Sim = sim) {
   const results = [];
   for (const program of [theirAgent('fence_ilo2'), ours('fence_ilo2')]) {
     device.power = start;
-    const before = { requests: device.requests.length, connections: device.connections, rejectedLogins: device.rejectedLogins };
+    const before = {
+      requests: device.requests.length,
+      connections: device.connections,
+      rejectedLogins: device.rejectedLogins,
+    };
     const r = await runFence(program, args, stdin, RUN_MS);
     results.push({
       lines: lines(r),
@@ -59,8 +72,14 @@ async function parity(label: string, args: string[], start: 'on' | 'off', stdin?
     });
   }
   const [theirs, mine] = results as [(typeof results)[0], (typeof results)[0]];
-  timings.push(`  ${label}: ${theirs.ms.toFixed(0)} ms / ${mine.ms.toFixed(0)} ms (exit ${theirs.code} / ${mine.code})`);
-  expect({ lines: mine.lines, code: mine.code, after: mine.after }, `ours stderr: ${mine.stderr}`).toEqual({ lines: theirs.lines, code: theirs.code, after: theirs.after });
+  timings.push(
+    `  ${label}: ${theirs.ms.toFixed(0)} ms / ${mine.ms.toFixed(0)} ms (exit ${theirs.code} / ${mine.code})`,
+  );
+  expect({ lines: mine.lines, code: mine.code, after: mine.after }, `ours stderr: ${mine.stderr}`).toEqual({
+    lines: theirs.lines,
+    code: theirs.code,
+    after: theirs.after,
+  });
   expect(mine.stderr).not.toContain(PASSWORD);
   return { theirs, ours: mine };
 }
@@ -86,12 +105,23 @@ describe('fence_ilo2 parity with ClusterLabs against the iLO2 simulator', { time
   it('stdin form (key=value lines, ssl_insecure=1)', async () => {
     const input = (action: string) =>
       `# as pacemaker-fenced sends it\nipaddr=127.0.0.1\nipport=${sim.port}\nlogin=${USER}\npasswd=${PASSWORD}\nssl_insecure=1\naction=${action}\n`;
-    expect((await parity('stdin off', [], 'on', input('off'))).ours).toMatchObject({ lines: ['Success: Powered OFF'], code: 0, after: 'off' });
-    expect((await parity('stdin status', [], 'off', input('status'))).ours).toMatchObject({ lines: ['Status: OFF'], code: 2 });
+    expect((await parity('stdin off', [], 'on', input('off'))).ours).toMatchObject({
+      lines: ['Success: Powered OFF'],
+      code: 0,
+      after: 'off',
+    });
+    expect((await parity('stdin status', [], 'off', input('status'))).ours).toMatchObject({
+      lines: ['Status: OFF'],
+      code: 2,
+    });
   });
 
   it('a wrong password: exit 1 on both after one connection and one rejected LOGIN', async () => {
-    const { theirs, ours: mine } = await parity('wrong password', [...argvFor(sim.port, 'wrong'), '-o', 'status'], 'on');
+    const { theirs, ours: mine } = await parity(
+      'wrong password',
+      [...argvFor(sim.port, 'wrong'), '-o', 'status'],
+      'on',
+    );
     expect(mine.code).toBe(1);
     expect(mine.stderr).toMatch(/ERROR: Unable to connect\/login to fencing device/);
     for (const run of [theirs, mine]) expect(run).toMatchObject({ connections: 1, rejectedLogins: 1, requests: [] });
@@ -100,26 +130,38 @@ describe('fence_ilo2 parity with ClusterLabs against the iLO2 simulator', { time
   it.each([
     ['RIBCL 2.x', {}],
     ['RIBCL 1.x', { ribclVersion: '1.30', processor: 'iLO', firmwareVersion: '1.91' }],
-  ] as const)('%s and a wrong password: ours fails at the rejecting reply, without waiting for a timeout', async (label, options) => {
-    // Every timeout at 30 s and runFence's SIGKILL at 15 s: an agent that waited for one (as ClusterLabs does, for
-    // login_timeout on 2.x and power_timeout on 1.x) would be killed (code null) instead of exiting 1 by itself.
-    const device = await extraSim(options);
-    const slow = ['--login-timeout', '30', '--shell-timeout', '30', '--power-timeout', '30', '-o', 'status'];
-    const r = await runFence(ours('fence_ilo2'), [...argvFor(device.port, 'wrong'), ...slow], undefined, 15_000);
-    timings.push(`  ${label} wrong password, 30 s timeouts (ours): ${r.ms.toFixed(0)} ms (exit ${r.code})`);
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/Unable to connect\/login to fencing device/);
-    expect(r.stderr).not.toContain('wrong');
-    expect({ connections: device.connections, requests: device.requests }).toEqual({ connections: 1, requests: [] });
-    expect(device.rejectedLogins).toBeGreaterThan(0);
-  });
+  ] as const)(
+    '%s and a wrong password: ours fails at the rejecting reply, without waiting for a timeout',
+    async (label, options) => {
+      // Every timeout at 30 s and runFence's SIGKILL at 15 s: an agent that waited for one (as ClusterLabs does, for
+      // login_timeout on 2.x and power_timeout on 1.x) would be killed (code null) instead of exiting 1 by itself.
+      const device = await extraSim(options);
+      const slow = ['--login-timeout', '30', '--shell-timeout', '30', '--power-timeout', '30', '-o', 'status'];
+      const r = await runFence(ours('fence_ilo2'), [...argvFor(device.port, 'wrong'), ...slow], undefined, 15_000);
+      timings.push(`  ${label} wrong password, 30 s timeouts (ours): ${r.ms.toFixed(0)} ms (exit ${r.code})`);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/Unable to connect\/login to fencing device/);
+      expect(r.stderr).not.toContain('wrong');
+      expect({ connections: device.connections, requests: device.requests }).toEqual({ connections: 1, requests: [] });
+      expect(device.rejectedLogins).toBeGreaterThan(0);
+    },
+  );
 
   it('RIBCL 1.x and a wrong password: exit 1 on both, after one connection', async () => {
     const old = await extraSim({ ribclVersion: '1.30', processor: 'iLO', firmwareVersion: '1.91' });
-    const { theirs, ours: mine } = await parity('RIBCL 1.30 wrong password', [...argvFor(old.port, 'wrong'), '--power-timeout', '2', '-o', 'status'], 'on', undefined, old);
+    const { theirs, ours: mine } = await parity(
+      'RIBCL 1.30 wrong password',
+      [...argvFor(old.port, 'wrong'), '--power-timeout', '2', '-o', 'status'],
+      'on',
+      undefined,
+      old,
+    );
     expect(mine.code).toBe(1);
     expect(mine.stderr).toMatch(/Unable to connect\/login to fencing device/);
-    expect({ connections: mine.connections, rejectedLogins: mine.rejectedLogins }).toEqual({ connections: theirs.connections, rejectedLogins: theirs.rejectedLogins });
+    expect({ connections: mine.connections, rejectedLogins: mine.rejectedLogins }).toEqual({
+      connections: theirs.connections,
+      rejectedLogins: theirs.rejectedLogins,
+    });
   });
 
   it('RIBCL 1.x: SET_HOST_POWER on/off, no GET_FW_VERSION, as upstream', async () => {
@@ -145,7 +187,13 @@ describe('fence_ilo2 parity with ClusterLabs against the iLO2 simulator', { time
   it('a password with quotes, < and & reaches the device intact', async () => {
     const password = `p"w'<&>x`;
     const s = await extraSim({ password });
-    const { ours: mine } = await parity('tricky password', [...argvFor(s.port, password), '-o', 'status'], 'on', undefined, s);
+    const { ours: mine } = await parity(
+      'tricky password',
+      [...argvFor(s.port, password), '-o', 'status'],
+      'on',
+      undefined,
+      s,
+    );
     expect(mine).toMatchObject({ lines: ['Status: ON'], code: 0 });
     expect(s.rejectedLogins).toBe(0);
   });

@@ -23,7 +23,22 @@ afterAll(async () => {
 
 const noTheirs = missing('ClusterLabs fence_ipmilan (fence-agents)', !existsSync(theirAgent('fence_ipmilan')));
 
-const argv = (...extra: string[]) => ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-l', USER, '-p', PASSWORD, '--lanplus', '-C', '3', '--power-wait', '0', ...extra];
+const argv = (...extra: string[]) => [
+  '--ip',
+  '127.0.0.1',
+  '--ipport',
+  String(sim.port),
+  '-l',
+  USER,
+  '-p',
+  PASSWORD,
+  '--lanplus',
+  '-C',
+  '3',
+  '--power-wait',
+  '0',
+  ...extra,
+];
 
 /** The chassis controls ipmi_sim carried out during `run`: "power 0" (off), "power 1" (on), ... in order. */
 async function transitionsDuring<T>(run: () => Promise<T>): Promise<{ result: T; transitions: string[] }> {
@@ -89,25 +104,71 @@ describe.skipIf(noTheirs)('fence_ipmilan parity with ClusterLabs against ipmi_si
 
   it('reads stdin with old and new option names alike', async () => {
     const old = `ipaddr=127.0.0.1\nipport=${sim.port}\nlogin=${USER}\npasswd=${PASSWORD}\nlanplus=1\ncipher=3\npower_wait=0\naction=off\n`;
-    expect((await parity('fence_ipmilan', [], 'on', old)).ours).toMatchObject({ lines: ['Success: Powered OFF'], code: 0 });
+    expect((await parity('fence_ipmilan', [], 'on', old)).ours).toMatchObject({
+      lines: ['Success: Powered OFF'],
+      code: 0,
+    });
     const modern = `# comment\nip=127.0.0.1\nipport=${sim.port}\nusername=${USER}\npassword="${PASSWORD}"\nlanplus=1\ncipher=3\npower-wait=0\naction=status\n`;
     expect((await parity('fence_ipmilan', [], 'off', modern)).ours).toMatchObject({ lines: ['Status: OFF'], code: 2 });
   });
 
   it('an alias takes its own defaults (fence_ilo4 uses lanplus without being told)', async () => {
-    const args = ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-l', USER, '-p', PASSWORD, '-C', '3', '-o', 'status'];
+    const args = [
+      '--ip',
+      '127.0.0.1',
+      '--ipport',
+      String(sim.port),
+      '-l',
+      USER,
+      '-p',
+      PASSWORD,
+      '-C',
+      '3',
+      '-o',
+      'status',
+    ];
     expect((await parity('fence_ilo4', args, 'on')).ours).toMatchObject({ lines: ['Status: ON'], code: 0 });
   });
 
   it('a wrong password fails clearly with exit 1 on both', async () => {
-    const args = ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-l', USER, '-p', 'wrong', '--lanplus', '-C', '3', '-o', 'status'];
+    const args = [
+      '--ip',
+      '127.0.0.1',
+      '--ipport',
+      String(sim.port),
+      '-l',
+      USER,
+      '-p',
+      'wrong',
+      '--lanplus',
+      '-C',
+      '3',
+      '-o',
+      'status',
+    ];
     const { ours } = await parity('fence_ipmilan', args, 'on');
     expect(ours.code).toBe(1);
     expect(ours.stderr).toMatch(/Failed: Unable to obtain correct plug status or plug is not available/);
   });
 
   it('an unreachable BMC fails with exit 1 on both', async () => {
-    const args = ['--ip', '127.0.0.1', '--ipport', '9', '-l', USER, '-p', PASSWORD, '--lanplus', '-C', '3', '--power-timeout', '2', '-o', 'status'];
+    const args = [
+      '--ip',
+      '127.0.0.1',
+      '--ipport',
+      '9',
+      '-l',
+      USER,
+      '-p',
+      PASSWORD,
+      '--lanplus',
+      '-C',
+      '3',
+      '--power-timeout',
+      '2',
+      '-o',
+      'status',
+    ];
     const { ours } = await parity('fence_ipmilan', args, 'on');
     expect(ours.code).toBe(1);
   });
@@ -119,18 +180,42 @@ describe.skipIf(noTheirs)('fence_ipmilan parity with ClusterLabs against ipmi_si
     const hung = script('hung-ipmitool', `echo $$ >> ${pids}\nexec sleep 60\n`);
     for (const program of [theirAgent('fence_ipmilan'), ourAgent('fence_ipmilan')]) {
       writeFileSync(pids, '');
-      const r = await runFence(program, argv('--ipmitool-path', hung, '--power-timeout', '2', '-o', 'status'), undefined, 20_000);
+      const r = await runFence(
+        program,
+        argv('--ipmitool-path', hung, '--power-timeout', '2', '-o', 'status'),
+        undefined,
+        20_000,
+      );
       expect({ program, code: r.code }, r.stderr).toEqual({ program, code: 1 });
       const started = readFileSync(pids, 'utf8').split('\n').filter(Boolean);
       expect(started.length).toBeGreaterThan(0);
-      for (const pid of started) expect(existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')), `ipmitool ${pid} still runs`).toBe(false);
+      for (const pid of started)
+        expect(
+          existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')),
+          `ipmitool ${pid} still runs`,
+        ).toBe(false);
     }
   });
 
   it('--password-script: its output is the password, on both (a wrong one fails on both)', async () => {
-    const base = ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-l', USER, '--lanplus', '-C', '3', '-o', 'status'];
+    const base = [
+      '--ip',
+      '127.0.0.1',
+      '--ipport',
+      String(sim.port),
+      '-l',
+      USER,
+      '--lanplus',
+      '-C',
+      '3',
+      '-o',
+      'status',
+    ];
     const right = script('pw-right', `printf '%s\\n' '${PASSWORD}'\n`);
-    expect((await parity('fence_ipmilan', [...base, '-S', right], 'on')).ours).toMatchObject({ lines: ['Status: ON'], code: 0 });
+    expect((await parity('fence_ipmilan', [...base, '-S', right], 'on')).ours).toMatchObject({
+      lines: ['Status: ON'],
+      code: 0,
+    });
     const wrong = script('pw-wrong', `printf '%s\\n' 'not-the-password'\n`);
     const { ours } = await parity('fence_ipmilan', [...base, '-S', wrong], 'on');
     expect(ours.code).toBe(1);
@@ -164,7 +249,10 @@ describe('secrets', () => {
       (existsSync(calls) ? readdirSync(calls) : [])
         .filter((f) => f.endsWith('.argv'))
         .map((f) => {
-          const part = (ext: string) => readFileSync(join(calls, f.replace(/\.argv$/, ext)), 'utf8').split('\0').filter(Boolean);
+          const part = (ext: string) =>
+            readFileSync(join(calls, f.replace(/\.argv$/, ext)), 'utf8')
+              .split('\0')
+              .filter(Boolean);
           return { argv: part('.argv').slice(2), env: part('.env'), parent: part('.parent') };
         });
     return { path, read };
@@ -176,8 +264,14 @@ describe('secrets', () => {
   it('ours passes the password to ipmitool in its environment (IPMI_PASSWORD with -E), never in its argv (stdin form)', async () => {
     const tool = recordingIpmitool('ours-stdin');
     sim.setPower('on');
-    const { result: r, transitions } = await transitionsDuring(() => runFence(ourAgent('fence_ipmilan'), [], rebootStdin(tool.path)));
-    expect({ lines: lines(r), code: r.code, transitions }, r.stderr).toEqual({ lines: ['Success: Rebooted'], code: 0, transitions: ['power 0', 'power 1'] });
+    const { result: r, transitions } = await transitionsDuring(() =>
+      runFence(ourAgent('fence_ipmilan'), [], rebootStdin(tool.path)),
+    );
+    expect({ lines: lines(r), code: r.code, transitions }, r.stderr).toEqual({
+      lines: ['Success: Rebooted'],
+      code: 0,
+      transitions: ['power 0', 'power 1'],
+    });
     const calls = tool.read();
     expect(calls.length).toBeGreaterThanOrEqual(4); // status, off, status, on, status
     for (const call of calls) {
@@ -190,7 +284,7 @@ describe('secrets', () => {
     expect(r.stderr).not.toContain(PASSWORD);
   });
 
-  it('ours hides a password given on its own command line: it is in neither its visible argv nor ipmitool\'s', async () => {
+  it("ours hides a password given on its own command line: it is in neither its visible argv nor ipmitool's", async () => {
     const tool = recordingIpmitool('ours-argv');
     const r = await runFence(ourAgent('fence_ipmilan'), argv('--ipmitool-path', tool.path, '-o', 'status'));
     expect({ lines: lines(r), code: r.code }, r.stderr).toEqual({ lines: ['Status: ON'], code: 0 });
@@ -204,20 +298,36 @@ describe('secrets', () => {
     }
   });
 
-  it.skipIf(noTheirs)('the same recorder catches ClusterLabs passing it as -P in ipmitool\'s argv (the check is real)', async () => {
-    const tool = recordingIpmitool('theirs-stdin');
-    sim.setPower('on');
-    const r = await runFence(theirAgent('fence_ipmilan'), [], rebootStdin(tool.path));
-    expect(lines(r)).toEqual(['Success: Rebooted']);
-    const calls = tool.read();
-    expect(calls.length).toBeGreaterThan(0);
-    for (const call of calls) expect(call.argv.slice(call.argv.indexOf('-P'), call.argv.indexOf('-P') + 2)).toEqual(['-P', PASSWORD]);
-  });
+  it.skipIf(noTheirs)(
+    "the same recorder catches ClusterLabs passing it as -P in ipmitool's argv (the check is real)",
+    async () => {
+      const tool = recordingIpmitool('theirs-stdin');
+      sim.setPower('on');
+      const r = await runFence(theirAgent('fence_ipmilan'), [], rebootStdin(tool.path));
+      expect(lines(r)).toEqual(['Success: Rebooted']);
+      const calls = tool.read();
+      expect(calls.length).toBeGreaterThan(0);
+      for (const call of calls)
+        expect(call.argv.slice(call.argv.indexOf('-P'), call.argv.indexOf('-P') + 2)).toEqual(['-P', PASSWORD]);
+    },
+  );
 
   it('--password-script runs without a shell: its arguments reach it, shell syntax stays literal', async () => {
     const echo = script('pw-echo', 'printf \'%s\\n\' "$1"\n');
     const marker = join(dir, 'pwned');
-    const base = ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-l', USER, '--lanplus', '-C', '3', '-o', 'status'];
+    const base = [
+      '--ip',
+      '127.0.0.1',
+      '--ipport',
+      String(sim.port),
+      '-l',
+      USER,
+      '--lanplus',
+      '-C',
+      '3',
+      '-o',
+      'status',
+    ];
     sim.setPower('on');
     const ok = await runFence(ourAgent('fence_ipmilan'), [...base, '-S', `${echo} ${PASSWORD}`]);
     expect({ lines: lines(ok), code: ok.code }, ok.stderr).toEqual({ lines: ['Status: ON'], code: 0 });

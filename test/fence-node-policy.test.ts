@@ -24,7 +24,10 @@ import { engineIpmiFence } from './support/engine-fence.js';
 const cannotRun =
   missing('root (sanlock daemons)', process.getuid?.() !== 0) ||
   missing('sanlock (/usr/sbin/sanlock, Debian sanlock)', !existsSync('/usr/sbin/sanlock')) ||
-  missing('ipmi_sim and ipmitool (Debian openipmi, ipmitool)', !['/usr/bin/ipmi_sim', '/usr/bin/ipmitool'].every((f) => existsSync(f)));
+  missing(
+    'ipmi_sim and ipmitool (Debian openipmi, ipmitool)',
+    !['/usr/bin/ipmi_sim', '/usr/bin/ipmitool'].every((f) => existsSync(f)),
+  );
 
 const PASSWORD = 'policy-pw7';
 /** The storage domain's lockspace (vdsm names a domain's lockspace after its UUID). */
@@ -53,7 +56,10 @@ async function recordChassisCommands(sim: IpmiSim): Promise<string> {
   await writeFile(log, '');
   const wrapper = `${program}.new`;
   // "$1" is the power state file; the rest is the command.
-  await writeFile(wrapper, `#!/bin/sh\nstate=$1\nshift\nprintf '%s\\n' "$*" >> '${log}'\nexec '${real}' "$state" "$@"\n`);
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\nstate=$1\nshift\nprintf '%s\\n' "$*" >> '${log}'\nexec '${real}' "$state" "$@"\n`,
+  );
   await chmod(wrapper, 0o755);
   await rename(wrapper, program);
   return log;
@@ -90,9 +96,14 @@ describe.skipIf(cannotRun)('Host.fenceNode policy skipFencingIfSDActive, on real
     await initLeaseFile(leases, { lockspace: SD, resources: [], ioTimeout: 1 });
 
     [target, proxy] = await Promise.all([startSanlock({ name: 'target' }), startSanlock({ name: 'proxy' })]);
-    cleanups.push(() => target.stop(), () => proxy.stop());
-    const join1 = (d: SanlockDaemon, id: number) => d.client(['add_lockspace', '-o', '1', '-s', `${SD}:${id}:${leases}:0`], 60_000);
-    for (const r of await Promise.all([join1(target, TARGET_ID), join1(proxy, PROXY_ID)])) expect(r.code, r.stdout + r.stderr).toBe(0);
+    cleanups.push(
+      () => target.stop(),
+      () => proxy.stop(),
+    );
+    const join1 = (d: SanlockDaemon, id: number) =>
+      d.client(['add_lockspace', '-o', '1', '-s', `${SD}:${id}:${leases}:0`], 60_000);
+    for (const r of await Promise.all([join1(target, TARGET_ID), join1(proxy, PROXY_ID)]))
+      expect(r.code, r.stdout + r.stderr).toBe(0);
 
     bmc = await startIpmiSim({ user: 'admin', password: PASSWORD });
     cleanups.push(() => bmc.stop());
@@ -104,7 +115,11 @@ describe.skipIf(cannotRun)('Host.fenceNode policy skipFencingIfSDActive, on real
     cleanups.push(() => engine.close());
 
     // Right after joining, the proxy has not yet seen the target renew: UNKNOWN until it has.
-    await waitFor('the proxy to see the target LIVE', async () => ((await proxySees(TARGET_ID)) === 'LIVE' ? true : undefined), 60_000);
+    await waitFor(
+      'the proxy to see the target LIVE',
+      async () => ((await proxySees(TARGET_ID)) === 'LIVE' ? true : undefined),
+      60_000,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -113,19 +128,29 @@ describe.skipIf(cannotRun)('Host.fenceNode policy skipFencingIfSDActive, on real
 
   it('status with a policy is plain status: the policy never applies to it', async () => {
     await resetBmc();
-    expect((await engine.request('Host.fenceNode', fence('status', { [SD]: TARGET_ID }))).result).toEqual({ power: 'on' });
+    expect((await engine.request('Host.fenceNode', fence('status', { [SD]: TARGET_ID }))).result).toEqual({
+      power: 'on',
+    });
     bmc.setPower('off');
-    expect((await engine.request('Host.fenceNode', fence('status', { [SD]: TARGET_ID }))).result).toEqual({ power: 'off' });
+    expect((await engine.request('Host.fenceNode', fence('status', { [SD]: TARGET_ID }))).result).toEqual({
+      power: 'off',
+    });
     expect(await powerCommands()).toEqual([]);
   });
 
   it('target LIVE in the lockspace: off and reboot answer {operationStatus: "skipped"}, the BMC gets no power command', async () => {
     await resetBmc();
-    expect((await engine.request('Host.fenceNode', fence('off', { [SD]: TARGET_ID }))).result).toEqual({ operationStatus: 'skipped' });
+    expect((await engine.request('Host.fenceNode', fence('off', { [SD]: TARGET_ID }))).result).toEqual({
+      operationStatus: 'skipped',
+    });
     // The engine may send the host id as a string.
-    expect((await engine.request('Host.fenceNode', fence('reboot', { [SD]: String(TARGET_ID) }))).result).toEqual({ operationStatus: 'skipped' });
+    expect((await engine.request('Host.fenceNode', fence('reboot', { [SD]: String(TARGET_ID) }))).result).toEqual({
+      operationStatus: 'skipped',
+    });
     // One live lockspace is enough, whatever the others say.
-    expect((await engine.request('Host.fenceNode', fence('off', { [OTHER_SD]: TARGET_ID, [SD]: TARGET_ID }))).result).toEqual({ operationStatus: 'skipped' });
+    expect(
+      (await engine.request('Host.fenceNode', fence('off', { [OTHER_SD]: TARGET_ID, [SD]: TARGET_ID }))).result,
+    ).toEqual({ operationStatus: 'skipped' });
     expect(await powerCommands()).toEqual([]);
     expect(bmc.power()).toBe('on');
     expect(await proxySees(TARGET_ID)).toBe('LIVE');
@@ -169,25 +194,36 @@ describe.skipIf(cannotRun)('Host.fenceNode policy skipFencingIfSDActive, on real
   it('rejects a host id that is not an integer with -32602, and touches nothing', async () => {
     await resetBmc();
     for (const bad of ['one', 1.5, -1, null]) {
-      expect((await engine.request('Host.fenceNode', fence('off', { [SD]: bad }))).error?.code, String(bad)).toBe(-32602);
+      expect((await engine.request('Host.fenceNode', fence('off', { [SD]: bad }))).error?.code, String(bad)).toBe(
+        -32602,
+      );
     }
     expect(await powerCommands()).toEqual([]);
   });
 
-  it('target dead (its sanlock daemon killed): once the proxy sees FAIL, off powers the BMC off', { timeout: 120_000 }, async () => {
-    await resetBmc();
-    await target.kill();
-    // 8 × io_timeout without a renewal turns LIVE into FAIL (DEAD after 60 s more); either means "not live".
-    await waitFor('the proxy to see the target FAIL or DEAD', async () => {
-      const s = await proxySees(TARGET_ID);
-      return s === 'FAIL' || s === 'DEAD' ? s : undefined;
-    }, 90_000, 500);
-    expect((await engine.request('Host.fenceNode', fence('off', { [SD]: TARGET_ID }))).result).toEqual(FENCED);
-    expect(await powerCommands()).toEqual(['set power 0']);
-    expect(bmc.power()).toBe('off');
-    const dead = new RegExp(`"${SD}":"(fail|dead)"`);
-    expect(await vdsmd.waitForOutput(dead)).toMatch(dead);
-  });
+  it(
+    'target dead (its sanlock daemon killed): once the proxy sees FAIL, off powers the BMC off',
+    { timeout: 120_000 },
+    async () => {
+      await resetBmc();
+      await target.kill();
+      // 8 × io_timeout without a renewal turns LIVE into FAIL (DEAD after 60 s more); either means "not live".
+      await waitFor(
+        'the proxy to see the target FAIL or DEAD',
+        async () => {
+          const s = await proxySees(TARGET_ID);
+          return s === 'FAIL' || s === 'DEAD' ? s : undefined;
+        },
+        90_000,
+        500,
+      );
+      expect((await engine.request('Host.fenceNode', fence('off', { [SD]: TARGET_ID }))).result).toEqual(FENCED);
+      expect(await powerCommands()).toEqual(['set power 0']);
+      expect(bmc.power()).toBe('off');
+      const dead = new RegExp(`"${SD}":"(fail|dead)"`);
+      expect(await vdsmd.waitForOutput(dead)).toMatch(dead);
+    },
+  );
 });
 
 describe('parseGets (the shapes of `sanlock client gets -h 1` that real daemons rarely show)', () => {
@@ -206,7 +242,13 @@ describe('parseGets (the shapes of `sanlock client gets -h 1` that real daemons 
         's e:4:/srv/e:0 REM ',
       ].join('\n'),
     );
-    expect(spaces.get('a')).toEqual({ hosts: new Map([[1, 'live'], [2, 'live'], [5, 'dead']]) });
+    expect(spaces.get('a')).toEqual({
+      hosts: new Map([
+        [1, 'live'],
+        [2, 'live'],
+        [5, 'dead'],
+      ]),
+    });
     expect(spaces.get('b')).toEqual({ unavailable: 'lockspace flagged ADD' });
     expect(spaces.get('c')).toEqual({ unavailable: 'hosts not ready' });
     expect(spaces.get('d')).toEqual({ unavailable: 'hosts error -2' });

@@ -30,16 +30,16 @@ export default {
 beforeAll(async () => {
   pluginDir = mkdtempSync(join(tmpdir(), 'fence-d-'));
   writeFileSync(join(pluginDir, 'dummy.mjs'), DUMMY);
-  writeFileSync(join(pluginDir, 'no-power.mjs'), `export default { name: 'fence_broken', shortdesc: 'x', longdesc: '', uses: [], connect: async () => ({}) };`);
+  writeFileSync(
+    join(pluginDir, 'no-power.mjs'),
+    `export default { name: 'fence_broken', shortdesc: 'x', longdesc: '', uses: [], connect: async () => ({}) };`,
+  );
   writeFileSync(join(pluginDir, 'syntax.js'), 'export default {');
   writeFileSync(join(pluginDir, 'clash.mjs'), DUMMY.replace("'fence_dummy'", "'fence_ipmilan'"));
   const cap = captureLog();
   logLines = cap.lines;
   sim = await startIpmiSim({ user: 'admin', password: PASSWORD });
-  service = await startVdsmd(
-    testConfig({ fencePluginDir: pluginDir }),
-    { log: cap.log },
-  );
+  service = await startVdsmd(testConfig({ fencePluginDir: pluginDir }), { log: cap.log });
   await service.recovered;
   engine = await EngineClient.connect(service.port);
 });
@@ -51,7 +51,8 @@ afterAll(async () => {
   rmSync(pluginDir, { recursive: true, force: true });
 });
 
-const ipmi = (action: string, extra: Record<string, unknown> = {}) => engineIpmiFence(sim.port, PASSWORD, action, extra);
+const ipmi = (action: string, extra: Record<string, unknown> = {}) =>
+  engineIpmiFence(sim.port, PASSWORD, action, extra);
 
 describe('Host.fenceNode against ipmi_sim', () => {
   it('status answers {power}', async () => {
@@ -63,17 +64,29 @@ describe('Host.fenceNode against ipmi_sim', () => {
 
   it('off, on and reboot answer "initiated" only after the state is confirmed', async () => {
     sim.setPower('on');
-    expect((await engine.request('Host.fenceNode', ipmi('off'))).result).toEqual({ power: 'unknown', operationStatus: 'initiated' });
+    expect((await engine.request('Host.fenceNode', ipmi('off'))).result).toEqual({
+      power: 'unknown',
+      operationStatus: 'initiated',
+    });
     expect(sim.power()).toBe('off');
-    expect((await engine.request('Host.fenceNode', ipmi('on'))).result).toEqual({ power: 'unknown', operationStatus: 'initiated' });
+    expect((await engine.request('Host.fenceNode', ipmi('on'))).result).toEqual({
+      power: 'unknown',
+      operationStatus: 'initiated',
+    });
     expect(sim.power()).toBe('on');
-    expect((await engine.request('Host.fenceNode', ipmi('reboot'))).result).toEqual({ power: 'unknown', operationStatus: 'initiated' });
+    expect((await engine.request('Host.fenceNode', ipmi('reboot'))).result).toEqual({
+      power: 'unknown',
+      operationStatus: 'initiated',
+    });
     expect(sim.power()).toBe('on');
   });
 
   it('an alias name works (ilo4 = ipmilan with lanplus)', async () => {
     sim.setPower('on');
-    const r = await engine.request('Host.fenceNode', ipmi('status', { agent: 'ilo4', options: `ipport=${sim.port}\ncipher=3` }));
+    const r = await engine.request(
+      'Host.fenceNode',
+      ipmi('status', { agent: 'ilo4', options: `ipport=${sim.port}\ncipher=3` }),
+    );
     expect(r.result).toEqual({ power: 'on' });
   });
 
@@ -106,10 +119,20 @@ describe('Host.fenceNode with the other agents, in process', () => {
     await pdu?.stop();
   });
 
-  it('apc_snmp: the engine\'s port is the outlet', async () => {
+  it("apc_snmp: the engine's port is the outlet", async () => {
     pdu.setOutlet(2, 'on');
-    const params = { addr: '127.0.0.1', port: '2', agent: 'apc_snmp', username: '', password: '', options: `ipport=${pdu.port}\ncommunity=private\npower_wait=0` };
-    expect((await engine.request('Host.fenceNode', { ...params, action: 'off' })).result).toEqual({ power: 'unknown', operationStatus: 'initiated' });
+    const params = {
+      addr: '127.0.0.1',
+      port: '2',
+      agent: 'apc_snmp',
+      username: '',
+      password: '',
+      options: `ipport=${pdu.port}\ncommunity=private\npower_wait=0`,
+    };
+    expect((await engine.request('Host.fenceNode', { ...params, action: 'off' })).result).toEqual({
+      power: 'unknown',
+      operationStatus: 'initiated',
+    });
     expect(pdu.outlet(2)).toBe('off');
     expect((await engine.request('Host.fenceNode', { ...params, action: 'status' })).result).toEqual({ power: 'off' });
   });
@@ -117,9 +140,20 @@ describe('Host.fenceNode with the other agents, in process', () => {
   it.each(['telnet', 'ssh'] as const)('drac5 over %s: a single DRAC 5 needs no port', async (transport) => {
     const drac = await startCliDevice({ device: 'drac5', transport });
     try {
-      const params = { addr: '127.0.0.1', port: '', agent: 'drac5', username: 'root', password: 'calvin', secure: transport === 'ssh', options: `ipport=${drac.port}\npower_wait=0` };
+      const params = {
+        addr: '127.0.0.1',
+        port: '',
+        agent: 'drac5',
+        username: 'root',
+        password: 'calvin',
+        secure: transport === 'ssh',
+        options: `ipport=${drac.port}\npower_wait=0`,
+      };
       expect((await engine.request('Host.fenceNode', { ...params, action: 'status' })).result).toEqual({ power: 'on' });
-      expect((await engine.request('Host.fenceNode', { ...params, action: 'off' })).result).toEqual({ power: 'unknown', operationStatus: 'initiated' });
+      expect((await engine.request('Host.fenceNode', { ...params, action: 'off' })).result).toEqual({
+        power: 'unknown',
+        operationStatus: 'initiated',
+      });
       expect(drac.power()).toBe(false);
     } finally {
       await drac.close();
@@ -129,9 +163,27 @@ describe('Host.fenceNode with the other agents, in process', () => {
 
 describe('fence plugin loading', () => {
   it('runs a valid drop-in plugin through Host.fenceNode', async () => {
-    const r = await engine.request('Host.fenceNode', { addr: 'x', port: '', agent: 'dummy', username: 'u', password: 'p', action: 'off', options: 'power_wait=0' });
+    const r = await engine.request('Host.fenceNode', {
+      addr: 'x',
+      port: '',
+      agent: 'dummy',
+      username: 'u',
+      password: 'p',
+      action: 'off',
+      options: 'power_wait=0',
+    });
     expect(r.result).toEqual({ power: 'unknown', operationStatus: 'initiated' });
-    expect((await engine.request('Host.fenceNode', { addr: 'x', agent: 'dummy', username: 'u', password: 'p', action: 'status' })).result).toEqual({ power: 'off' });
+    expect(
+      (
+        await engine.request('Host.fenceNode', {
+          addr: 'x',
+          agent: 'dummy',
+          username: 'u',
+          password: 'p',
+          action: 'status',
+        })
+      ).result,
+    ).toEqual({ power: 'off' });
   });
 
   it('reports bad plugins (wrong shape, syntax error, name clash) and skips them without failing', () => {

@@ -14,7 +14,13 @@ const AGENT_TIMEOUT_MS = 25_000;
 const noAgent = missing('ClusterLabs fence_apc_snmp (fence-agents)', !existsSync(AGENT));
 
 function agent(sim: ApcSnmpSim, community: string, ...args: string[]) {
-  return runFence(AGENT, ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-c', community, ...args], undefined, AGENT_TIMEOUT_MS, process.env);
+  return runFence(
+    AGENT,
+    ['--ip', '127.0.0.1', '--ipport', String(sim.port), '-c', community, ...args],
+    undefined,
+    AGENT_TIMEOUT_MS,
+    process.env,
+  );
 }
 
 describe.skipIf(noAgent)('snmpsim APC rPDU fixture vs real fence_apc_snmp', () => {

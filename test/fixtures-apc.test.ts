@@ -11,10 +11,15 @@ import { agentArgs, deviceForTest, runAgent } from './fixtures/cli-device/run-ag
 import { missing } from './support/peers.js';
 
 const AGENT = '/usr/sbin/fence_apc';
-const noAgent = missing('ClusterLabs fence_apc with telnet and ssh (fence-agents, telnet, openssh-client)', !(existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh')));
+const noAgent = missing(
+  'ClusterLabs fence_apc with telnet and ssh (fence-agents, telnet, openssh-client)',
+  !(existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh')),
+);
 
-const device = (t: TestContext, opts: Partial<CliDeviceOptions> = {}) => deviceForTest(t, { device: 'apc', transport: 'telnet', ...opts });
-const args = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => agentArgs(d, transport, 'apc', 'apc', ...rest);
+const device = (t: TestContext, opts: Partial<CliDeviceOptions> = {}) =>
+  deviceForTest(t, { device: 'apc', transport: 'telnet', ...opts });
+const args = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) =>
+  agentArgs(d, transport, 'apc', 'apc', ...rest);
 
 const LOGIN_FAILED = /ERROR: Unable to connect\/login to fencing device/;
 const ALL_STATUS = '1,Outlet 1,On\n2,Outlet 2,Off\n3,Outlet 3,On\n4,Outlet 4,Off\n';
@@ -116,17 +121,20 @@ describe.skipIf(noAgent).concurrent('fence_apc details', () => {
   });
 });
 
-describe.skipIf(noAgent).concurrent.each(['telnet', 'ssh'] as const)('fence_apc vs AOS v3 menu UI over %s', (transport) => {
-  it('status, off through the YES confirmation, list-status', async (t) => {
-    const d = await device(t, { transport, ui: 'menu' });
-    const st = await runAgent(AGENT, args(d, transport, '-n', '2', '-o', 'status'));
-    expect(st).toMatchObject({ code: 2, stdout: 'Status: OFF\n' });
-    const off = await runAgent(AGENT, args(d, transport, '-n', '1', '-o', 'off', '--power-wait', '0'));
-    expect(off).toMatchObject({ code: 0, stdout: 'Success: Powered OFF\n' });
-    expect(d.power('1')).toBe(false);
-    expect(d.commands).toContain('YES');
-    const ls = await runAgent(AGENT, args(d, transport, '-o', 'list-status'));
-    // The menu shows states in capitals and the agent prints them as given.
-    expect(ls).toMatchObject({ code: 0, stdout: '1,Outlet 1,OFF\n2,Outlet 2,OFF\n3,Outlet 3,ON\n4,Outlet 4,OFF\n' });
-  });
-});
+describe.skipIf(noAgent).concurrent.each(['telnet', 'ssh'] as const)(
+  'fence_apc vs AOS v3 menu UI over %s',
+  (transport) => {
+    it('status, off through the YES confirmation, list-status', async (t) => {
+      const d = await device(t, { transport, ui: 'menu' });
+      const st = await runAgent(AGENT, args(d, transport, '-n', '2', '-o', 'status'));
+      expect(st).toMatchObject({ code: 2, stdout: 'Status: OFF\n' });
+      const off = await runAgent(AGENT, args(d, transport, '-n', '1', '-o', 'off', '--power-wait', '0'));
+      expect(off).toMatchObject({ code: 0, stdout: 'Success: Powered OFF\n' });
+      expect(d.power('1')).toBe(false);
+      expect(d.commands).toContain('YES');
+      const ls = await runAgent(AGENT, args(d, transport, '-o', 'list-status'));
+      // The menu shows states in capitals and the agent prints them as given.
+      expect(ls).toMatchObject({ code: 0, stdout: '1,Outlet 1,OFF\n2,Outlet 2,OFF\n3,Outlet 3,ON\n4,Outlet 4,OFF\n' });
+    });
+  },
+);

@@ -13,10 +13,15 @@ import { missing } from './support/peers.js';
 import { waitFor } from './support/wait.js';
 
 const AGENT = '/usr/sbin/fence_drac5';
-const noAgent = missing('ClusterLabs fence_drac5 with telnet and ssh (fence-agents, telnet, openssh-client)', !(existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh')));
+const noAgent = missing(
+  'ClusterLabs fence_drac5 with telnet and ssh (fence-agents, telnet, openssh-client)',
+  !(existsSync(AGENT) && existsSync('/usr/bin/telnet') && existsSync('/usr/bin/ssh')),
+);
 
-const device = (t: TestContext, opts: Partial<CliDeviceOptions> = {}) => deviceForTest(t, { device: 'drac5', transport: 'telnet', ...opts });
-const args = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) => agentArgs(d, transport, 'root', 'calvin', ...rest);
+const device = (t: TestContext, opts: Partial<CliDeviceOptions> = {}) =>
+  deviceForTest(t, { device: 'drac5', transport: 'telnet', ...opts });
+const args = (d: CliDevice, transport: 'telnet' | 'ssh', ...rest: string[]) =>
+  agentArgs(d, transport, 'root', 'calvin', ...rest);
 
 const LOGIN_FAILED = /ERROR: Unable to connect\/login to fencing device/;
 
@@ -28,12 +33,7 @@ describe.skipIf(noAgent).concurrent.each(['telnet', 'ssh'] as const)('fence_drac
     d.setPower(undefined, false);
     const off = await runAgent(AGENT, args(d, transport, '-o', 'status'));
     expect(off).toMatchObject({ code: 2, stdout: 'Status: OFF\n' });
-    expect(d.commands).toEqual([
-      'racadm serveraction powerstatus',
-      'exit',
-      'racadm serveraction powerstatus',
-      'exit',
-    ]);
+    expect(d.commands).toEqual(['racadm serveraction powerstatus', 'exit', 'racadm serveraction powerstatus', 'exit']);
   });
 
   it('off then on change the simulated power', async (t) => {
@@ -96,7 +96,11 @@ describe.skipIf(noAgent).concurrent('fence_drac5 vs DRAC 5 (telnet details)', ()
     // A 60 s login timeout and a 15 s SIGKILL bound: only an agent that notices the closed connection exits 1 by
     // itself (one waiting for its timeout is killed, code null). The device closes after one attempt (it saw no command).
     const d = await device(t, { maxLoginAttempts: 1 });
-    const r = await runAgent(AGENT, [...args(d, 'telnet', '-o', 'status', '--login-timeout', '60', '--shell-timeout', '60'), '-p', 'nope'], { timeoutMs: 15_000 });
+    const r = await runAgent(
+      AGENT,
+      [...args(d, 'telnet', '-o', 'status', '--login-timeout', '60', '--shell-timeout', '60'), '-p', 'nope'],
+      { timeoutMs: 15_000 },
+    );
     expect({ code: r.code, signal: r.signal }).toEqual({ code: 1, signal: null });
     expect(r.stderr).toMatch(LOGIN_FAILED);
     expect(d.commands).toEqual([]);
@@ -110,7 +114,12 @@ describe.skipIf(noAgent).concurrent('fence_drac5 vs DRAC 5 (telnet details)', ()
     sock.on('data', (c: Buffer) => chunks.push(c));
     const seen = async (pred: (b: Buffer) => boolean): Promise<Buffer> => {
       try {
-        return await waitFor('the bytes expected', () => (pred(Buffer.concat(chunks)) ? Buffer.concat(chunks) : undefined), 2000, 20);
+        return await waitFor(
+          'the bytes expected',
+          () => (pred(Buffer.concat(chunks)) ? Buffer.concat(chunks) : undefined),
+          2000,
+          20,
+        );
       } catch {
         throw new Error(`timed out; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`);
       }

@@ -61,7 +61,6 @@ function argvWith(password: string, port: number, ...extra: string[]): string[] 
   return ['--ip', '127.0.0.1', '--ipport', String(port), '-l', USER, '-p', password, '--ssl-insecure', ...extra];
 }
 
-
 describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('status of a host that is on: "Status: ON", exit 0', async () => {
     const s = await sim({ power: 'on' });
@@ -84,7 +83,12 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
     expect(r.stdout).toBe('Success: Powered OFF\n');
     expect(r.code).toBe(0);
     expect(s.power).toBe('off');
-    expect(s.requests).toEqual(['GET_FW_VERSION', 'GET_HOST_POWER_STATUS', 'HOLD_PWR_BTN TOGGLE', 'GET_HOST_POWER_STATUS']);
+    expect(s.requests).toEqual([
+      'GET_FW_VERSION',
+      'GET_HOST_POWER_STATUS',
+      'HOLD_PWR_BTN TOGGLE',
+      'GET_HOST_POWER_STATUS',
+    ]);
   });
 
   it('on: "Success: Powered ON", exit 0, host on', async () => {
@@ -144,7 +148,10 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('a password with quotes, < and & arrives intact (entity-encoded, single- or double-quoted)', async () => {
     for (const password of [`pw"<&`, `p"w'<&>x`]) {
       const s = await sim({ power: 'on', password });
-      const r = await agent(`status (password ${JSON.stringify(password)})`, argvWith(password, s.port, '-o', 'status'));
+      const r = await agent(
+        `status (password ${JSON.stringify(password)})`,
+        argvWith(password, s.port, '-o', 'status'),
+      );
       expect(r.stdout).toBe('Status: ON\n');
       expect(r.code).toBe(0);
       expect(s.rejectedLogins).toBe(0);
@@ -180,7 +187,10 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
 
   it('without --ssl-insecure the self-signed device is refused (certificate verification on by default)', async () => {
     const s = await sim({ power: 'on' });
-    const r = await agent('status, no --ssl-insecure', argv(s.port, '-o', 'status').filter((a) => a !== '--ssl-insecure'));
+    const r = await agent(
+      'status, no --ssl-insecure',
+      argv(s.port, '-o', 'status').filter((a) => a !== '--ssl-insecure'),
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Unable to connect\/login to fencing device/);
     expect(s.requests).toEqual([]);
@@ -188,7 +198,10 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
 
   it('RIBCL 1.x, wrong password: the rejection comes in the status reply, so the agent times out (exit 1)', async () => {
     const s = await sim({ power: 'on', ribclVersion: '1.30', processor: 'iLO' });
-    const r = await agent('RIBCL 1.30 status, wrong password', argvWith('wrong', s.port, '-o', 'status', '--power-timeout', '1'));
+    const r = await agent(
+      'RIBCL 1.30 status, wrong password',
+      argvWith('wrong', s.port, '-o', 'status', '--power-timeout', '1'),
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/ERROR: Connection timed out/);
@@ -204,7 +217,10 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
     expect(on.stdout).toBe('Success: Powered ON\n');
     expect(on.code).toBe(0);
     expect(s.requests).not.toContain('GET_FW_VERSION');
-    expect(s.requests.filter((q) => q.startsWith('SET_HOST_POWER'))).toEqual(['SET_HOST_POWER OFF', 'SET_HOST_POWER ON']);
+    expect(s.requests.filter((q) => q.startsWith('SET_HOST_POWER'))).toEqual([
+      'SET_HOST_POWER OFF',
+      'SET_HOST_POWER ON',
+    ]);
   });
 
   it('an iLO (not iLO2) with RIBCL 2.22: HOLD_PWR_BTN for off, PRESS_PWR_BTN for on', async () => {
@@ -251,7 +267,7 @@ describe('iLO2 simulator on the wire (own client)', () => {
       '<SERVER_INFO MODE="write">',
       '<SET_HOST_POWER HOST_POWER="No"/>',
       '<GET_HOST_POWER_STATUS />',
-      '<SET_HOST_POWER HOST_POWER = \'Yes\'></SET_HOST_POWER>',
+      "<SET_HOST_POWER HOST_POWER = 'Yes'></SET_HOST_POWER>",
       '<NO_SUCH_COMMAND/>',
       '</SERVER_INFO>',
       '</LOGIN>',

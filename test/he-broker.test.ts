@@ -37,7 +37,9 @@ interface TestBroker {
 }
 
 /** A broker on host 1 with no vdsmd (every call fails) and no network test, on files in a fresh directory. */
-async function startTestBroker(opts: { lock?: 'file' | 'sanlock'; sanlockRun?: SanlockRun; metadata?: string } = {}): Promise<TestBroker> {
+async function startTestBroker(
+  opts: { lock?: 'file' | 'sanlock'; sanlockRun?: SanlockRun; metadata?: string } = {},
+): Promise<TestBroker> {
   const dir = mkdtempSync(join(tmpdir(), 'he-broker-'));
   dirs.push(dir);
   const socket = join(dir, 'broker.sock');
@@ -113,7 +115,8 @@ const block = (over: Partial<HostBlock> = {}): HostBlock => ({
 function fakeSanlock(opts: { host2?: string; readLeader?: 'free' | 'fails' }): SanlockRun {
   return async (args) => {
     const [kind, verb] = args;
-    if (kind === 'client' && verb === 'gets') return args.includes('-h') && opts.host2 ? `h 2 gen 1 timestamp 100 ${opts.host2}\n` : '';
+    if (kind === 'client' && verb === 'gets')
+      return args.includes('-h') && opts.host2 ? `h 2 gen 1 timestamp 100 ${opts.host2}\n` : '';
     if (kind === 'direct' && verb === 'read_leader') {
       if (opts.readLeader === 'fails') throw new SanlockError('sanlock direct read_leader: read_leader error -5');
       return 'owner_id 0\ntimestamp 0\n';
@@ -141,7 +144,14 @@ describe('broker catalogue', () => {
     const { broker } = await startTestBroker();
     expect(await broker.call('putHost', { block: block() }, {})).toBe(true);
     const status: BrokerStatus = await broker.call('status', {});
-    expect(status).toMatchObject({ hostId: 1, globalMaintenance: false, hosts: [block()], alive: null, localMaintenance: false, lockspace: null });
+    expect(status).toMatchObject({
+      hostId: 1,
+      globalMaintenance: false,
+      hosts: [block()],
+      alive: null,
+      localMaintenance: false,
+      lockspace: null,
+    });
     expect(status.extras['1']).toContain('state=EngineDown');
     expect(await broker.call('pushAlive', { ids: [1] })).toBe(true);
     expect((await broker.call('status', {})).alive).toEqual([1]);
@@ -180,13 +190,17 @@ describe('broker catalogue', () => {
     closers.push(() => new Promise((r) => listener.close(() => r())));
     const broker = brokerClient(join(dir, 'broker.sock'));
     await expect(broker.call('status', {})).rejects.toThrow(/answer to status does not match its schema: .*hosts/);
-    await expect(broker.call('leaseRenew', {})).rejects.toThrow(/answer to leaseRenew does not match its schema: \(result\): /);
+    await expect(broker.call('leaseRenew', {})).rejects.toThrow(
+      /answer to leaseRenew does not match its schema: \(result\): /,
+    );
   });
 
   it('a broker that is not there: a plain error saying so, within the bound', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'he-broker-'));
     dirs.push(dir);
-    const err = await brokerClient(join(dir, 'nobody.sock')).call('status', {}, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    const err = await brokerClient(join(dir, 'nobody.sock'))
+      .call('status', {}, { timeoutMs: 2000 })
+      .catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(BrokerError);
     expect((err as Error).message).toMatch(/^cannot reach the HA broker at .*nobody\.sock: ENOENT$/);
   });
@@ -196,18 +210,27 @@ describe('broker error codes: each kind of refusal has its own', () => {
   it('parseError, invalidRequest and unknownMethod, and the broker serves on', async () => {
     const { socket, broker } = await startTestBroker();
     expect((await rawExchange(socket, 'not json')).error?.code).toBe(BROKER_ERRORS.parseError.code);
-    expect((await rawExchange(socket, JSON.stringify({ jsonrpc: '2.0', id: 1 }))).error?.code).toBe(BROKER_ERRORS.invalidRequest.code);
-    expect((await rawExchange(socket, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'teleport', params: {} }))).error?.code).toBe(
-      BROKER_ERRORS.unknownMethod.code,
+    expect((await rawExchange(socket, JSON.stringify({ jsonrpc: '2.0', id: 1 }))).error?.code).toBe(
+      BROKER_ERRORS.invalidRequest.code,
     );
+    expect(
+      (await rawExchange(socket, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'teleport', params: {} }))).error
+        ?.code,
+    ).toBe(BROKER_ERRORS.unknownMethod.code);
     expect((await broker.call('status', {})).hostId).toBe(1);
   });
 
   it('invalidParams names the field, for a bad value and for a missing one; the broker serves on', async () => {
     const { socket, broker } = await startTestBroker();
-    const mode = await refusal(broker.call('setMaintenance', { mode: 'sideways', enabled: true } as never), 'invalidParams');
+    const mode = await refusal(
+      broker.call('setMaintenance', { mode: 'sideways', enabled: true } as never),
+      'invalidParams',
+    );
     expect(mode.message).toMatch(/^Invalid params: mode: /);
-    const enabled = await refusal(broker.call('setMaintenance', { mode: 'global', enabled: 'yes' } as never), 'invalidParams');
+    const enabled = await refusal(
+      broker.call('setMaintenance', { mode: 'global', enabled: 'yes' } as never),
+      'invalidParams',
+    );
     expect(enabled.message).toMatch(/^Invalid params: enabled: /);
     const hostId = await refusal(broker.call('putHost', { block: block({ hostId: 'one' as never }) }), 'invalidParams');
     expect(hostId.message).toMatch(/^Invalid params: block\.hostId: /);
@@ -216,8 +239,14 @@ describe('broker error codes: each kind of refusal has its own', () => {
     const missing = await refusal(broker.call('clearHost', { hostId: 1 } as never), 'invalidParams');
     expect(missing.message).toMatch(/^Invalid params: force: /);
     // Positional params are not the broker's form: refused as a whole.
-    const positional = await rawExchange(socket, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'clearHost', params: [1, false] }));
-    expect(positional.error).toMatchObject({ code: BROKER_ERRORS.invalidParams.code, message: expect.stringMatching(/^Invalid params: \(params\): /) });
+    const positional = await rawExchange(
+      socket,
+      JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'clearHost', params: [1, false] }),
+    );
+    expect(positional.error).toMatchObject({
+      code: BROKER_ERRORS.invalidParams.code,
+      message: expect.stringMatching(/^Invalid params: \(params\): /),
+    });
     expect(await broker.call('putHost', { block: block() })).toBe(true);
   });
 
@@ -234,7 +263,9 @@ describe('broker error codes: each kind of refusal has its own', () => {
       'Cannot clean unclean metadata block. Consider --force-cleanup.',
     );
     expect(await broker.call('leaseAcquire', {})).toBe(true);
-    expect((await refusal(broker.call('clearHost', { hostId: 1, force: false }), 'leaseHeld')).message).toBe('host 1 holds the engine VM lease; it is alive');
+    expect((await refusal(broker.call('clearHost', { hostId: 1, force: false }), 'leaseHeld')).message).toBe(
+      'host 1 holds the engine VM lease; it is alive',
+    );
     expect(await broker.call('clearHost', { hostId: 1, force: true })).toBe(true);
   });
 
@@ -279,8 +310,13 @@ describe('broker error codes: each kind of refusal has its own', () => {
   });
 
   it('internal: whatever is not a refusal, a sanlock or a storage failure', () => {
-    expect(toBrokerError(new RangeError('host 1 metadata line too long'))).toMatchObject({ code: BROKER_ERRORS.internal.code, message: 'host 1 metadata line too long' });
-    expect(toBrokerError(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })).code).toBe(BROKER_ERRORS.storageIo.code);
+    expect(toBrokerError(new RangeError('host 1 metadata line too long'))).toMatchObject({
+      code: BROKER_ERRORS.internal.code,
+      message: 'host 1 metadata line too long',
+    });
+    expect(toBrokerError(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })).code).toBe(
+      BROKER_ERRORS.storageIo.code,
+    );
     expect(toBrokerError(new WhiteboardReadBackError('x')).code).toBe(BROKER_ERRORS.storageIo.code);
     expect(toBrokerError(new SanlockError('x')).code).toBe(BROKER_ERRORS.sanlockFailed.code);
     expect(toBrokerError(BrokerError.of('leaseHeld', 'x')).code).toBe(BROKER_ERRORS.leaseHeld.code);

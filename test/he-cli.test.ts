@@ -30,7 +30,8 @@ const cli = (...args: string[]) => runHostedEngine(args, { HOSTED_ENGINE_CONF: c
 const WAIT_MS = 60_000;
 
 /** vdsmd's raw status of the engine VM (Host.getVMList: Up, never the guest-derived Powering up); undefined: not here. */
-const vmState = async () => ((await client.call('Host.getVMList')) as { vmId: string; status: string }[]).find((v) => v.vmId === VM_ID)?.status;
+const vmState = async () =>
+  ((await client.call('Host.getVMList')) as { vmId: string; status: string }[]).find((v) => v.vmId === VM_ID)?.status;
 
 interface HostJson {
   score: number;
@@ -57,9 +58,15 @@ const brokerSocket = () => join(dir, 'broker.sock');
 async function removeEngineVm(): Promise<void> {
   if ((await vmState().catch(() => undefined)) !== undefined) {
     await client.call('VM.destroy', { vmID: VM_ID }).catch(() => undefined);
-    await waitFor('the engine VM gone from vdsmd', async () => ((await vmState()) === undefined ? true : undefined), WAIT_MS);
+    await waitFor(
+      'the engine VM gone from vdsmd',
+      async () => ((await vmState()) === undefined ? true : undefined),
+      WAIT_MS,
+    );
   }
-  await brokerClient(brokerSocket()).call('leaseRelease', {}, { timeoutMs: 10_000 }).catch(() => undefined);
+  await brokerClient(brokerSocket())
+    .call('leaseRelease', {}, { timeoutMs: 10_000 })
+    .catch(() => undefined);
 }
 
 beforeAll(async () => {
@@ -92,7 +99,10 @@ describe('hosted-engine CLI: misuse and a missing broker', () => {
     expect(await cli('--check-deployed')).toMatchObject({ code: 0, stdout: 'Hosted Engine has been deployed\n' });
     const none = await cli('--conf', join(dir, 'nope.conf'), '--check-deployed');
     expect(none).toMatchObject({ code: 1, stdout: 'Hosted Engine has not been deployed\n' });
-    expect(await cli('--conf', join(dir, 'nope.conf'), '--vm-status')).toMatchObject({ code: 1, stdout: 'You must run deploy first\n' });
+    expect(await cli('--conf', join(dir, 'nope.conf'), '--vm-status')).toMatchObject({
+      code: 1,
+      stdout: 'You must run deploy first\n',
+    });
   }, 120_000);
 
   it('refuses no command, two commands and unknown options with exit 2', async () => {
@@ -104,15 +114,29 @@ describe('hosted-engine CLI: misuse and a missing broker', () => {
   }, 120_000);
 
   it('without the broker: a clear message and exit 1, in text and JSON', async () => {
-    expect(await cli('--vm-status')).toMatchObject({ code: 1, stdout: 'Cannot connect to the HA daemon, please check the logs.\n' });
+    expect(await cli('--vm-status')).toMatchObject({
+      code: 1,
+      stdout: 'Cannot connect to the HA daemon, please check the logs.\n',
+    });
     const j = await cli('--vm-status', '--json');
-    expect([j.code, JSON.parse(j.stdout)]).toEqual([1, { exception: 'Cannot connect to the HA daemon, please check the logs.' }]);
+    expect([j.code, JSON.parse(j.stdout)]).toEqual([
+      1,
+      { exception: 'Cannot connect to the HA daemon, please check the logs.' },
+    ]);
   }, 120_000);
 
   it('vdsmd: haStats configured but not active; setHaMaintenanceMode answers 61', async () => {
     const stats = (await client.call('Host.getStats')) as { haStats: unknown };
-    expect(stats.haStats).toEqual({ configured: true, active: false, score: 0, globalMaintenance: false, localMaintenance: false });
-    await expect(client.call('Host.setHaMaintenanceMode', { mode: 'GLOBAL', enabled: true })).rejects.toMatchObject({ code: 61 });
+    expect(stats.haStats).toEqual({
+      configured: true,
+      active: false,
+      score: 0,
+      globalMaintenance: false,
+      localMaintenance: false,
+    });
+    await expect(client.call('Host.setHaMaintenanceMode', { mode: 'GLOBAL', enabled: true })).rejects.toMatchObject({
+      code: 61,
+    });
   }, 60_000);
 });
 
@@ -134,7 +158,10 @@ describe('hosted-engine CLI with the broker', () => {
       expect(await vmState()).toBe('Up');
       expect((await cli('--vm-shutdown')).code).toBe(0);
       await waitFor('Down', async () => ((await vmState()) === 'Down' ? true : undefined), WAIT_MS);
-      expect(await cli('--vm-start')).toMatchObject({ code: 0, stdout: 'VM exists and is Down, cleaning up and restarting\nVM in WaitForLaunch\n' });
+      expect(await cli('--vm-start')).toMatchObject({
+        code: 0,
+        stdout: 'VM exists and is Down, cleaning up and restarting\nVM in WaitForLaunch\n',
+      });
       await waitFor('Up', async () => ((await vmState()) === 'Up' ? true : undefined), WAIT_MS);
       expect((await cli('--vm-poweroff')).code).toBe(0);
       await waitFor('the engine VM gone', async () => ((await vmState()) === undefined ? true : undefined), WAIT_MS);
@@ -154,26 +181,38 @@ describe('hosted-engine CLI with the broker', () => {
     expect((await vmStatusJson())?.global_maintenance).toBe(false);
     // No agent yet, so no block: haStats shows the broker's local flag. vdsmd asks the broker with a 5 s bound,
     // and on a loaded machine one answer may be its "broker away" default: poll for the value.
-    const haStats = async () => ((await client.call('Host.getStats')) as { haStats: { localMaintenance: boolean } }).haStats;
+    const haStats = async () =>
+      ((await client.call('Host.getStats')) as { haStats: { localMaintenance: boolean } }).haStats;
     // The broker keeps vdsmd's local flag apart from the CLI's (upstream's two flags), in state_dir/ha.json.
-    const flags = () => JSON.parse(readFileSync(join(dir, 'state', 'ha.json'), 'utf8')) as { local: boolean; manual: boolean };
+    const flags = () =>
+      JSON.parse(readFileSync(join(dir, 'state', 'ha.json'), 'utf8')) as { local: boolean; manual: boolean };
     await client.call('Host.setHaMaintenanceMode', { mode: 'LOCAL', enabled: true });
     expect(flags()).toEqual({ local: true, manual: false });
-    await waitFor('haStats in local maintenance', async () => ((await haStats()).localMaintenance ? true : undefined), WAIT_MS);
+    await waitFor(
+      'haStats in local maintenance',
+      async () => ((await haStats()).localMaintenance ? true : undefined),
+      WAIT_MS,
+    );
     await client.call('Host.setHaMaintenanceMode', { mode: 'LOCAL', enabled: false });
     expect(flags()).toEqual({ local: false, manual: false });
   }, 180_000);
 
-  it('--vm-status shows the agent\'s block in upstream\'s layout; local maintenance gives score 0', async () => {
+  it("--vm-status shows the agent's block in upstream's layout; local maintenance gives score 0", async () => {
     // With no other host and a healthy engine URL, a free agent starts the engine VM once it has
     // host_alive_timeout (3 s) of history, and then local maintenance is refused. Global maintenance, set before
     // the agent starts, keeps it from ever starting the VM in this test and the next.
     expect((await cli('--set-maintenance', '--mode=global')).code).toBe(0);
     agent = spawnHeDaemon('he-agent', conf);
-    const text = await waitFor('our block', async () => {
-      const r = await cli('--vm-status');
-      return r.stdout.includes('--== Host') && r.stdout.includes('Status up-to-date                  : True') ? r.stdout : undefined;
-    }, WAIT_MS);
+    const text = await waitFor(
+      'our block',
+      async () => {
+        const r = await cli('--vm-status');
+        return r.stdout.includes('--== Host') && r.stdout.includes('Status up-to-date                  : True')
+          ? r.stdout
+          : undefined;
+      },
+      WAIT_MS,
+    );
     expect(text).toMatch(/^--== Host \S+ \(id: 1\) status ==--$/m);
     expect(text).toMatch(/^Host ID {28}: 1$/m);
     expect(text).toMatch(/^Score {30}: \d+$/m);
@@ -183,37 +222,57 @@ describe('hosted-engine CLI with the broker', () => {
     expect(await vmState()).toBeUndefined();
     // --mode=local sets local before it clears global: the agent never runs free in between.
     expect(await cli('--set-maintenance', '--mode=local')).toMatchObject({ code: 0, stdout: '' });
-    await waitFor('LocalMaintenance with score 0', async () => {
-      const s = await ownBlock();
-      return s?.maintenance === true && s.score === 0 && agentState(s) === 'LocalMaintenance' ? true : undefined;
-    }, WAIT_MS);
+    await waitFor(
+      'LocalMaintenance with score 0',
+      async () => {
+        const s = await ownBlock();
+        return s?.maintenance === true && s.score === 0 && agentState(s) === 'LocalMaintenance' ? true : undefined;
+      },
+      WAIT_MS,
+    );
     // vdsmd asks the broker with a 5 s bound; on a loaded machine one answer may be the "not active" default.
-    await waitFor('vdsmd: haStats active and in local maintenance', async () => {
-      const stats = (await client.call('Host.getStats')) as { haStats: { localMaintenance: boolean; active: boolean } };
-      return stats.haStats.active && stats.haStats.localMaintenance ? true : undefined;
-    }, WAIT_MS);
+    await waitFor(
+      'vdsmd: haStats active and in local maintenance',
+      async () => {
+        const stats = (await client.call('Host.getStats')) as {
+          haStats: { localMaintenance: boolean; active: boolean };
+        };
+        return stats.haStats.active && stats.haStats.localMaintenance ? true : undefined;
+      },
+      WAIT_MS,
+    );
     // Out of local maintenance into global (the next test's precondition): --mode=global sets global before it
     // clears the CLI's local flag, so again the agent is never free to start the VM.
     expect((await cli('--set-maintenance', '--mode=global')).code).toBe(0);
-    await waitFor('out of local maintenance, in global', async () => {
-      const s = await ownBlock();
-      return s?.maintenance === false && agentState(s) === 'GlobalMaintenance' ? true : undefined;
-    }, WAIT_MS);
+    await waitFor(
+      'out of local maintenance, in global',
+      async () => {
+        const s = await ownBlock();
+        return s?.maintenance === false && agentState(s) === 'GlobalMaintenance' ? true : undefined;
+      },
+      WAIT_MS,
+    );
   }, 300_000);
 
-  it('--clean-metadata refuses a live agent\'s block unless forced, and cleans a cleanly stopped one', async () => {
+  it("--clean-metadata refuses a live agent's block unless forced, and cleans a cleanly stopped one", async () => {
     try {
       // The exact precondition of "unclean block": the agent runs (its block is not stopped) and neither holds
       // the engine VM lease nor can take it (global maintenance, no engine VM here). A lease held by host 1
       // would be refused first, with another message.
       expect((await cli('--set-maintenance', '--mode=global')).code).toBe(0);
       await removeEngineVm();
-      await waitFor('the agent in GlobalMaintenance, holding no lease', async () => {
-        const s = await ownBlock();
-        if (!s || s.stopped || agentState(s) !== 'GlobalMaintenance') return undefined;
-        if ((await vmState()) !== undefined) return undefined;
-        return (await brokerClient(brokerSocket()).call('leaseHolder', {}, { timeoutMs: 10_000 })) === null ? true : undefined;
-      }, WAIT_MS);
+      await waitFor(
+        'the agent in GlobalMaintenance, holding no lease',
+        async () => {
+          const s = await ownBlock();
+          if (!s || s.stopped || agentState(s) !== 'GlobalMaintenance') return undefined;
+          if ((await vmState()) !== undefined) return undefined;
+          return (await brokerClient(brokerSocket()).call('leaseHolder', {}, { timeoutMs: 10_000 })) === null
+            ? true
+            : undefined;
+        },
+        WAIT_MS,
+      );
       const refused = await cli('--clean-metadata');
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/Cannot clean unclean metadata block/);

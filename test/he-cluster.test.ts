@@ -70,7 +70,12 @@ async function look(): Promise<Look> {
   const at = Date.now();
   const live = hosts.filter((h) => !h.dead);
   const lists = await Promise.all(
-    live.map((h) => h.client.call('Host.getVMList', {}, { timeoutMs: QUERY_TIMEOUT_MS }).then((l) => l as { vmId: string; status: string }[], () => undefined)),
+    live.map((h) =>
+      h.client.call('Host.getVMList', {}, { timeoutMs: QUERY_TIMEOUT_MS }).then(
+        (l) => l as { vmId: string; status: string }[],
+        () => undefined,
+      ),
+    ),
   );
   const on: number[] = [];
   const unknown: number[] = [];
@@ -95,14 +100,22 @@ function expectSafe(what: string, from: number, faulted: number[] = []): void {
   const unknownByHost: Record<number, number> = {};
   for (const l of inWindow) for (const id of l.unknown) unknownByHost[id] = (unknownByHost[id] ?? 0) + 1;
   const times = [from, ...inWindow.map((l) => l.at), to];
-  const gaps = times.slice(1).map((t, i) => t - times[i]!).filter((ms) => ms > MAX_GAP_MS);
-  console.log(`he-cluster: ${what}: ${inWindow.length} looks in ${((to - from) / 1000).toFixed(1)} s, unknowns ${JSON.stringify(unknownByHost)}`);
-  expect({
-    twice: inWindow.filter((l) => l.on.length > 1),
-    unproven: inWindow.filter((l) => l.on.length <= 1 && l.on.length + l.unknown.length > 1),
-    unexpectedUnknown: inWindow.filter((l) => l.unknown.some((id) => !faulted.includes(id))),
-    gaps,
-  }, `${what}: the looks prove the engine VM ran on at most one host`).toEqual({ twice: [], unproven: [], unexpectedUnknown: [], gaps: [] });
+  const gaps = times
+    .slice(1)
+    .map((t, i) => t - times[i]!)
+    .filter((ms) => ms > MAX_GAP_MS);
+  console.log(
+    `he-cluster: ${what}: ${inWindow.length} looks in ${((to - from) / 1000).toFixed(1)} s, unknowns ${JSON.stringify(unknownByHost)}`,
+  );
+  expect(
+    {
+      twice: inWindow.filter((l) => l.on.length > 1),
+      unproven: inWindow.filter((l) => l.on.length <= 1 && l.on.length + l.unknown.length > 1),
+      unexpectedUnknown: inWindow.filter((l) => l.unknown.some((id) => !faulted.includes(id))),
+      gaps,
+    },
+    `${what}: the looks prove the engine VM ran on at most one host`,
+  ).toEqual({ twice: [], unproven: [], unexpectedUnknown: [], gaps: [] });
   expect(inWindow.length, `${what}: looks in the window`).toBeGreaterThan(0);
 }
 
@@ -118,7 +131,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'engine.xml'), xml);
   for (const id of [1, 2, 3]) {
     const conf = join(dir, `host${id}.conf`);
-    const vdsmd = await startVdsmdProcess({ args: ['--guest-wait-timeout', '1', '--vm-sample-interval', '1'], env: { VDSM_HE_CONF: conf } });
+    const vdsmd = await startVdsmdProcess({
+      args: ['--guest-wait-timeout', '1', '--vm-sample-interval', '1'],
+      env: { VDSM_HE_CONF: conf },
+    });
     writeFileSync(
       conf,
       [
@@ -159,7 +175,12 @@ beforeAll(async () => {
   }
   // Agents once every broker listens.
   for (const h of hosts) {
-    await waitFor(`broker ${h.id}`, async () => ((await cli(h.conf, '--vm-status', '--json')).code === 0 ? true : undefined), 10_000, 250);
+    await waitFor(
+      `broker ${h.id}`,
+      async () => ((await cli(h.conf, '--vm-status', '--json')).code === 0 ? true : undefined),
+      10_000,
+      250,
+    );
     h.agent = spawnHeDaemon('he-agent', h.conf);
   }
   watcher = (async () => {
@@ -175,7 +196,6 @@ beforeAll(async () => {
     }
   })();
 }, 60_000);
-
 
 afterAll(async () => {
   watching = false;
@@ -195,17 +215,31 @@ describe('hosted-engine HA across three real hosts', () => {
   it('one host starts the engine VM; all see it up and healthy', async () => {
     const first = await waitFor('the engine VM up on one host', onlyOn, 40_000, 250);
     const owner = hosts.find((h) => h.id === first)!;
-    const status = await waitFor('a healthy engine in --vm-status', async () => {
-      const s = await vmStatus(owner);
-      return s[String(first)]?.['engine-status']?.health === 'good' ? s : undefined;
-    }, 30_000, 250);
+    const status = await waitFor(
+      'a healthy engine in --vm-status',
+      async () => {
+        const s = await vmStatus(owner);
+        return s[String(first)]?.['engine-status']?.health === 'good' ? s : undefined;
+      },
+      30_000,
+      250,
+    );
     // 3400 less at most the CPU-load penalty (1000): other test files may load this machine meanwhile.
-    expect(status[String(first)]).toMatchObject({ 'live-data': true, 'engine-status': { vm: 'up', health: 'good', detail: 'Up' } });
+    expect(status[String(first)]).toMatchObject({
+      'live-data': true,
+      'engine-status': { vm: 'up', health: 'good', detail: 'Up' },
+    });
     expect(status[String(first)].score).toBeGreaterThanOrEqual(2400);
     for (const h of hosts) expect(status[String(h.id)]?.['live-data'], `host ${h.id}`).toBe(true);
     // vdsmd reports the HA state to the engine as vdsm does.
     const stats = (await owner.client.call('Host.getStats')) as { haStats: unknown; haScore: number };
-    expect(stats.haStats).toEqual({ configured: true, active: true, score: stats.haScore, globalMaintenance: false, localMaintenance: false });
+    expect(stats.haStats).toEqual({
+      configured: true,
+      active: true,
+      score: stats.haScore,
+      globalMaintenance: false,
+      localMaintenance: false,
+    });
     expect(stats.haScore).toBeGreaterThanOrEqual(2400);
   }, 90_000);
 
@@ -213,26 +247,44 @@ describe('hosted-engine HA across three real hosts', () => {
     const victimId = await waitFor('the engine VM on one host', onlyOn, 10_000, 250);
     const victim = hosts.find((h) => h.id === victimId)!;
     const killedAt = Date.now();
-    const vdsmdGone = new Promise((r) => (victim.vdsmd.child.exitCode !== null || victim.vdsmd.child.signalCode !== null ? r(undefined) : victim.vdsmd.child.once('exit', r)));
+    const vdsmdGone = new Promise((r) =>
+      victim.vdsmd.child.exitCode !== null || victim.vdsmd.child.signalCode !== null
+        ? r(undefined)
+        : victim.vdsmd.child.once('exit', r),
+    );
     for (const p of [victim.agent, victim.broker, victim.vdsmd.child]) p.kill('SIGKILL');
     // The engine VM lived in that vdsmd (libvirt's in-process test driver): once it has exited the host is known
     // not to run it, and is no longer asked. Until then the watcher may see it unknown (expected: under fault).
     await vdsmdGone;
     victim.dead = true;
-    const next = await waitFor('the engine VM on another host', async () => {
-      const on = await onlyOn();
-      return on !== victimId ? on : undefined;
-    }, 60_000, 250);
+    const next = await waitFor(
+      'the engine VM on another host',
+      async () => {
+        const on = await onlyOn();
+        return on !== victimId ? on : undefined;
+      },
+      60_000,
+      250,
+    );
     const survivor = hosts.find((h) => h.id === next)!;
-    await waitFor('the engine healthy again', async () => {
-      const s = await vmStatus(survivor);
-      return s[String(next)]?.['engine-status']?.health === 'good' ? true : undefined;
-    }, 30_000, 250);
-    console.log(`he-cluster: host ${victimId} killed → engine VM healthy on host ${next} after ${Date.now() - killedAt} ms`);
+    await waitFor(
+      'the engine healthy again',
+      async () => {
+        const s = await vmStatus(survivor);
+        return s[String(next)]?.['engine-status']?.health === 'good' ? true : undefined;
+      },
+      30_000,
+      250,
+    );
+    console.log(
+      `he-cluster: host ${victimId} killed → engine VM healthy on host ${next} after ${Date.now() - killedAt} ms`,
+    );
     expectSafe('running host killed', killedAt, [victimId]);
     const s = await vmStatus(survivor);
     expect(s[String(victimId)]['live-data']).toBe(false);
-    expect((await cli(survivor.conf, '--vm-status')).stdout).toMatch(new RegExp(`Engine status\\s+: unknown stale-data`));
+    expect((await cli(survivor.conf, '--vm-status')).stdout).toMatch(
+      new RegExp(`Engine status\\s+: unknown stale-data`),
+    );
   }, 120_000);
 
   it('global maintenance set with the CLI: every live host honours it; nobody restarts a stopped engine VM', async () => {
@@ -241,10 +293,18 @@ describe('hosted-engine HA across three real hosts', () => {
     const owner = live.find((h) => h.id === ownerId)!;
     const other = live.find((h) => h.id !== ownerId)!;
     expect((await cli(other.conf, '--set-maintenance', '--mode=global')).code).toBe(0);
-    await waitFor('every live agent in GlobalMaintenance', async () => {
-      const s = await vmStatus(other);
-      return live.every((h) => String(s[String(h.id)]?.extra).includes('state=GlobalMaintenance')) && s.global_maintenance === true ? true : undefined;
-    }, 20_000, 250);
+    await waitFor(
+      'every live agent in GlobalMaintenance',
+      async () => {
+        const s = await vmStatus(other);
+        return live.every((h) => String(s[String(h.id)]?.extra).includes('state=GlobalMaintenance')) &&
+          s.global_maintenance === true
+          ? true
+          : undefined;
+      },
+      20_000,
+      250,
+    );
     expect((await cli(other.conf, '--vm-status')).stdout).toContain('!! Cluster is in GLOBAL MAINTENANCE mode !!');
     const stats = (await other.client.call('Host.getStats')) as { haStats: { globalMaintenance: boolean } };
     expect(stats.haStats.globalMaintenance).toBe(true);
@@ -261,7 +321,9 @@ describe('hosted-engine HA across three real hosts', () => {
   }, 120_000);
 
   it('never ran the engine VM on two hosts at once', () => {
-    console.log(`he-cluster: whole run: ${totals.looks} looks, unknowns ${JSON.stringify(totals.unknownByHost)}, running + unknown > 1 in ${totals.unproven}`);
+    console.log(
+      `he-cluster: whole run: ${totals.looks} looks, unknowns ${JSON.stringify(totals.unknownByHost)}, running + unknown > 1 in ${totals.unproven}`,
+    );
     expect(maxRunning).toBe(1);
     expect(totals.unproven).toBe(0);
   });

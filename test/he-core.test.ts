@@ -18,8 +18,12 @@ const healthy: Observations = {
   configUpToDate: true,
   engineMemMiB: 4096,
 };
-const score = (obs: Partial<Observations>, state: Parameters<typeof hostScore>[0]['state'] = 'EngineDown', retries = 0, cpuLoad: number | null = null) =>
-  hostScore({ state, obs: { ...healthy, ...obs }, cpuLoad, retries }, DEFAULT_CONFIG).score;
+const score = (
+  obs: Partial<Observations>,
+  state: Parameters<typeof hostScore>[0]['state'] = 'EngineDown',
+  retries = 0,
+  cpuLoad: number | null = null,
+) => hostScore({ state, obs: { ...healthy, ...obs }, cpuLoad, retries }, DEFAULT_CONFIG).score;
 
 describe('host score (docs/hosted-engine.md, "The score")', () => {
   it("starts at 3400 and takes upstream's penalties", () => {
@@ -35,7 +39,14 @@ describe('host score (docs/hosted-engine.md, "The score")', () => {
   });
 
   it('is 0 in the forced-zero states, after more than 3 failed starts, and with no network at all', () => {
-    for (const s of ['LocalMaintenance', 'EngineUnexpectedlyDown', 'ReinitializeFSM', 'StartState', 'AgentStopped'] as const) expect(score({}, s)).toBe(0);
+    for (const s of [
+      'LocalMaintenance',
+      'EngineUnexpectedlyDown',
+      'ReinitializeFSM',
+      'StartState',
+      'AgentStopped',
+    ] as const)
+      expect(score({}, s)).toBe(0);
     expect(score({}, 'EngineDown', 4)).toBe(0);
     expect(score({ network: 0 })).toBe(0);
     expect(score({ network: null })).toBe(0);
@@ -50,7 +61,13 @@ describe('host score (docs/hosted-engine.md, "The score")', () => {
   });
 
   it('weighs CPU load by time (trapezoid over the history)', () => {
-    expect(meanCpuLoad([{ at: 20, hostTs: {}, cpuLoad: 1 }, { at: 10, hostTs: {}, cpuLoad: 0 }, { at: 0, hostTs: {}, cpuLoad: 0 }])).toBeCloseTo(0.25);
+    expect(
+      meanCpuLoad([
+        { at: 20, hostTs: {}, cpuLoad: 1 },
+        { at: 10, hostTs: {}, cpuLoad: 0 },
+        { at: 0, hostTs: {}, cpuLoad: 0 },
+      ]),
+    ).toBeCloseTo(0.25);
   });
 });
 
@@ -82,7 +99,15 @@ describe('agent state machine (docs/hosted-engine.md, "The state machine")', () 
     const starts: number[] = [];
     for (let t = 0; t <= 1400; t += 10) {
       for (let i = 0; i < 5; i++) {
-        const r = step(state, { ...healthy, now: t, result: state.pending === 'start-vm' ? { kind: 'start-vm', ok: false, detail: 'vdsmd says no' } : undefined }, DEFAULT_CONFIG);
+        const r = step(
+          state,
+          {
+            ...healthy,
+            now: t,
+            result: state.pending === 'start-vm' ? { kind: 'start-vm', ok: false, detail: 'vdsmd says no' } : undefined,
+          },
+          DEFAULT_CONFIG,
+        );
         if (r.actions.includes('start-vm')) starts.push(t);
         scores.push(r.score);
         state = r.state;
@@ -100,7 +125,18 @@ describe('agent state machine (docs/hosted-engine.md, "The state machine")', () 
     const log: string[] = [];
     for (let t = 0; t <= 200; t += 10) {
       for (let i = 0; i < 5; i++) {
-        const r = step(state, { ...healthy, now: t, result: state.pending === 'start-vm' ? { kind: 'start-vm', ok: true, detail: 'lease held elsewhere', leaseHeldBy: 2 } : undefined }, DEFAULT_CONFIG);
+        const r = step(
+          state,
+          {
+            ...healthy,
+            now: t,
+            result:
+              state.pending === 'start-vm'
+                ? { kind: 'start-vm', ok: true, detail: 'lease held elsewhere', leaseHeldBy: 2 }
+                : undefined,
+          },
+          DEFAULT_CONFIG,
+        );
         log.push(...r.log.map((l) => `${t} ${l}`));
         state = r.state;
         if (r.wait) break;
@@ -119,20 +155,35 @@ describe('agent state machine (docs/hosted-engine.md, "The state machine")', () 
 
   it('a running engine that goes unexpectedly down drops the score to 0 for 560 s', () => {
     const up = { vm: 'up', health: 'good', detail: 'Up' } as const;
-    const r = run(INITIAL_STATE, 0, 800, (t) => ({ engine: t < 100 ? up : { vm: 'down_unexpected', health: 'bad', detail: 'Down' } }));
+    const r = run(INITIAL_STATE, 0, 800, (t) => ({
+      engine: t < 100 ? up : { vm: 'down_unexpected', health: 'bad', detail: 'Down' },
+    }));
     expect(r.log).toContain('100 EngineUp -> EngineUnexpectedlyDown: engine VM died');
     expect(r.log.some((l) => /^(67|68)0 EngineUnexpectedlyDown -> EngineDown: timeout of 560 s/.test(l))).toBe(true);
   });
 
   it('does not start while a live host reports the engine VM up, and yields to a host 800 points better once the lead held 45 s', () => {
     const other = (t: number, score: number, vm: 'up' | 'down'): HostBlock => ({
-      hostId: 2, hostTs: t, score, engineStatus: vm === 'up' ? { vm: 'up', health: 'good', detail: 'Up' } : { vm: 'down', health: 'bad', detail: 'Down' },
-      hostname: 'h2', maintenance: false, stopped: false, confOnSharedStorage: true, localConfTimestamp: 0, state: 'EngineDown',
+      hostId: 2,
+      hostTs: t,
+      score,
+      engineStatus:
+        vm === 'up' ? { vm: 'up', health: 'good', detail: 'Up' } : { vm: 'down', health: 'bad', detail: 'Down' },
+      hostname: 'h2',
+      maintenance: false,
+      stopped: false,
+      confOnSharedStorage: true,
+      localConfTimestamp: 0,
+      state: 'EngineDown',
     });
     const waiting = run(INITIAL_STATE, 0, 200, (t) => ({ remote: [other(t, 3400, 'up')] }));
     expect(waiting.actions).toEqual([]);
     const up = { vm: 'up', health: 'good', detail: 'Up' } as const;
-    const yielding = run(INITIAL_STATE, 0, 200, (t) => ({ engine: up, cpuLoad: 1, remote: [other(t, t >= 100 ? 3400 : 2000, 'down')] }));
+    const yielding = run(INITIAL_STATE, 0, 200, (t) => ({
+      engine: up,
+      cpuLoad: 1,
+      remote: [other(t, t >= 100 ? 3400 : 2000, 'down')],
+    }));
     expect(yielding.actions.filter((a) => a.endsWith('stop-vm'))).toHaveLength(1);
     expect(yielding.log.find((l) => l.includes('EngineUp -> EngineStop'))).toMatch(/^1[45]0 /);
   });

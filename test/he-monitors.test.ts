@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVdsmd, type Vdsmd } from '../src/cli/service.js';
-import { createCpuMonitor, engineShareFromStats, loadWithoutEngine, parseProcStat } from '../src/hosted-engine/monitors/cpu.js';
+import {
+  createCpuMonitor,
+  engineShareFromStats,
+  loadWithoutEngine,
+  parseProcStat,
+} from '../src/hosted-engine/monitors/cpu.js';
 import { startMonitors } from '../src/hosted-engine/monitors/index.js';
 import { createNetworkMonitor, dnsProbe, tcpProbe } from '../src/hosted-engine/monitors/network.js';
 import { PeriodicMonitor } from '../src/hosted-engine/monitors/periodic.js';
@@ -122,7 +127,7 @@ async function silentTcpPeer(): Promise<{ port: number; child: ChildProcess }> {
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const port = await waitFor('the silent peer\'s port', () => /^\d+\n/.test(out) && Number(out), 10_000, 50);
+  const port = await waitFor("the silent peer's port", () => /^\d+\n/.test(out) && Number(out), 10_000, 50);
   return { port, child };
 }
 
@@ -141,20 +146,39 @@ describe('network monitor', () => {
     await new Promise<void>((r) => listener.close(() => r()));
   });
 
-  it.skipIf(missing('ping (Debian iputils-ping)', !HAS_PING))('ping of 127.0.0.1: null before the first round, then 5 of 5 (1)', async () => {
-    const m = createNetworkMonitor({ test: 'ping', target: '127.0.0.1', intervalMs: 60_000 });
-    expect(m.last()).toBeNull();
-    started(m);
-    const t0 = performance.now();
-    expect(await firstRound(m, 15_000)).toBe(1);
-    // 5 probes, 4 pauses of 0.5 s.
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(1900);
-    await m.stop();
-  });
+  it.skipIf(missing('ping (Debian iputils-ping)', !HAS_PING))(
+    'ping of 127.0.0.1: null before the first round, then 5 of 5 (1)',
+    async () => {
+      const m = createNetworkMonitor({ test: 'ping', target: '127.0.0.1', intervalMs: 60_000 });
+      expect(m.last()).toBeNull();
+      started(m);
+      const t0 = performance.now();
+      expect(await firstRound(m, 15_000)).toBe(1);
+      // 5 probes, 4 pauses of 0.5 s.
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(1900);
+      await m.stop();
+    },
+  );
 
   it('tcp: a listening port gives 1, a closed one 0', async () => {
-    const up = started(createNetworkMonitor({ test: 'tcp', target: '127.0.0.1', tcpPort: listenPort, intervalMs: 60_000, probeDelayMs: 20 }));
-    const down = started(createNetworkMonitor({ test: 'tcp', target: '127.0.0.1', tcpPort: await closedPort(), intervalMs: 60_000, probeDelayMs: 20 }));
+    const up = started(
+      createNetworkMonitor({
+        test: 'tcp',
+        target: '127.0.0.1',
+        tcpPort: listenPort,
+        intervalMs: 60_000,
+        probeDelayMs: 20,
+      }),
+    );
+    const down = started(
+      createNetworkMonitor({
+        test: 'tcp',
+        target: '127.0.0.1',
+        tcpPort: await closedPort(),
+        intervalMs: 60_000,
+        probeDelayMs: 20,
+      }),
+    );
     expect(await firstRound(up)).toBe(1);
     expect(await firstRound(down)).toBe(0);
     await Promise.all([up.stop(), down.stop()]);
@@ -167,7 +191,15 @@ describe('network monitor', () => {
   it('dns: a server answering an A record gives 1; the query is for the configured name, type A', async () => {
     const dns = await startDns('answer');
     try {
-      const m = started(createNetworkMonitor({ test: 'dns', target: dns.address, dnsName: 'engine.he.test', intervalMs: 60_000, probeDelayMs: 20 }));
+      const m = started(
+        createNetworkMonitor({
+          test: 'dns',
+          target: dns.address,
+          dnsName: 'engine.he.test',
+          intervalMs: 60_000,
+          probeDelayMs: 20,
+        }),
+      );
       expect(await firstRound(m)).toBe(1);
       await m.stop();
       expect(dns.questions.length).toBeGreaterThanOrEqual(5);
@@ -191,7 +223,15 @@ describe('network monitor', () => {
 
   it('dns: a closed UDP port gives 0', async () => {
     const port = await closedUdpPort();
-    const m = started(createNetworkMonitor({ test: 'dns', target: `127.0.0.1:${port}`, intervalMs: 60_000, probeDelayMs: 20, probeTimeoutMs: 1000 }));
+    const m = started(
+      createNetworkMonitor({
+        test: 'dns',
+        target: `127.0.0.1:${port}`,
+        intervalMs: 60_000,
+        probeDelayMs: 20,
+        probeTimeoutMs: 1000,
+      }),
+    );
     expect(await firstRound(m)).toBe(0);
     await m.stop();
   });
@@ -199,7 +239,16 @@ describe('network monitor', () => {
   it('dns: a server that never answers is given up on after the configured probe bound, asked once per probe', async () => {
     const dns = await startDns('silent');
     try {
-      const m = started(createNetworkMonitor({ test: 'dns', target: dns.address, intervalMs: 60_000, probes: 2, probeDelayMs: 20, probeTimeoutMs: 300 }));
+      const m = started(
+        createNetworkMonitor({
+          test: 'dns',
+          target: dns.address,
+          intervalMs: 60_000,
+          probes: 2,
+          probeDelayMs: 20,
+          probeTimeoutMs: 300,
+        }),
+      );
       // Two probes bounded by the default (5 s each) could not end within 4.5 s: the configured 300 ms was used.
       expect(await firstRound(m, 4500)).toBe(0);
       expect(dns.questions).toHaveLength(2);
@@ -218,7 +267,9 @@ describe('network monitor', () => {
   it('stop() aborts a round in flight; the value stays null', async () => {
     const dns = await startDns('silent');
     try {
-      const m = started(createNetworkMonitor({ test: 'dns', target: dns.address, intervalMs: 60_000, probeTimeoutMs: 30_000 }));
+      const m = started(
+        createNetworkMonitor({ test: 'dns', target: dns.address, intervalMs: 60_000, probeTimeoutMs: 30_000 }),
+      );
       await waitFor('the first query', () => dns.questions.length > 0, 10_000, 50);
       await m.stop();
       // The round (5 probes of up to 30 s) has ended when stop() returns, past which stop() waits 2 s at most:
@@ -235,10 +286,15 @@ describe('network monitor', () => {
     const peer = await silentTcpPeer();
     try {
       // With the listener's accept queue full the kernel drops new SYNs: a connect then waits for minutes.
-      const fillers = Array.from({ length: 4 }, () => connectTcp({ host: '127.0.0.1', port: peer.port }).on('error', () => {}));
+      const fillers = Array.from({ length: 4 }, () =>
+        connectTcp({ host: '127.0.0.1', port: peer.port }).on('error', () => {}),
+      );
       await waitFor('a filler connection to be queued', () => fillers.some((f) => !f.pending), 10_000, 50);
       const probe = tcpProbe('127.0.0.1', peer.port, 300);
-      const outcome = await Promise.race([probe, new Promise((r) => setTimeout(() => r('still waiting after 10 s'), 10_000).unref())]);
+      const outcome = await Promise.race([
+        probe,
+        new Promise((r) => setTimeout(() => r('still waiting after 10 s'), 10_000).unref()),
+      ]);
       expect(outcome).toBe(false);
       // The peer was silent all along: a connection started before the probe is still waiting for its SYN-ACK.
       expect(fillers.some((f) => f.pending)).toBe(true);
@@ -290,7 +346,9 @@ describe('storage monitor', () => {
 
 describe('cpu arithmetic', () => {
   it('parses /proc/stat: busy is user+nice+system, total user..steal, CPUs counted', () => {
-    const t = parseProcStat('cpu  100 5 50 800 10 1 2 3 40 0\ncpu0 50 2 25 400 5 0 1 1 20 0\ncpu1 50 3 25 400 5 1 1 2 20 0\nintr 1 2\n');
+    const t = parseProcStat(
+      'cpu  100 5 50 800 10 1 2 3 40 0\ncpu0 50 2 25 400 5 0 1 1 20 0\ncpu1 50 3 25 400 5 1 1 2 20 0\nintr 1 2\n',
+    );
     expect(t).toEqual({ busy: 155, total: 971, ncpu: 2 });
   });
 
@@ -315,26 +373,44 @@ describe('engine-health decision table (docs/hosted-engine.md, "The monitors")',
       'internal error: Failed to acquire lock: error -243',
       'resource busy: Failed to acquire lock: Lease is held by another host',
       'resource busy: Failed to acquire lock: error -202',
-      "internal error: process exited while connecting to monitor: Failed to get \"write\" lock\nIs another process using the image?",
+      'internal error: process exited while connecting to monitor: Failed to get "write" lock\nIs another process using the image?',
       'qemu-kvm: Failed to get "write" lock Is another process using the image [/rhev/data-center/mnt/x/images/a/b]?',
     ]) {
       expect(isLockFailure(msg), msg).toBe(true);
-      expect(engineHealthFromStats('up', { ...down, exitMessage: msg })).toEqual({ vm: 'down', health: 'bad', detail: 'Down', reason: REASON.locked });
+      expect(engineHealthFromStats('up', { ...down, exitMessage: msg })).toEqual({
+        vm: 'down',
+        health: 'bad',
+        detail: 'Down',
+        reason: REASON.locked,
+      });
     }
     expect(isLockFailure('VM terminated with error')).toBe(false);
   });
 
   it('migrated away: down; other Down or Migration Destination: down_unexpected unless already down', () => {
-    expect(engineHealthFromStats('up', { status: 'Down', exitReason: 4, exitMessage: 'Migration succeeded' })).toEqual({ vm: 'down', health: 'bad', detail: 'Down', reason: REASON.migrated });
+    expect(engineHealthFromStats('up', { status: 'Down', exitReason: 4, exitMessage: 'Migration succeeded' })).toEqual({
+      vm: 'down',
+      health: 'bad',
+      detail: 'Down',
+      reason: REASON.migrated,
+    });
     expect(engineHealthFromStats('up', down)).toMatchObject({ vm: 'down_unexpected', reason: REASON.badStatus });
     expect(engineHealthFromStats('down', down)).toMatchObject({ vm: 'down', reason: REASON.badStatus });
-    expect(engineHealthFromStats('down_missing', { status: 'Migration Destination' })).toMatchObject({ vm: 'down_unexpected', detail: 'Migration Destination' });
+    expect(engineHealthFromStats('down_missing', { status: 'Migration Destination' })).toMatchObject({
+      vm: 'down_unexpected',
+      detail: 'Migration Destination',
+    });
     expect(engineHealthFromStats('down', { status: 'Migration Destination' })).toMatchObject({ vm: 'down' });
   });
 
   it('Paused, WaitForLaunch, Restoring state, Powering up: up but bad; the rest goes to the health page', () => {
     for (const status of ['Paused', 'WaitForLaunch', 'Restoring state', 'Powering up']) {
-      expect(engineHealthFromStats('down', { status })).toEqual({ vm: 'up', health: 'bad', detail: status, reason: REASON.badStatus });
+      expect(engineHealthFromStats('down', { status })).toEqual({
+        vm: 'up',
+        health: 'bad',
+        detail: status,
+        reason: REASON.badStatus,
+      });
     }
     for (const status of ['Up', 'Powering down', 'Migration Source', 'RebootInProgress', 'Saving State']) {
       expect(engineHealthFromStats('down', { status })).toBe('check-liveliness');
@@ -342,7 +418,12 @@ describe('engine-health decision table (docs/hosted-engine.md, "The monitors")',
   });
 
   it('NoSuchVM keeps the previous state except up, which becomes down_missing', () => {
-    expect(engineHealthNoVm('up')).toEqual({ vm: 'down_missing', health: 'bad', detail: 'unknown', reason: REASON.noVm });
+    expect(engineHealthNoVm('up')).toEqual({
+      vm: 'down_missing',
+      health: 'bad',
+      detail: 'unknown',
+      reason: REASON.noVm,
+    });
     expect(engineHealthNoVm('down')).toMatchObject({ vm: 'down' });
     expect(engineHealthNoVm('down_unexpected')).toMatchObject({ vm: 'down_unexpected' });
   });
@@ -369,7 +450,16 @@ describe("vdsm monitors read vdsmd's answers through the verbs' result schemas",
   const vmEntry = (over: Record<string, unknown>) => ({ vmId: 'vm', statusTime: '12', ...over });
 
   it('mgmt-bridge: up, down or absent from a valid answer; null (counted as down) for one Host.getStats does not allow', async () => {
-    const bridge = async (answer: unknown) => firstRound(started(createBridgeMonitor({ vdsm: answering({ 'Host.getStats': answer }), bridge: 'ovirtmgmt', intervalMs: 60_000 })));
+    const bridge = async (answer: unknown) =>
+      firstRound(
+        started(
+          createBridgeMonitor({
+            vdsm: answering({ 'Host.getStats': answer }),
+            bridge: 'ovirtmgmt',
+            intervalMs: 60_000,
+          }),
+        ),
+      );
     expect(await bridge({ network: { ovirtmgmt: nic('up') } })).toBe(true);
     expect(await bridge({ network: { ovirtmgmt: nic('down') } })).toBe(false);
     expect(await bridge({ network: { eth0: { ...nic('up'), name: 'eth0' } } })).toBe(false);
@@ -379,7 +469,8 @@ describe("vdsm monitors read vdsmd's answers through the verbs' result schemas",
   });
 
   it('mem-free: the number vdsmd reports; null for one Host.getStats does not allow', async () => {
-    const memFree = async (answer: unknown) => firstRound(started(createMemFreeMonitor({ vdsm: answering({ 'Host.getStats': answer }), intervalMs: 60_000 })));
+    const memFree = async (answer: unknown) =>
+      firstRound(started(createMemFreeMonitor({ vdsm: answering({ 'Host.getStats': answer }), intervalMs: 60_000 })));
     expect(await memFree({ memFree: 2048 })).toBe(2048);
     expect(await memFree({ memFree: '2048' })).toBeNull();
     expect(await memFree({ memFree: -1 })).toBeNull();
@@ -388,8 +479,22 @@ describe("vdsm monitors read vdsmd's answers through the verbs' result schemas",
 
   it('engine-health: an entry VM.getStats does not allow is an RPC failure (unknown), not a verdict', async () => {
     const engine = async (answer: unknown) =>
-      firstRound(started(createEngineHealthMonitor({ vdsm: answering({ 'VM.getStats': answer }), vmId: 'vm', healthUrl: 'http://127.0.0.1:9/', intervalMs: 60_000 })));
-    expect(await engine([vmEntry({ status: 'Paused' })])).toEqual({ vm: 'up', health: 'bad', detail: 'Paused', reason: REASON.badStatus });
+      firstRound(
+        started(
+          createEngineHealthMonitor({
+            vdsm: answering({ 'VM.getStats': answer }),
+            vmId: 'vm',
+            healthUrl: 'http://127.0.0.1:9/',
+            intervalMs: 60_000,
+          }),
+        ),
+      );
+    expect(await engine([vmEntry({ status: 'Paused' })])).toEqual({
+      vm: 'up',
+      health: 'bad',
+      detail: 'Paused',
+      reason: REASON.badStatus,
+    });
     const unknown = { vm: 'unknown', health: 'unknown', detail: 'unknown', reason: REASON.rpcFailed };
     expect(await engine([{ status: 'Paused' }])).toEqual(unknown);
     expect(await engine([vmEntry({ status: 'Down', exitReason: '4' })])).toEqual(unknown);
@@ -403,7 +508,14 @@ describe("vdsm monitors read vdsmd's answers through the verbs' result schemas",
       const load = async (answer: unknown) => {
         const path = join(dir, 'stat');
         writeFileSync(path, 'cpu  0 0 0 100 0 0 0 0\ncpu0 0 0 0 100 0 0 0 0\n');
-        const m = started(createCpuMonitor({ vdsm: answering({ 'VM.getStats': answer }), vmId: 'vm', intervalMs: 100, procStatPath: path }));
+        const m = started(
+          createCpuMonitor({
+            vdsm: answering({ 'VM.getStats': answer }),
+            vmId: 'vm',
+            intervalMs: 100,
+            procStatPath: path,
+          }),
+        );
         await firstRound(m);
         writeFileSync(path, 'cpu  50 0 0 150 0 0 0 0\ncpu0 50 0 0 150 0 0 0 0\n');
         // The first round that reads the new figures gives the value (a late write only delays it a round).
@@ -411,7 +523,9 @@ describe("vdsm monitors read vdsmd's answers through the verbs' result schemas",
         await m.stop();
         return v.load;
       };
-      expect(await load([vmEntry({ status: 'Up', cpuUser: '30.00', cpuSys: '10.00', cpuActual: true })])).toBeCloseTo(0.1);
+      expect(await load([vmEntry({ status: 'Up', cpuUser: '30.00', cpuSys: '10.00', cpuActual: true })])).toBeCloseTo(
+        0.1,
+      );
       expect(await load([vmEntry({ status: 'Up', cpuUser: '30', cpuSys: '10.00', cpuActual: true })])).toBeCloseTo(0.5);
       expect(await load([{ status: 'Up', cpuUser: '30.00', cpuSys: '10.00', cpuActual: true }])).toBeCloseTo(0.5);
     } finally {
@@ -432,9 +546,21 @@ describe('vdsm monitors against a real vdsmd', () => {
   let healthy = true;
   let dir: string;
 
-  const call = async (method: string, params: Record<string, unknown> = {}) => client.call(method, params, { timeoutMs: 10_000 });
-  const engineWith = async (m: PeriodicMonitor<EngineHealth>, match: Partial<EngineHealth>, what: string, timeoutMs = 10_000) =>
-    waitFor(what, () => Object.entries(match).every(([k, v]) => (m.last() as unknown as Record<string, unknown>)[k] === v) && m.last(), timeoutMs, 50);
+  const call = async (method: string, params: Record<string, unknown> = {}) =>
+    client.call(method, params, { timeoutMs: 10_000 });
+  const engineWith = async (
+    m: PeriodicMonitor<EngineHealth>,
+    match: Partial<EngineHealth>,
+    what: string,
+    timeoutMs = 10_000,
+  ) =>
+    waitFor(
+      what,
+      () =>
+        Object.entries(match).every(([k, v]) => (m.last() as unknown as Record<string, unknown>)[k] === v) && m.last(),
+      timeoutMs,
+      50,
+    );
   const newEngineVm = async () => {
     const { uuid, xml } = engineDomainXml({ memoryMiB: 128 });
     await call('VM.create', { vmID: uuid, vmParams: { vmId: uuid, xml } });
@@ -469,10 +595,15 @@ describe('vdsm monitors against a real vdsmd', () => {
     healthy = true;
     expect((await checkLiveliness(healthUrl, 5000)).healthy).toBe(true);
     healthy = false;
-    expect(await checkLiveliness(healthUrl, 5000)).toMatchObject({ healthy: false, detail: expect.stringMatching(/^HTTP 500/) });
+    expect(await checkLiveliness(healthUrl, 5000)).toMatchObject({
+      healthy: false,
+      detail: expect.stringMatching(/^HTTP 500/),
+    });
     healthy = true;
     expect((await checkLiveliness(healthUrl.replace('/health', '/nothing'), 5000)).healthy).toBe(false);
-    expect((await checkLiveliness(`http://127.0.0.1:${await closedPort()}/ovirt-engine/services/health`, 5000)).healthy).toBe(false);
+    expect(
+      (await checkLiveliness(`http://127.0.0.1:${await closedPort()}/ovirt-engine/services/health`, 5000)).healthy,
+    ).toBe(false);
   });
 
   it('checkLiveliness is bounded when the page never answers', async () => {
@@ -518,33 +649,62 @@ describe('vdsm monitors against a real vdsmd', () => {
       healthy = true;
       vmId = await newEngineVm();
       m = started(createEngineHealthMonitor({ vdsm, vmId, healthUrl, intervalMs: 100, livelinessTimeoutMs: 2000 }));
-      expect(await engineWith(m, { vm: 'up', health: 'good' }, 'up/good')).toEqual({ vm: 'up', health: 'good', detail: 'Up' });
+      expect(await engineWith(m, { vm: 'up', health: 'good' }, 'up/good')).toEqual({
+        vm: 'up',
+        health: 'good',
+        detail: 'Up',
+      });
     });
 
     it('the health page failing: up/bad, "failed liveliness check"', async () => {
       healthy = false;
-      expect(await engineWith(m, { health: 'bad' }, 'up/bad')).toEqual({ vm: 'up', health: 'bad', detail: 'Up', reason: REASON.liveliness });
+      expect(await engineWith(m, { health: 'bad' }, 'up/bad')).toEqual({
+        vm: 'up',
+        health: 'bad',
+        detail: 'Up',
+        reason: REASON.liveliness,
+      });
       healthy = true;
       await engineWith(m, { health: 'good' }, 'good again');
     });
 
     it('Paused: up/bad, "bad vm status"', async () => {
       await call('VM.pause', { vmID: vmId });
-      expect(await engineWith(m, { detail: 'Paused' }, 'Paused')).toEqual({ vm: 'up', health: 'bad', detail: 'Paused', reason: REASON.badStatus });
+      expect(await engineWith(m, { detail: 'Paused' }, 'Paused')).toEqual({
+        vm: 'up',
+        health: 'bad',
+        detail: 'Paused',
+        reason: REASON.badStatus,
+      });
       await call('VM.cont', { vmID: vmId });
       await engineWith(m, { vm: 'up', health: 'good', detail: 'Up' }, 'up/good after cont');
     });
 
     it('Down with exitReason 6 (shut down by the admin): down_unexpected; once removed it stays so', async () => {
       await call('VM.shutdown', { vmID: vmId, delay: '0', message: 'bye' });
-      const [stats] = (await waitFor('Down in VM.getStats', async () => {
-        const s = (await call('VM.getStats', { vmID: vmId })) as { status: string }[];
-        return s[0]?.status === 'Down' && s;
-      }, 10_000, 50)) as { status: string; exitReason: number }[];
+      const [stats] = (await waitFor(
+        'Down in VM.getStats',
+        async () => {
+          const s = (await call('VM.getStats', { vmID: vmId })) as { status: string }[];
+          return s[0]?.status === 'Down' && s;
+        },
+        10_000,
+        50,
+      )) as { status: string; exitReason: number }[];
       expect(stats!.exitReason).toBe(6);
-      expect(await engineWith(m, { detail: 'Down' }, 'Down')).toEqual({ vm: 'down_unexpected', health: 'bad', detail: 'Down', reason: REASON.badStatus });
+      expect(await engineWith(m, { detail: 'Down' }, 'Down')).toEqual({
+        vm: 'down_unexpected',
+        health: 'bad',
+        detail: 'Down',
+        reason: REASON.badStatus,
+      });
       await call('VM.destroy', { vmID: vmId });
-      expect(await engineWith(m, { detail: 'unknown' }, 'noVM')).toEqual({ vm: 'down_unexpected', health: 'bad', detail: 'unknown', reason: REASON.noVm });
+      expect(await engineWith(m, { detail: 'unknown' }, 'noVM')).toEqual({
+        vm: 'down_unexpected',
+        health: 'bad',
+        detail: 'unknown',
+        reason: REASON.noVm,
+      });
       await m.stop();
     });
   });
@@ -558,7 +718,12 @@ describe('vdsm monitors against a real vdsmd', () => {
     await call('VM.destroy', { vmID: vmId });
     const seen = m.rounds;
     m.start();
-    expect(await nextRound(m, 10_000, seen)).toEqual({ vm: 'down_missing', health: 'bad', detail: 'unknown', reason: REASON.noVm });
+    expect(await nextRound(m, 10_000, seen)).toEqual({
+      vm: 'down_missing',
+      health: 'bad',
+      detail: 'unknown',
+      reason: REASON.noVm,
+    });
     await m.stop();
   });
 
@@ -567,10 +732,15 @@ describe('vdsm monitors against a real vdsmd', () => {
     const m = started(createCpuMonitor({ vdsm, vmId, intervalMs: 500 }));
     expect(m.last()).toBeNull();
     expect(await firstRound(m)).toBeNull();
-    const v = await waitFor('a cpu load', async () => {
-      const x = await nextRound(m);
-      return x !== null && { x };
-    }, 10_000, 50);
+    const v = await waitFor(
+      'a cpu load',
+      async () => {
+        const x = await nextRound(m);
+        return x !== null && { x };
+      },
+      10_000,
+      50,
+    );
     expect(v.x).toBeGreaterThanOrEqual(0);
     expect(v.x).toBeLessThanOrEqual(1);
     await m.stop();
@@ -596,11 +766,32 @@ describe('vdsm monitors against a real vdsmd', () => {
       intervalMs: 200,
     });
     try {
-      const r = await waitFor('all readings', () => {
-        const x = set.readings();
-        return x.network !== null && x.cpuLoad !== null && x.memFreeMiB !== null && x.storageOk !== null && x.bridgeUp !== null && x.engine.health === 'good' && x.engine.detail === 'Up' && x;
-      }, 15_000, 50);
-      expect(r).toEqual({ network: 1, bridgeUp: false, memFreeMiB: expect.any(Number), cpuLoad: expect.any(Number), engine: { vm: 'up', health: 'good', detail: 'Up' }, storageOk: true });
+      const r = await waitFor(
+        'all readings',
+        () => {
+          const x = set.readings();
+          return (
+            x.network !== null &&
+            x.cpuLoad !== null &&
+            x.memFreeMiB !== null &&
+            x.storageOk !== null &&
+            x.bridgeUp !== null &&
+            x.engine.health === 'good' &&
+            x.engine.detail === 'Up' &&
+            x
+          );
+        },
+        15_000,
+        50,
+      );
+      expect(r).toEqual({
+        network: 1,
+        bridgeUp: false,
+        memFreeMiB: expect.any(Number),
+        cpuLoad: expect.any(Number),
+        engine: { vm: 'up', health: 'good', detail: 'Up' },
+        storageOk: true,
+      });
     } finally {
       await set.stop();
       listener.close();
@@ -620,14 +811,28 @@ describe('vdsm monitors against a real vdsmd', () => {
 
   it('vdsmd stopped: engine unknown "failed to getVmStats", bridge and mem-free null', async () => {
     const vmId = await newEngineVm();
-    const engine = started(createEngineHealthMonitor({ vdsm, vmId, healthUrl, intervalMs: 100, rpcTimeoutMs: 1000, livelinessTimeoutMs: 2000 }));
+    const engine = started(
+      createEngineHealthMonitor({
+        vdsm,
+        vmId,
+        healthUrl,
+        intervalMs: 100,
+        rpcTimeoutMs: 1000,
+        livelinessTimeoutMs: 2000,
+      }),
+    );
     const bridge = started(createBridgeMonitor({ vdsm, bridge: 'lo', intervalMs: 100, rpcTimeoutMs: 1000 }));
     const mem = started(createMemFreeMonitor({ vdsm, intervalMs: 100, rpcTimeoutMs: 1000 }));
     await engineWith(engine, { vm: 'up' }, 'up');
     await waitFor('bridge and mem-free', () => mem.last() !== null && bridge.last() !== null, 10_000, 50);
     serviceOpen = false;
     await service.close();
-    expect(await engineWith(engine, { vm: 'unknown' }, 'unknown')).toEqual({ vm: 'unknown', health: 'unknown', detail: 'unknown', reason: REASON.rpcFailed });
+    expect(await engineWith(engine, { vm: 'unknown' }, 'unknown')).toEqual({
+      vm: 'unknown',
+      health: 'unknown',
+      detail: 'unknown',
+      reason: REASON.rpcFailed,
+    });
     await waitFor('bridge and mem-free null', () => mem.last() === null && bridge.last() === null, 10_000, 50);
   });
 });

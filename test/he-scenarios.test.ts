@@ -27,11 +27,16 @@ describe('hosted-engine scenarios (simulated time, the real agent)', () => {
       const ms = performance.now() - started;
       const file = join(dir, 'expected');
       if (process.env.UPDATE_SCENARIOS === '1') writeFileSync(file, `${r.log.join('\n')}\n`);
-      else if (!existsSync(file)) throw new Error(`${file} is missing: UPDATE_SCENARIOS=1 npx vitest run test/he-scenarios.test.ts -t ${name} writes it (read it before keeping it)`);
+      else if (!existsSync(file))
+        throw new Error(
+          `${file} is missing: UPDATE_SCENARIOS=1 npx vitest run test/he-scenarios.test.ts -t ${name} writes it (read it before keeping it)`,
+        );
       const expected = readFileSync(file, 'utf8').trimEnd().split('\n');
       expect(r.log).toEqual(expected);
       const outage = r.lost !== undefined && r.back !== undefined ? String(r.back - r.lost) : '-';
-      figures.push(`${name.padEnd(24)} ${String(r.faultAt ?? '-').padStart(8)}  ${String(r.lost ?? '-').padStart(11)}  ${String(r.back ?? '-').padStart(13)}  ${outage.padStart(10)}   (${ms.toFixed(0)} ms real)`);
+      figures.push(
+        `${name.padEnd(24)} ${String(r.faultAt ?? '-').padStart(8)}  ${String(r.lost ?? '-').padStart(11)}  ${String(r.back ?? '-').padStart(13)}  ${outage.padStart(10)}   (${ms.toFixed(0)} ms real)`,
+      );
     });
 
     it(`${name}, lease arbitration off`, async () => {

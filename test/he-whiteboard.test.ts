@@ -98,7 +98,9 @@ describe('host block codec', () => {
     expect(buf.length).toBe(SLOT_BYTES);
     const line = tokenLine(buf);
     // byte-identical to what upstream (Python json.dumps + binascii.crc32) writes for the same data
-    expect(line).toBe('1|1|123456|1|3400|{"vm": "up", "health": "good", "detail": "Up"}|host1.example.com|0|0|7136dfe2|1|120');
+    expect(line).toBe(
+      '1|1|123456|1|3400|{"vm": "up", "health": "good", "detail": "Up"}|host1.example.com|0|0|7136dfe2|1|120',
+    );
     expect(buf.subarray(Buffer.byteLength(line), LINE_BYTES).every((b) => b === 0)).toBe(true);
     const extra = buf.subarray(LINE_BYTES).toString('utf8').replace(/\0+$/, '');
     const lines = extra.trimEnd().split('\n');
@@ -117,7 +119,14 @@ describe('host block codec', () => {
     expect(lines[0]).toBe('metadata_parse_version=1');
     expect(lines[2]).toMatch(/^timestamp=123456 \([A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\)$/);
     expect(lines.slice(3)).toEqual(
-      expect.arrayContaining(['host-id=1', 'score=3400', 'conf_on_shared_storage=True', 'maintenance=False', 'state=EngineUp', 'stopped=False']),
+      expect.arrayContaining([
+        'host-id=1',
+        'score=3400',
+        'conf_on_shared_storage=True',
+        'maintenance=False',
+        'state=EngineUp',
+        'stopped=False',
+      ]),
     );
     // without an epoch the ctime annotation is simply left out
     expect(encodeHostBlock(block()).subarray(LINE_BYTES).toString('utf8')).toContain('\ntimestamp=123456\n');
@@ -152,7 +161,10 @@ describe('host block codec', () => {
       expect(r.extra).toContain(`state=${b.state}\n`);
     }
     // fractional seconds and scores are truncated like Python int()
-    expect(ok(decodeHostBlock(1, encodeHostBlock(block({ hostTs: 10.9, score: 2399.6 })))).block).toMatchObject({ hostTs: 10, score: 2399 });
+    expect(ok(decodeHostBlock(1, encodeHostBlock(block({ hostTs: 10.9, score: 2399.6 })))).block).toMatchObject({
+      hostTs: 10,
+      score: 2399,
+    });
   });
 
   it('CRC token is crc32 of the line with the CRC token set to 00000000', () => {
@@ -178,7 +190,9 @@ describe('host block codec', () => {
   });
 
   it('a too-new parse version is reported as such (fatal for the agent)', () => {
-    const r = err(decodeHostBlock(3, rawSlot(withCrc(['2', '2', '5', '3', '3400', '{"vm": "up"}', 'h', '0', '0', '', '1', '0']))));
+    const r = err(
+      decodeHostBlock(3, rawSlot(withCrc(['2', '2', '5', '3', '3400', '{"vm": "up"}', 'h', '0', '0', '', '1', '0']))),
+    );
     expect(r.error).toBe('Metadata version 2 from host 3 too new for this agent (highest compatible version: 1)');
     expect(r.tooNew).toBe(true);
     // the version is the leading digits, whatever follows
@@ -186,7 +200,9 @@ describe('host block codec', () => {
   });
 
   it('a too-old feature version is rejected (not fatal)', () => {
-    const r = err(decodeHostBlock(3, rawSlot(withCrc(['0', '0', '5', '3', '3400', '{"vm": "up"}', 'h', '0', '0', '', '1', '0']))));
+    const r = err(
+      decodeHostBlock(3, rawSlot(withCrc(['0', '0', '5', '3', '3400', '{"vm": "up"}', 'h', '0', '0', '', '1', '0']))),
+    );
     expect(r.error).toMatch(/too old/);
     expect(r.tooNew).toBeUndefined();
   });
@@ -204,22 +220,32 @@ describe('host block codec', () => {
     expect(err(decodeHostBlock(1, Buffer.from('1|1|5'))).error).toMatch(/received 5 of 512/);
     expect(err(decodeHostBlock(1, rawSlot('1|1|5|1|3400|{}'))).error).toMatch(/6 of 7 expected tokens/);
     expect(err(decodeHostBlock(1, rawSlot('garbage'))).error).toMatch(/non-parsable metadata version/);
-    expect(err(decodeHostBlock(1, rawSlot(withCrc(['1', '1', '5', '1', '3400', '{"vm": "up"', 'h', '0', '0', '', '1', '0'])))).error).toMatch(
-      /engine status is not valid JSON/,
-    );
-    expect(err(decodeHostBlock(1, rawSlot(withCrc(['1', '1', '5', '1', '3400', '"up"', 'h', '0', '0', '', '1', '0'])))).error).toMatch(
-      /not an engine-health object/,
-    );
-    expect(err(decodeHostBlock(1, rawSlot(withCrc(['1', '1', 'x5', '1', '3400', '{"vm": "up"}', 'h', '0', '0', '', '1', '0'])))).error).toMatch(
-      /timestamp "x5" is not an integer/,
-    );
+    expect(
+      err(
+        decodeHostBlock(1, rawSlot(withCrc(['1', '1', '5', '1', '3400', '{"vm": "up"', 'h', '0', '0', '', '1', '0']))),
+      ).error,
+    ).toMatch(/engine status is not valid JSON/);
+    expect(
+      err(decodeHostBlock(1, rawSlot(withCrc(['1', '1', '5', '1', '3400', '"up"', 'h', '0', '0', '', '1', '0']))))
+        .error,
+    ).toMatch(/not an engine-health object/);
+    expect(
+      err(
+        decodeHostBlock(
+          1,
+          rawSlot(withCrc(['1', '1', 'x5', '1', '3400', '{"vm": "up"}', 'h', '0', '0', '', '1', '0'])),
+        ),
+      ).error,
+    ).toMatch(/timestamp "x5" is not an integer/);
     const badUtf8 = rawSlot('1|1|5|1|3400|{"vm": "up"}|h');
     badUtf8[30] = 0xff;
     expect(err(decodeHostBlock(1, badUtf8)).error).toMatch(/UTF-8/);
   });
 
   it('reads older blocks without the optional tokens (no CRC, no flags)', () => {
-    const r = ok(decodeHostBlock(4, rawSlot('1|1|77|4|2400|{"vm": "down", "health": "bad", "detail": "unknown"}|old-host|1')));
+    const r = ok(
+      decodeHostBlock(4, rawSlot('1|1|77|4|2400|{"vm": "down", "health": "bad", "detail": "unknown"}|old-host|1')),
+    );
     expect(r.block).toEqual({
       hostId: 4,
       hostTs: 77,
@@ -245,7 +271,20 @@ describe('host block codec', () => {
     expect(tokenLine(buf)).toContain('a\\u007cb\\u007c\\u007cc');
     expect(ok(decodeHostBlock(1, buf)).block).toEqual(b);
     // another writer's raw `|` inside a JSON string is handled by the JSON-aware tokenizer
-    const foreign = withCrc(['1', '1', '5', '1', '3400', '{"vm": "up", "health": "bad", "detail": "x|y", "reason": "p|q"}', 'h', '0', '1', '', '1', '9']);
+    const foreign = withCrc([
+      '1',
+      '1',
+      '5',
+      '1',
+      '3400',
+      '{"vm": "up", "health": "bad", "detail": "x|y", "reason": "p|q"}',
+      'h',
+      '0',
+      '1',
+      '',
+      '1',
+      '9',
+    ]);
     const parts = foreign.split('|');
     const crcTok = parts[11]!; // plain split shifted the CRC two places: show the real one is still found
     expect(crcTok).toMatch(/^[0-9a-f]{8}$/);
@@ -263,7 +302,9 @@ describe('host block codec', () => {
 
   it('refuses a token line over 512 bytes and bad numbers', () => {
     expect(() => encodeHostBlock(block({ hostname: 'h'.repeat(450) }))).toThrow(/too long/);
-    expect(() => encodeHostBlock(block({ engineStatus: { vm: 'up', health: 'bad', detail: 'Up', reason: 'r'.repeat(420) } }))).toThrow(/too long/);
+    expect(() =>
+      encodeHostBlock(block({ engineStatus: { vm: 'up', health: 'bad', detail: 'Up', reason: 'r'.repeat(420) } })),
+    ).toThrow(/too long/);
     // the limit is exact: a line of 512 bytes is fine, 513 is not
     const base = Buffer.byteLength(tokenLine(encodeHostBlock(block({ hostname: '' }))));
     const full = block({ hostname: 'h'.repeat(512 - base) });
@@ -319,7 +360,8 @@ describe('global block codec', () => {
       b.write(text);
       return decodeGlobalBlock(b);
     };
-    for (const v of ['t', 'y', '1', 'true', 'True', 'TRUE', 'yes']) expect(g(`maintenance=${v}`).maintenance).toBe(true);
+    for (const v of ['t', 'y', '1', 'true', 'True', 'TRUE', 'yes'])
+      expect(g(`maintenance=${v}`).maintenance).toBe(true);
     for (const v of ['f', 'n', '0', 'false', 'False', 'no']) expect(g(`maintenance=${v}\n`).maintenance).toBe(false);
     const u = g('color=blue\nmaintenance=1\n');
     expect(u.maintenance).toBe(true);
@@ -358,7 +400,13 @@ describe('FileWhiteboard', () => {
     const a = new FileWhiteboard(path);
     const b = new FileWhiteboard(path);
     const ba = block({ hostId: 1, hostname: 'a.example' });
-    const bb = block({ hostId: 2, hostname: 'b.example', score: 2400, engineStatus: { vm: 'down', health: 'bad', detail: 'unknown', reason: 'vm not running on this host' }, state: 'EngineDown' });
+    const bb = block({
+      hostId: 2,
+      hostname: 'b.example',
+      score: 2400,
+      engineStatus: { vm: 'down', health: 'bad', detail: 'unknown', reason: 'vm not running on this host' },
+      state: 'EngineDown',
+    });
     await a.writeHost(ba, 1_700_000_000);
     await b.writeHost(bb);
     for (const wb of [a, b]) {
@@ -436,7 +484,9 @@ describe('FileWhiteboard', () => {
     // the noisy neighbours are problems, not exceptions; slot 3 reads fine
     const s = await wb.readAll();
     expect(s.hosts.get(3)).toEqual(block({ hostId: 3 }));
-    expect(s.problems.map((p) => p.slot).sort()).toEqual([2, 4].filter((slot) => before[(slot - 2) * SLOT_BYTES] !== 0));
+    expect(s.problems.map((p) => p.slot).sort()).toEqual(
+      [2, 4].filter((slot) => before[(slot - 2) * SLOT_BYTES] !== 0),
+    );
   });
 
   it('clearHost empties the slot', async () => {
@@ -457,7 +507,12 @@ describe('FileWhiteboard', () => {
     await wb.writeHost(block({ hostId: 2 }));
     const fh = await open(path, 'r+');
     await fh.write(encodeHostBlock(block({ hostId: 2 })), 0, SLOT_BYTES, 7 * SLOT_BYTES); // copied to the wrong slot
-    await fh.write(rawSlot(withCrc(['2', '2', '5', '6', '0', '{}', 'n', '0', '0', '', '1', '0'])), 0, SLOT_BYTES, 6 * SLOT_BYTES);
+    await fh.write(
+      rawSlot(withCrc(['2', '2', '5', '6', '0', '{}', 'n', '0', '0', '', '1', '0'])),
+      0,
+      SLOT_BYTES,
+      6 * SLOT_BYTES,
+    );
     await fh.close();
     const s = await wb.readAll();
     expect([...s.hosts.keys()]).toEqual([2]);

@@ -12,8 +12,15 @@ import getCapabilities, { capabilitiesResult } from '../src/verbs/host/getCapabi
 import getHardwareInfo, { hardwareInfoResult } from '../src/verbs/host/getHardwareInfo.js';
 
 const log = pino({ level: 'silent' });
-const ctxAt = (localAddress?: string): VerbContext => ({ ha: HA_NOT_CONFIGURED, log, hostStats: new HostStatsSampler(), localAddress });
-const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const ctxAt = (localAddress?: string): VerbContext => ({
+  ha: HA_NOT_CONFIGURED,
+  log,
+  hostStats: new HostStatsSampler(),
+  localAddress,
+});
+const packageVersion = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** Capabilities vdsm sends as strings holding unsigned integers. */
 const UINT_STRING_FIELDS = ['cpuCores', 'cpuThreads', 'cpuSockets', 'memSize', 'reservedMem', 'guestOverhead'] as const;
@@ -98,7 +105,9 @@ describe('Host.getCapabilities', () => {
     const mapped = (await getCapabilities.handler({}, ctxAt('::ffff:127.0.0.1'))) as Record<string, unknown>;
     expect(mapped.lastClientIface).toBe('lo');
     const external = Object.entries(os.networkInterfaces())
-      .flatMap(([name, addrs]) => (addrs ?? []).filter((a) => !a.internal && a.family === 'IPv4').map((a) => ({ name, address: a.address })))
+      .flatMap(([name, addrs]) =>
+        (addrs ?? []).filter((a) => !a.internal && a.family === 'IPv4').map((a) => ({ name, address: a.address })),
+      )
       .at(0);
     if (external) {
       const viaNic = (await getCapabilities.handler({}, ctxAt(external.address))) as Record<string, unknown>;
@@ -112,7 +121,15 @@ describe('Host.getCapabilities', () => {
 
   it('answers the same static facts on every call', async () => {
     const again = (await getCapabilities.handler({}, ctxAt('127.0.0.1'))) as Record<string, unknown>;
-    for (const f of ['uuid', 'cpuFlags', 'cpuTopology', 'memSize', 'numaNodes', 'software_version', 'operatingSystem']) {
+    for (const f of [
+      'uuid',
+      'cpuFlags',
+      'cpuTopology',
+      'memSize',
+      'numaNodes',
+      'software_version',
+      'operatingSystem',
+    ]) {
       expect(again[f], f).toEqual(caps[f]);
     }
   });
@@ -166,7 +183,14 @@ describe('Host.getHardwareInfo', () => {
   });
 
   it('answers for this machine: real DMI fields, or error 57 where the machine has none', async () => {
-    const readable = ['sys_vendor', 'product_name', 'product_version', 'product_serial', 'product_uuid', 'product_family'].some((f) => {
+    const readable = [
+      'sys_vendor',
+      'product_name',
+      'product_version',
+      'product_serial',
+      'product_uuid',
+      'product_family',
+    ].some((f) => {
       try {
         return readFileSync(`/sys/class/dmi/id/${f}`, 'utf8').trim() !== '';
       } catch {

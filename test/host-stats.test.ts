@@ -11,7 +11,13 @@ import getStats, { hostStatsResult } from '../src/verbs/host/getStats.js';
 const log = pino({ level: 'silent' });
 const hostStats = new HostStatsSampler();
 const notConfigured: VerbContext = { ha: HA_NOT_CONFIGURED, log, hostStats };
-const configuredHa: HaStatus = { configured: true, active: true, score: 3400, globalMaintenance: false, localMaintenance: true };
+const configuredHa: HaStatus = {
+  configured: true,
+  active: true,
+  score: 3400,
+  globalMaintenance: false,
+  localMaintenance: true,
+};
 const fakeHa: HaStatusProvider = {
   status: async () => configuredHa,
   setMaintenance: async () => {
@@ -21,7 +27,15 @@ const fakeHa: HaStatusProvider = {
 const HA_NOT_CONFIGURED_STATUS: HaStatus = await HA_NOT_CONFIGURED.status();
 
 /** Fields the engine parses as doubles: they must be "%.2f" strings, never JSON numbers. */
-const DOUBLE_FIELDS = ['cpuUser', 'cpuSys', 'cpuIdle', 'cpuLoad', 'cpuUserVdsmd', 'cpuSysVdsmd', 'elapsedTime'] as const;
+const DOUBLE_FIELDS = [
+  'cpuUser',
+  'cpuSys',
+  'cpuIdle',
+  'cpuLoad',
+  'cpuUserVdsmd',
+  'cpuSysVdsmd',
+  'elapsedTime',
+] as const;
 /** Counters vdsm sends as decimal strings. */
 const UINT_STRING_FIELDS = ['memUsed', 'anonHugePages', 'bootTime', 'rxDropped', 'txDropped'] as const;
 /** Fields vdsm sends as JSON integers. */
@@ -106,7 +120,8 @@ describe('Host.getStats', () => {
     expect(result.netConfigDirty).toBe('False');
     expect(result.momStatus).toBe('inactive');
     expect(['always', 'madvise', 'never']).toContain(result.thpState);
-    for (const f of ['vmCount', 'vmActive', 'vmMigrating', 'incomingVmMigrations', 'outgoingVmMigrations']) expect(result[f]).toBe(0);
+    for (const f of ['vmCount', 'vmActive', 'vmMigrating', 'incomingVmMigrations', 'outgoingVmMigrations'])
+      expect(result[f]).toBe(0);
     expect(result.storageDomains).toEqual({});
     expect(result.v2vJobs).toEqual({});
   });
@@ -115,19 +130,25 @@ describe('Host.getStats', () => {
     const total = Number(result.cpuUser) + Number(result.cpuSys) + Number(result.cpuIdle);
     expect(total).toBeGreaterThan(99.98);
     expect(total).toBeLessThan(100.02);
-    const perCpu = result.cpuStatistics as Record<string, { nodeIndex: number; cpuUser: string; cpuSys: string; cpuIdle: string }>;
+    const perCpu = result.cpuStatistics as Record<
+      string,
+      { nodeIndex: number; cpuUser: string; cpuSys: string; cpuIdle: string }
+    >;
     expect(Object.keys(perCpu)).toHaveLength(os.cpus().length);
     for (const cpu of Object.values(perCpu)) {
       expect(Number.isInteger(cpu.nodeIndex)).toBe(true);
       for (const v of [cpu.cpuUser, cpu.cpuSys, cpu.cpuIdle]) expect(v).toMatch(/^\d+\.\d\d$/);
     }
     // The busy loop before the call ran on this process, inside the sampler's window (at most windowMs long).
-    expect(Number(result.cpuUserVdsmd)).toBeGreaterThanOrEqual((100 * around.burntMicros) / 1000 / around.windowMs - 0.01);
+    expect(Number(result.cpuUserVdsmd)).toBeGreaterThanOrEqual(
+      (100 * around.burntMicros) / 1000 / around.windowMs - 0.01,
+    );
   });
 
   it('reports memory that agrees with /proc/meminfo', async () => {
     // Other processes change these figures: read /proc/meminfo right before and after a fresh getStats.
-    const freeMiB = (m: Record<string, number>) => ((m.MemFree ?? 0) + (m.Cached ?? 0) + (m.Buffers ?? 0) + (m.SReclaimable ?? 0)) / 1024;
+    const freeMiB = (m: Record<string, number>) =>
+      ((m.MemFree ?? 0) + (m.Cached ?? 0) + (m.Buffers ?? 0) + (m.SReclaimable ?? 0)) / 1024;
     const before = meminfoKiB();
     const fresh = (await getStats.handler({}, notConfigured)) as Record<string, unknown>;
     const after = meminfoKiB();
@@ -157,18 +178,29 @@ describe('Host.getStats', () => {
 
   it('reports every network device, loopback up, with string counters and a float sampleTime', () => {
     const network = result.network as Record<string, Record<string, unknown>>;
-    const devices = readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean);
+    const devices = readFileSync('/proc/net/dev', 'utf8')
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0]!.trim())
+      .filter(Boolean);
     expect(Object.keys(network).sort()).toEqual(devices.sort());
     const lo = network.lo!;
     expect(lo).toMatchObject({ name: 'lo', state: 'up', speed: '1000' });
-    for (const f of ['rx', 'tx', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped', 'speed']) expect(lo[f], f).toMatch(/^\d+$/);
+    for (const f of ['rx', 'tx', 'rxErrors', 'txErrors', 'rxDropped', 'txDropped', 'speed'])
+      expect(lo[f], f).toMatch(/^\d+$/);
     expect(typeof lo.sampleTime).toBe('number');
     expect(lo.sampleTime as number).toBeGreaterThanOrEqual(around.wallMs[0]! / 1000 - 0.001);
     expect(lo.sampleTime as number).toBeLessThanOrEqual(around.wallMs[1]! / 1000 + 0.001);
   });
 
   it('always has haStats with the defaults and no haScore when HA is not configured', () => {
-    expect(result.haStats).toEqual({ configured: false, active: false, score: 0, globalMaintenance: false, localMaintenance: false });
+    expect(result.haStats).toEqual({
+      configured: false,
+      active: false,
+      score: 0,
+      globalMaintenance: false,
+      localMaintenance: false,
+    });
     expect('haScore' in result).toBe(false);
   });
 
@@ -178,7 +210,10 @@ describe('Host.getStats', () => {
   });
 
   it('still answers, with HA reported absent, when the HA provider fails', async () => {
-    const broken: HaStatusProvider = { ...fakeHa, status: async () => Promise.reject(new Error('broker socket closed')) };
+    const broken: HaStatusProvider = {
+      ...fakeHa,
+      status: async () => Promise.reject(new Error('broker socket closed')),
+    };
     const stats = (await getStats.handler({}, { ha: broken, log, hostStats })) as Record<string, unknown>;
     expect(stats.haStats).toEqual(HA_NOT_CONFIGURED_STATUS);
     expect('haScore' in stats).toBe(false);
@@ -226,7 +261,10 @@ describe('HostStatsSampler', () => {
     const realSetTimeout = setTimeout;
     vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'setImmediate'] });
     try {
-      const outcome = await Promise.race([sampler.sample().then(() => 'answered'), new Promise((r) => realSetTimeout(() => r('waited 10 s'), 10_000).unref())]);
+      const outcome = await Promise.race([
+        sampler.sample().then(() => 'answered'),
+        new Promise((r) => realSetTimeout(() => r('waited 10 s'), 10_000).unref()),
+      ]);
       expect(outcome).toBe('answered');
     } finally {
       vi.useRealTimers();
@@ -262,12 +300,32 @@ describe('toVdsmStats number typing', () => {
     perCpu: { '0': { user: 10, sys: 0, idle: 90, node: 0 } },
     processCpu: { user: 1, sys: 0 },
     load5: 1,
-    memory: { totalMiB: 4096, freeMiB: 2048, usedPercent: 50, swapTotalMiB: 0, swapFreeMiB: 0, anonHugePagesMiB: 0, sharedMiB: 0 },
+    memory: {
+      totalMiB: 4096,
+      freeMiB: 2048,
+      usedPercent: 50,
+      swapTotalMiB: 0,
+      swapFreeMiB: 0,
+      anonHugePagesMiB: 0,
+      sharedMiB: 0,
+    },
     bootTime: 1_700_000_000,
     hostUptimeSec: 100,
     processUptimeSec: 60,
     interfaces: [
-      { name: 'eth0', state: 'up', speed: 0, duplex: 'full', rx: 10, tx: 20, rxErrors: 0, txErrors: 0, rxDropped: 3, txDropped: 7, sampleTime: 1_700_000_100 },
+      {
+        name: 'eth0',
+        state: 'up',
+        speed: 0,
+        duplex: 'full',
+        rx: 10,
+        tx: 20,
+        rxErrors: 0,
+        txErrors: 0,
+        rxDropped: 3,
+        txDropped: 7,
+        sampleTime: 1_700_000_100,
+      },
     ],
     numa: { '0': { freeMiB: 1024, usedPercent: 75, freePages: { '4': 262144 } } },
     hugepages: {},
@@ -276,7 +334,9 @@ describe('toVdsmStats number typing', () => {
   };
 
   it('writes whole-number doubles as 2-decimal strings and keeps them strings through JSON', () => {
-    const wire = JSON.parse(JSON.stringify(toVdsmStats(whole, configuredHa, new Date(Date.UTC(2024, 0, 2, 3, 4, 5))))) as Record<string, unknown>;
+    const wire = JSON.parse(
+      JSON.stringify(toVdsmStats(whole, configuredHa, new Date(Date.UTC(2024, 0, 2, 3, 4, 5)))),
+    ) as Record<string, unknown>;
     expect(wire).toMatchObject({
       cpuUser: '5.00',
       cpuSys: '2.00',

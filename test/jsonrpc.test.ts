@@ -11,7 +11,11 @@ import { captureLog } from './support/capture-log.js';
 function setup(options: { ready?: boolean; level?: string; ha?: HaStatusProvider } = {}) {
   const cap = captureLog(options.level);
   const d = new JsonRpcDispatcher({ log: cap.log, isReady: () => options.ready ?? true });
-  for (const verb of VERBS) d.register(verb.name, bindVerb(verb, { ha: options.ha ?? HA_NOT_CONFIGURED, log: cap.log, hostStats: new HostStatsSampler() }));
+  for (const verb of VERBS)
+    d.register(
+      verb.name,
+      bindVerb(verb, { ha: options.ha ?? HA_NOT_CONFIGURED, log: cap.log, hostStats: new HostStatsSampler() }),
+    );
   const call = async (msg: unknown, ctx: CallContext = {}) => {
     const out = await d.handle(typeof msg === 'string' ? msg : JSON.stringify(msg), ctx);
     return out === null ? null : JSON.parse(out);
@@ -19,7 +23,12 @@ function setup(options: { ready?: boolean; level?: string; ha?: HaStatusProvider
   return { d, call, ...cap };
 }
 
-const req = (id: unknown, method: string, params?: unknown) => ({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
+const req = (id: unknown, method: string, params?: unknown) => ({
+  jsonrpc: '2.0',
+  id,
+  method,
+  ...(params === undefined ? {} : { params }),
+});
 
 describe('JSON-RPC binding', () => {
   it('answers Host.ping2 with true for named, positional and missing params', async () => {
@@ -40,17 +49,30 @@ describe('JSON-RPC binding', () => {
 
   it('answers envelope errors with -32600 and the id whenever the id was usable', async () => {
     const { call } = setup();
-    expect((await call({ jsonrpc: '1.0', id: 'v', method: 'Host.ping2' })).error).toEqual({ code: -32600, message: 'Wrong protocol version' });
+    expect((await call({ jsonrpc: '1.0', id: 'v', method: 'Host.ping2' })).error).toEqual({
+      code: -32600,
+      message: 'Wrong protocol version',
+    });
     expect((await call({ jsonrpc: '1.0', id: 'v', method: 'Host.ping2' })).id).toBe('v');
     expect(await call({ jsonrpc: '2.0', id: 'm', method: 5 })).toMatchObject({ id: 'm', error: { code: -32600 } });
-    expect(await call({ jsonrpc: '2.0', id: 'p', method: 'Host.ping2', params: 'x' })).toMatchObject({ id: 'p', error: { code: -32600 } });
-    expect(await call({ jsonrpc: '2.0', id: { x: 1 }, method: 'Host.ping2' })).toMatchObject({ id: null, error: { code: -32600 } });
+    expect(await call({ jsonrpc: '2.0', id: 'p', method: 'Host.ping2', params: 'x' })).toMatchObject({
+      id: 'p',
+      error: { code: -32600 },
+    });
+    expect(await call({ jsonrpc: '2.0', id: { x: 1 }, method: 'Host.ping2' })).toMatchObject({
+      id: null,
+      error: { code: -32600 },
+    });
     expect(await call('42')).toMatchObject({ id: null, error: { code: -32600 } });
   });
 
   it('answers invalid JSON with -32700 and an empty batch with -32600, both with id null', async () => {
     const { call } = setup();
-    expect(await call('{"jsonrpc": "2.0", "id": ')).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } });
+    expect(await call('{"jsonrpc": "2.0", "id": ')).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32700, message: 'Parse error' },
+    });
     expect(await call('[]')).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Empty batch' } });
   });
 
@@ -79,27 +101,38 @@ describe('JSON-RPC binding', () => {
 
   it('maps positional params in schema order and tolerates (and logs) unknown params', async () => {
     const { call, lines } = setup();
-    expect(await call(req('pos', 'Host.setHaMaintenanceMode', ['global', true]))).toMatchObject({ id: 'pos', error: { code: 40 } });
+    expect(await call(req('pos', 'Host.setHaMaintenanceMode', ['global', true]))).toMatchObject({
+      id: 'pos',
+      error: { code: 40 },
+    });
     expect(await call(req('unk', 'Host.ping2', { bogus: 1 }))).toMatchObject({ id: 'unk', result: true });
-    expect(lines().some((l) => l.msg === 'ignoring unknown params' && JSON.stringify(l.unknown) === '["bogus"]')).toBe(true);
+    expect(lines().some((l) => l.msg === 'ignoring unknown params' && JSON.stringify(l.unknown) === '["bogus"]')).toBe(
+      true,
+    );
   });
 
   it('answers an unknown HA mode with 61 and an HA failure with its code', async () => {
     const { call } = setup();
-    expect((await call(req('m', 'Host.setHaMaintenanceMode', { mode: 'regional', enabled: true }))).error.code).toBe(61);
+    expect((await call(req('m', 'Host.setHaMaintenanceMode', { mode: 'regional', enabled: true }))).error.code).toBe(
+      61,
+    );
     let seen: unknown[] = [];
     const ha: HaStatusProvider = { ...HA_NOT_CONFIGURED, setMaintenance: async (...args) => void (seen = args) };
-    expect(await setup({ ha }).call(req('ok', 'Host.setHaMaintenanceMode', { mode: 'local', enabled: false }))).toEqual({
-      jsonrpc: '2.0',
-      id: 'ok',
-      result: { code: 0, message: 'Done' },
-    });
+    expect(await setup({ ha }).call(req('ok', 'Host.setHaMaintenanceMode', { mode: 'local', enabled: false }))).toEqual(
+      {
+        jsonrpc: '2.0',
+        id: 'ok',
+        result: { code: 0, message: 'Done' },
+      },
+    );
     expect(seen).toEqual(['LOCAL', false]);
   });
 
   it('answers every element of a 100-element batch, in an array, ids matched', async () => {
     const { call } = setup();
-    const batch = Array.from({ length: 100 }, (_, i) => (i % 10 === 9 ? req(`b${i}`, 'Host.nope', {}) : req(`b${i}`, 'Host.ping2', {})));
+    const batch = Array.from({ length: 100 }, (_, i) =>
+      i % 10 === 9 ? req(`b${i}`, 'Host.nope', {}) : req(`b${i}`, 'Host.ping2', {}),
+    );
     const out = await call(batch);
     expect(out).toHaveLength(100);
     for (let i = 0; i < 100; i++) {
@@ -118,9 +151,13 @@ describe('JSON-RPC binding', () => {
     let calls = 0;
     const ha: HaStatusProvider = { ...HA_NOT_CONFIGURED, setMaintenance: async () => void calls++ };
     const { call } = setup({ ha });
-    expect(await call({ jsonrpc: '2.0', method: 'Host.setHaMaintenanceMode', params: { mode: 'GLOBAL', enabled: true } })).toBeNull();
+    expect(
+      await call({ jsonrpc: '2.0', method: 'Host.setHaMaintenanceMode', params: { mode: 'GLOBAL', enabled: true } }),
+    ).toBeNull();
     expect(await call({ jsonrpc: '2.0', method: 'Host.unknown' })).toBeNull();
-    expect(await call([{ jsonrpc: '2.0', method: 'Host.ping2' }, req('n', 'Host.ping2', {})])).toEqual([{ jsonrpc: '2.0', id: 'n', result: true }]);
+    expect(await call([{ jsonrpc: '2.0', method: 'Host.ping2' }, req('n', 'Host.ping2', {})])).toEqual([
+      { jsonrpc: '2.0', id: 'n', result: true },
+    ]);
     expect(await call([{ jsonrpc: '2.0', method: 'Host.ping2' }])).toBeNull();
     expect(calls).toBe(1);
   });
@@ -144,7 +181,10 @@ describe('JSON-RPC binding', () => {
       id: 'e',
       error: { code: -32603, message: 'Internal JSON-RPC error' },
     });
-    expect(lines().find((l) => l.msg === 'verb failed unexpectedly')).toMatchObject({ method: 'Host.broken', err: { type: 'TypeError', message: 'boom' } });
+    expect(lines().find((l) => l.msg === 'verb failed unexpectedly')).toMatchObject({
+      method: 'Host.broken',
+      err: { type: 'TypeError', message: 'boom' },
+    });
     expect((await call(req('after', 'Host.ping2', {}))).result).toBe(true);
   });
 
@@ -172,7 +212,10 @@ describe('JSON-RPC binding', () => {
       ['Host.exitStatus', 'child exited with status 2'],
     ]);
     d.register('Host.vdsm', () => Promise.reject(VdsmError.of('noVM', { vmId: 'v1' })));
-    expect((await call(req('v', 'Host.vdsm', {}))).error).toEqual({ code: 1, message: "Virtual machine does not exist: {'vmId': 'v1'}" });
+    expect((await call(req('v', 'Host.vdsm', {}))).error).toEqual({
+      code: 1,
+      message: "Virtual machine does not exist: {'vmId': 'v1'}",
+    });
   });
 
   it('logs one line per request with method, duration and code, and never a password', async () => {

@@ -3,7 +3,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LibvirtError, LibvirtErrorCode, LifecycleEventType, type Hypervisor, type LifecycleEvent } from '../src/virt/hypervisor.js';
+import {
+  LibvirtError,
+  LibvirtErrorCode,
+  LifecycleEventType,
+  type Hypervisor,
+  type LifecycleEvent,
+} from '../src/virt/hypervisor.js';
 import { openLibvirt } from '../src/virt/libvirt.js';
 import { stopProcess } from './support/processes.js';
 import { pollUntil, waitFor } from './support/wait.js';
@@ -37,7 +43,14 @@ describe('the libvirt binding', () => {
     expect((await hv.lookup(UUID)).state).toBe(5);
     expect(await hv.domainXml(UUID)).toContain('<name>binding</name>');
     await hv.undefine(UUID);
-    const kinds = [LifecycleEventType.Defined, LifecycleEventType.Started, LifecycleEventType.Suspended, LifecycleEventType.Resumed, LifecycleEventType.Stopped, LifecycleEventType.Undefined];
+    const kinds = [
+      LifecycleEventType.Defined,
+      LifecycleEventType.Started,
+      LifecycleEventType.Suspended,
+      LifecycleEventType.Resumed,
+      LifecycleEventType.Stopped,
+      LifecycleEventType.Undefined,
+    ];
     expect(await pollUntil(() => events.filter((e) => e.uuid === UUID).length >= kinds.length, 1000, 10)).toBe(true);
     expect(events.filter((e) => e.uuid === UUID).map((e) => e.event)).toEqual(kinds);
     // libvirt's thread stamps each event with the CLOCK_MONOTONIC of process.hrtime, when it happened.
@@ -60,12 +73,19 @@ describe('the libvirt binding', () => {
   it("turns libvirt's failures into LibvirtError with libvirt's number and text", async () => {
     const missing = await hv.destroy('00000000-0000-0000-0000-000000000000').catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(LibvirtError);
-    expect(missing).toMatchObject({ code: LibvirtErrorCode.NoDomain, message: expect.stringMatching(/[Dd]omain not found/) });
+    expect(missing).toMatchObject({
+      code: LibvirtErrorCode.NoDomain,
+      message: expect.stringMatching(/[Dd]omain not found/),
+    });
     const badXml = await hv.define('<domain type="test"><name>x</name').catch((e: unknown) => e);
     expect(badXml).toMatchObject({ name: 'LibvirtError', code: LibvirtErrorCode.XmlDetail });
     await hv.define(XML);
     // The test driver reports a shut-off domain as an internal error (qemu says "operation invalid").
-    await expect(hv.suspend(UUID)).rejects.toMatchObject({ name: 'LibvirtError', code: LibvirtErrorCode.InternalError, message: expect.stringMatching(/domain 'binding' not running/) });
+    await expect(hv.suspend(UUID)).rejects.toMatchObject({
+      name: 'LibvirtError',
+      code: LibvirtErrorCode.InternalError,
+      message: expect.stringMatching(/domain 'binding' not running/),
+    });
     await hv.undefine(UUID);
     await expect(openLibvirt('nosuchdriver:///x')).rejects.toBeInstanceOf(LibvirtError);
   });

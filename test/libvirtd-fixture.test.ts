@@ -65,20 +65,31 @@ describe.skipIf(cannotRun)('libvirtd + tiny guest fixtures', () => {
     const name = `tiny-${process.pid}`;
     const consoleLog = join(dir, `${name}.console.log`);
     const xmlFile = join(dir, `${name}.xml`);
-    writeFileSync(xmlFile, tinyDomainXml({ name, uuid: randomUUID(), kernel: g.kernel, initrd: g.initrd, consoleLog, memoryMiB: 128 }));
+    writeFileSync(
+      xmlFile,
+      tinyDomainXml({ name, uuid: randomUUID(), kernel: g.kernel, initrd: g.initrd, consoleLog, memoryMiB: 128 }),
+    );
 
     const t0 = Date.now();
     await lv!.virsh(['create', xmlFile], 20_000);
     // running: bounded poll of domstate
     let state = '';
-    await pollUntil(async () => (state = (await lv!.virsh(['domstate', name], 5000)).stdout.trim()) === 'running', 10_000, 50);
+    await pollUntil(
+      async () => (state = (await lv!.virsh(['domstate', name], 5000)).stdout.trim()) === 'running',
+      10_000,
+      50,
+    );
     expect(state).toBe('running');
     const t1 = Date.now();
     t.running = t1 - t0;
 
     // marker on the serial console: bounded
     let text = '';
-    await pollUntil(() => (text = existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '').includes(g.marker), 20_000, 50);
+    await pollUntil(
+      () => (text = existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '').includes(g.marker),
+      20_000,
+      50,
+    );
     expect(text, `console log of ${name} (uri ${uri})`).toContain(g.marker);
     const t2 = Date.now();
     t.marker = t2 - t1;
@@ -97,7 +108,17 @@ describe.skipIf(cannotRun)('libvirtd + tiny guest fixtures', () => {
     const name = `tiny-kr-${process.pid}`;
     const uuid = randomUUID();
     const xmlFile = join(l.dir, `${name}.xml`);
-    writeFileSync(xmlFile, tinyDomainXml({ name, uuid, kernel: g.kernel, initrd: g.initrd, consoleLog: join(l.dir, `${name}.console.log`), memoryMiB: 96 }));
+    writeFileSync(
+      xmlFile,
+      tinyDomainXml({
+        name,
+        uuid,
+        kernel: g.kernel,
+        initrd: g.initrd,
+        consoleLog: join(l.dir, `${name}.console.log`),
+        memoryMiB: 96,
+      }),
+    );
     const domstate = async () => (await l.virsh(['domstate', uuid], 5000)).stdout.trim();
     /** bounded poll of domstate until `want` */
     const waitState = async (want: string, ms: number) => {
@@ -108,7 +129,8 @@ describe.skipIf(cannotRun)('libvirtd + tiny guest fixtures', () => {
 
     await l.virsh(['create', xmlFile], 20_000);
     expect(await waitState('running', 10_000)).toBe('running');
-    const pidFile = l.isolation === 'namespace' ? join(l.dir, 'run', 'qemu', `${name}.pid`) : `/run/libvirt/qemu/${name}.pid`;
+    const pidFile =
+      l.isolation === 'namespace' ? join(l.dir, 'run', 'qemu', `${name}.pid`) : `/run/libvirt/qemu/${name}.pid`;
     const qemuPid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
     expect(alive(qemuPid), `qemu ${qemuPid} from ${pidFile}`).toBe(true);
     const oldLibvirtd = l.libvirtdPid;

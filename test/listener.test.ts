@@ -93,9 +93,17 @@ describe('listener', () => {
     await c.nextFrame('RECEIPT');
     bus.publish('virt', 'VM_status', 'vm-1', { 'vm-1': { status: 'Up' } });
     const frame = await c.nextFrame('MESSAGE');
-    expect(frame.headers).toMatchObject({ destination: 'jms.queue.events', 'content-type': 'application/json', subscription: 'ev' });
+    expect(frame.headers).toMatchObject({
+      destination: 'jms.queue.events',
+      'content-type': 'application/json',
+      subscription: 'ev',
+    });
     const body = JSON.parse(frame.body.toString());
-    expect(body).toMatchObject({ jsonrpc: '2.0', method: '|virt|VM_status|vm-1', params: { 'vm-1': { status: 'Up' } } });
+    expect(body).toMatchObject({
+      jsonrpc: '2.0',
+      method: '|virt|VM_status|vm-1',
+      params: { 'vm-1': { status: 'Up' } },
+    });
     expect(body).not.toHaveProperty('id');
     expect(Number.isInteger(body.params.notify_time)).toBe(true);
     expect(body.params.notify_time).toBeGreaterThan(2147483647);

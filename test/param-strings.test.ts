@@ -42,7 +42,8 @@ function typedParams(): TypedParam[] {
   const out: TypedParam[] = [];
   const walk = (verb: Verb, root: Schema, schema: Schema, path: string[]) => {
     for (const [key, prop] of Object.entries(schema.properties ?? {})) {
-      if (prop.type === 'boolean' || prop.type === 'integer') out.push({ verb, root, path: [...path, key], schema: prop, kind: prop.type });
+      if (prop.type === 'boolean' || prop.type === 'integer')
+        out.push({ verb, root, path: [...path, key], schema: prop, kind: prop.type });
       if (prop.type === 'object') walk(verb, root, prop, [...path, key]);
     }
   };
@@ -86,11 +87,16 @@ function setup() {
   let seen: Record<string, unknown> | undefined;
   for (const verb of VERBS) {
     const record = (params: Record<string, unknown>) => ((seen = params), true);
-    dispatcher.register(verb.name, bindVerb({ ...verb, handler: record } as Verb, { ha: HA_NOT_CONFIGURED, log, hostStats: new HostStatsSampler() }));
+    dispatcher.register(
+      verb.name,
+      bindVerb({ ...verb, handler: record } as Verb, { ha: HA_NOT_CONFIGURED, log, hostStats: new HostStatsSampler() }),
+    );
   }
   return async (p: TypedParam, value: unknown) => {
     seen = undefined;
-    const reply = await dispatcher.handle(JSON.stringify({ jsonrpc: '2.0', id: 1, method: p.verb.name, params: paramsWith(p, value) }));
+    const reply = await dispatcher.handle(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: p.verb.name, params: paramsWith(p, value) }),
+    );
     const { error } = JSON.parse(reply!) as { error?: { code: number; message: string } };
     const given = p.path.reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], seen);
     return { error, given };
@@ -126,14 +132,23 @@ describe('boolean and integer params take the strings vdsm-client sends', () => 
 
   it.each(booleans)('%s: true, false and their string forms ("false" is false)', async (_name, p) => {
     const forms: [unknown, boolean][] = [
-      [true, true], [false, false], ['true', true], ['false', false], ['TRUE', true], ['False', false], ['1', true], ['0', false],
+      [true, true],
+      [false, false],
+      ['true', true],
+      ['false', false],
+      ['TRUE', true],
+      ['False', false],
+      ['1', true],
+      ['0', false],
     ];
-    for (const [value, expected] of forms) expect(await call(p, value), JSON.stringify(value)).toEqual({ error: undefined, given: expected });
+    for (const [value, expected] of forms)
+      expect(await call(p, value), JSON.stringify(value)).toEqual({ error: undefined, given: expected });
   });
 
   it.each(integers)('%s: JSON integers and decimal strings', async (_name, p) => {
     const n = allowedInt(p.schema);
-    for (const value of [n, String(n)]) expect(await call(p, value), JSON.stringify(value)).toEqual({ error: undefined, given: n });
+    for (const value of [n, String(n)])
+      expect(await call(p, value), JSON.stringify(value)).toEqual({ error: undefined, given: n });
   });
 
   const rejects = ['yes', '1.5', '', '0x10', ' 1'];
@@ -141,7 +156,10 @@ describe('boolean and integer params take the strings vdsm-client sends', () => 
     const more = p.kind === 'boolean' ? ['on', '2', 1, null] : ['1e3', '+1', '1 ', '9007199254740993', 1.5, true];
     for (const value of [...rejects, ...more]) {
       const { error, given } = await call(p, value);
-      expect(error, JSON.stringify(value)).toMatchObject({ code: -32602, message: expect.stringContaining(`${p.path.join('.')}: expected`) });
+      expect(error, JSON.stringify(value)).toMatchObject({
+        code: -32602,
+        message: expect.stringContaining(`${p.path.join('.')}: expected`),
+      });
       expect(given).toBeUndefined();
     }
   });

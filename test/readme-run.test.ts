@@ -64,7 +64,11 @@ const CHECKS: Record<string, (stdout: string) => void> = {
   'Host ping2': (out) => expect(json(out)).toEqual(true),
   'Host getStats': (out) => {
     const s = json(out);
-    expect(s).toMatchObject({ memAvailable: expect.any(Number), cpuIdle: expect.anything(), haStats: { configured: false } });
+    expect(s).toMatchObject({
+      memAvailable: expect.any(Number),
+      cpuIdle: expect.anything(),
+      haStats: { configured: false },
+    });
   },
   'Host -h': (out) => {
     expect(out).toMatch(/\bping2\b/);
@@ -102,78 +106,93 @@ function clientWords(command: string): string | undefined {
   return m?.[2]!.trim();
 }
 
-describe.skipIf(missing('root and ip netns', process.getuid?.() !== 0 || !existsSync(IP)))("README's run command and its Try-it commands", () => {
-  const ns = `vts${process.pid}-${randomBytes(2).toString('hex')}-readme`;
-  const dir = mkdtempSync(join(tmpdir(), 'vts-readme-'));
-  const log = join(dir, 'vdsmd.log');
-  let vdsmd: ChildProcess | undefined;
-  let vdsmdStart: number | undefined;
-  let nsMade = false;
+describe.skipIf(missing('root and ip netns', process.getuid?.() !== 0 || !existsSync(IP)))(
+  "README's run command and its Try-it commands",
+  () => {
+    const ns = `vts${process.pid}-${randomBytes(2).toString('hex')}-readme`;
+    const dir = mkdtempSync(join(tmpdir(), 'vts-readme-'));
+    const log = join(dir, 'vdsmd.log');
+    let vdsmd: ChildProcess | undefined;
+    let vdsmdStart: number | undefined;
+    let nsMade = false;
 
-  const inNs = (command: string) => execBounded(IP, ['netns', 'exec', ns, 'bash', '-o', 'pipefail', '-c', `cd ${JSON.stringify(ROOT)} && ${command}`], { timeoutMs: 30_000, env: ENV });
+    const inNs = (command: string) =>
+      execBounded(
+        IP,
+        ['netns', 'exec', ns, 'bash', '-o', 'pipefail', '-c', `cd ${JSON.stringify(ROOT)} && ${command}`],
+        { timeoutMs: 30_000, env: ENV },
+      );
 
-  beforeAll(async () => {
-    await ip(['netns', 'add', ns]);
-    nsMade = true;
-    await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    // `npm start` is "build, then run": the run part of package.json's start script, exactly.
-    const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-    const run = start.split('&&').at(-1)!.trim();
-    expect(start.split('&&')[0]!.trim(), 'the start script builds first').toBe('npm run build');
-    expect(run).toBe('node dist/cli/vdsmd.js');
-    const out = openSync(log, 'a');
-    try {
-      // exec: the namespace's process is bash's, then node's, one pid to stop.
-      vdsmd = spawn(IP, ['netns', 'exec', ns, 'bash', '-c', `cd ${JSON.stringify(ROOT)} && exec ${run}`], { env: ENV, stdio: ['ignore', out, out] });
-    } finally {
-      closeSync(out);
-    }
-    vdsmd.on('error', () => undefined);
-    vdsmdStart = vdsmd.pid !== undefined ? startTimeOf(vdsmd.pid) : undefined;
-    const child = vdsmd;
-    await waitForLog(log, /"msg":"vdsmd ready"/, 20_000, `vdsmd in ${ns}`, { everyMs: 100, running: () => isRunning(child) });
-  }, 30_000);
-
-  afterAll(async () => {
-    // vdsmd by pid (SIGTERM, then SIGKILL), then anything else left in the namespace by pid, then the namespace.
-    const pid = vdsmd?.pid;
-    if (pid !== undefined && alive(pid, vdsmdStart)) await stopPids([pid], 5000);
-    if (nsMade) await destroyBed([ns], undefined);
-    rmSync(dir, { recursive: true, force: true });
-  }, 20_000);
-
-  it('runs on the embedded default: no config file, plaintext on 127.0.0.1:54321, inside its own namespace', async () => {
-    const text = readFileSync(log, 'utf8');
-    expect(text).toMatch(/no config file: running on the embedded defaults/);
-    const listening = await execBounded(IP, ['netns', 'exec', ns, 'ss', '-Hltnp'], { timeoutMs: 5000 });
-    expect(listening.stdout).toMatch(/127\.0\.0\.1:54321\b.*"node"/);
-    expect(listening.stdout).not.toMatch(/\*:54321|\[::\]:54321|0\.0\.0\.0:54321/);
-  });
-
-  it('every "Try it" command of README exits 0 with the output README promises', async () => {
-    const commands = shellCommands(README, '## Try it');
-    const used = new Set<string>();
-    const results: string[] = [];
-    for (const command of commands) {
-      const bare = command.replace(/#.*$/, '').trim();
-      if (NOT_RUN[bare]) {
-        results.push(`not run: ${bare} (${NOT_RUN[bare]})`);
-        used.add(`not run: ${bare}`);
-        continue;
+    beforeAll(async () => {
+      await ip(['netns', 'add', ns]);
+      nsMade = true;
+      await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+      // `npm start` is "build, then run": the run part of package.json's start script, exactly.
+      const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } })
+        .scripts.start;
+      const run = start.split('&&').at(-1)!.trim();
+      expect(start.split('&&')[0]!.trim(), 'the start script builds first').toBe('npm run build');
+      expect(run).toBe('node dist/cli/vdsmd.js');
+      const out = openSync(log, 'a');
+      try {
+        // exec: the namespace's process is bash's, then node's, one pid to stop.
+        vdsmd = spawn(IP, ['netns', 'exec', ns, 'bash', '-c', `cd ${JSON.stringify(ROOT)} && exec ${run}`], {
+          env: ENV,
+          stdio: ['ignore', out, out],
+        });
+      } finally {
+        closeSync(out);
       }
-      const words = clientWords(command);
-      expect(words, `README command is neither a vdsm-client call nor listed in NOT_RUN: ${command}`).toBeDefined();
-      const check = CHECKS[words!];
-      expect(check, `no check for README's "${words}" (${command})`).toBeDefined();
-      used.add(words!);
-      const r = await inNs(command);
-      expect(r.code, `${command}\nexited ${r.code}:\n${r.stderr}${r.stdout}`).toBe(0);
-      check!(r.stdout);
-      results.push(`ok (exit 0, ${r.stdout.length} bytes): ${words}`);
-    }
-    console.log(`readme-run: ${commands.length} commands from README's "Try it":\n  ${results.join('\n  ')}`);
-    expect([...used].sort(), 'every check and every NOT_RUN entry matches a README command').toEqual(
-      [...Object.keys(CHECKS), ...Object.keys(NOT_RUN).map((c) => `not run: ${c}`)].sort(),
-    );
-  }, 120_000);
-});
+      vdsmd.on('error', () => undefined);
+      vdsmdStart = vdsmd.pid !== undefined ? startTimeOf(vdsmd.pid) : undefined;
+      const child = vdsmd;
+      await waitForLog(log, /"msg":"vdsmd ready"/, 20_000, `vdsmd in ${ns}`, {
+        everyMs: 100,
+        running: () => isRunning(child),
+      });
+    }, 30_000);
+
+    afterAll(async () => {
+      // vdsmd by pid (SIGTERM, then SIGKILL), then anything else left in the namespace by pid, then the namespace.
+      const pid = vdsmd?.pid;
+      if (pid !== undefined && alive(pid, vdsmdStart)) await stopPids([pid], 5000);
+      if (nsMade) await destroyBed([ns], undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }, 20_000);
+
+    it('runs on the embedded default: no config file, plaintext on 127.0.0.1:54321, inside its own namespace', async () => {
+      const text = readFileSync(log, 'utf8');
+      expect(text).toMatch(/no config file: running on the embedded defaults/);
+      const listening = await execBounded(IP, ['netns', 'exec', ns, 'ss', '-Hltnp'], { timeoutMs: 5000 });
+      expect(listening.stdout).toMatch(/127\.0\.0\.1:54321\b.*"node"/);
+      expect(listening.stdout).not.toMatch(/\*:54321|\[::\]:54321|0\.0\.0\.0:54321/);
+    });
+
+    it('every "Try it" command of README exits 0 with the output README promises', async () => {
+      const commands = shellCommands(README, '## Try it');
+      const used = new Set<string>();
+      const results: string[] = [];
+      for (const command of commands) {
+        const bare = command.replace(/#.*$/, '').trim();
+        if (NOT_RUN[bare]) {
+          results.push(`not run: ${bare} (${NOT_RUN[bare]})`);
+          used.add(`not run: ${bare}`);
+          continue;
+        }
+        const words = clientWords(command);
+        expect(words, `README command is neither a vdsm-client call nor listed in NOT_RUN: ${command}`).toBeDefined();
+        const check = CHECKS[words!];
+        expect(check, `no check for README's "${words}" (${command})`).toBeDefined();
+        used.add(words!);
+        const r = await inNs(command);
+        expect(r.code, `${command}\nexited ${r.code}:\n${r.stderr}${r.stdout}`).toBe(0);
+        check!(r.stdout);
+        results.push(`ok (exit 0, ${r.stdout.length} bytes): ${words}`);
+      }
+      console.log(`readme-run: ${commands.length} commands from README's "Try it":\n  ${results.join('\n  ')}`);
+      expect([...used].sort(), 'every check and every NOT_RUN entry matches a README command').toEqual(
+        [...Object.keys(CHECKS), ...Object.keys(NOT_RUN).map((c) => `not run: ${c}`)].sort(),
+      );
+    }, 120_000);
+  },
+);

@@ -20,7 +20,14 @@ const files = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'ut
   .split('\0')
   .filter((f) => f !== '' && !f.startsWith('node_modules/') && existsSync(join(ROOT, f)));
 const tracked = new Set(files);
-const folders = new Set(files.flatMap((f) => f.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
+const folders = new Set(
+  files.flatMap((f) =>
+    f
+      .split('/')
+      .slice(0, -1)
+      .map((_, i, parts) => parts.slice(0, i + 1).join('/')),
+  ),
+);
 const topFolders = [...new Set(files.filter((f) => f.includes('/')).map((f) => f.slice(0, f.indexOf('/'))))];
 
 /** Every tracked text file, line by line (files holding a NUL byte are binary and skipped). */
@@ -39,7 +46,9 @@ const FORBIDDEN: [string, RegExp][] = [
   ['an absolute path of this machine', new RegExp(escape(['', 'work', ''].join('/')))],
   ['an absolute path of this machine', new RegExp(`(^|[^\\w.-])${escape(['', 'home', ''].join('/'))}[\\w.-]`)],
   ['an absolute path of this machine', new RegExp(escape(root))],
-  ...(home.startsWith(['', 'home', ''].join('/')) ? [['an absolute path of this machine', new RegExp(escape(home))] as [string, RegExp]] : []),
+  ...(home.startsWith(['', 'home', ''].join('/'))
+    ? [['an absolute path of this machine', new RegExp(escape(home))] as [string, RegExp]]
+    : []),
   ['the old spec documents', new RegExp(`\\bspecs?(\\s*${'\u00a7'}|\\s+\\d+\\.\\d+|/[\\w-]+\\.md)`, 'i')],
   ['a section number of the old spec documents', new RegExp(`${'\u00a7'}\\s*\\d`)],
 ];
@@ -55,7 +64,8 @@ const README = new RegExp(`(?<![\\w./-])(?:[\\w.-]+/)+README(?:\\.md)?\\b`, 'g')
 
 function missingPaths(line: string): string[] {
   const out: string[] = [];
-  for (const m of line.matchAll(DOCS_PATH)) if (!tracked.has(m[0]) && !folders.has(m[0].replace(/\/$/, ''))) out.push(m[0]);
+  for (const m of line.matchAll(DOCS_PATH))
+    if (!tracked.has(m[0]) && !folders.has(m[0].replace(/\/$/, ''))) out.push(m[0]);
   for (const m of line.matchAll(FILE_PATH)) if (!tracked.has(m[0])) out.push(m[0]);
   for (const m of line.matchAll(README)) {
     const tail = m[0].endsWith('.md') ? [m[0]] : [m[0], `${m[0]}.md`];
@@ -74,7 +84,8 @@ describe('references in tracked files stay inside the repository', () => {
     const found: string[] = [];
     for (const { file, lines } of texts) {
       lines.forEach((line, i) => {
-        for (const [rule, pattern] of FORBIDDEN) if (pattern.test(line)) found.push(`${file}:${i + 1}: ${rule}: ${line.trim().slice(0, 160)}`);
+        for (const [rule, pattern] of FORBIDDEN)
+          if (pattern.test(line)) found.push(`${file}:${i + 1}: ${rule}: ${line.trim().slice(0, 160)}`);
       });
     }
     expect(found).toEqual([]);

@@ -1,7 +1,16 @@
 // Builds the RPM with rpm/build.sh and installs it into a scratch root.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,7 +154,10 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
 
   it('loads the installed libvirt addon and opens the test driver with it', () => {
     const addon = join(root, app, 'build/Release/vdsm_libvirt.node');
-    const out = run(process.execPath, ['-e', `const lv = require(${JSON.stringify(addon)}); lv.open('test:///default', () => {}, () => {}).then(c => c.listDomains()).then(d => console.log(d.length, lv.libvirtVersion()))`]);
+    const out = run(process.execPath, [
+      '-e',
+      `const lv = require(${JSON.stringify(addon)}); lv.open('test:///default', () => {}, () => {}).then(c => c.listDomains()).then(d => console.log(d.length, lv.libvirtVersion()))`,
+    ]);
     expect(out.trim()).toMatch(/^1 \d{7,}$/);
   });
 
@@ -156,10 +168,16 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
   });
 
   it('runs the installed hosted-engine tool; its units only start where hosted-engine is deployed', () => {
-    const r = spawnSync(process.execPath, [join(root, app, 'dist/cli/hosted-engine.js'), '--conf', join(root, 'nope.conf'), '--check-deployed'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(root, app, 'dist/cli/hosted-engine.js'), '--conf', join(root, 'nope.conf'), '--check-deployed'],
+      { encoding: 'utf8' },
+    );
     expect([r.status, r.stdout]).toEqual([1, 'Hosted Engine has not been deployed\n']);
     for (const unit of ['vdsm-ts-ha-broker.service', 'vdsm-ts-ha-agent.service']) {
-      expect(readFileSync(join(root, '/usr/lib/systemd/system', unit), 'utf8')).toContain('ConditionFileNotEmpty=/etc/ovirt-hosted-engine/hosted-engine.conf');
+      expect(readFileSync(join(root, '/usr/lib/systemd/system', unit), 'utf8')).toContain(
+        'ConditionFileNotEmpty=/etc/ovirt-hosted-engine/hosted-engine.conf',
+      );
     }
   });
 

@@ -9,10 +9,7 @@ let engine: EngineClient;
 
 beforeAll(async () => {
   const { log } = captureLog();
-  service = await startVdsmd(
-    testConfig(),
-    { log },
-  );
+  service = await startVdsmd(testConfig(), { log });
   await service.recovered;
   engine = await EngineClient.connect(service.port);
   // Frames are handled in order: once this is answered, the engine's SUBSCRIBEs are in place.
@@ -38,7 +35,10 @@ describe('vdsmd service wiring', () => {
   it('while not ready answers every verb with 99 and holds events back, then serves again', async () => {
     service.setReady(false);
     try {
-      expect((await engine.request('Host.ping2')).error).toEqual({ code: 99, message: 'Recovering from crash or Initializing' });
+      expect((await engine.request('Host.ping2')).error).toEqual({
+        code: 99,
+        message: 'Recovering from crash or Initializing',
+      });
       expect((await engine.request('Host.getStats')).error.code).toBe(99);
       service.events.publish('virt', 'VM_status', 'held', { held: { status: 'Up' } });
     } finally {

@@ -6,8 +6,19 @@ import { useTlsVdsmd, VDSM_CLIENT } from './support/vdsmd-process.js';
 const ctx = useTlsVdsmd();
 
 function client(args: string[], input?: string): Promise<CommandResult> {
-  const tls = ['--key', ctx.pki.file('engine-key.pem'), '--cert', ctx.pki.file('engine.pem'), '--ca', ctx.pki.file('ca.pem')];
-  return runCommand(process.execPath, [VDSM_CLIENT, '-a', '127.0.0.1', '-p', String(ctx.vdsmd.port), ...tls, ...args], { env: process.env, timeoutMs: 20_000, input });
+  const tls = [
+    '--key',
+    ctx.pki.file('engine-key.pem'),
+    '--cert',
+    ctx.pki.file('engine.pem'),
+    '--ca',
+    ctx.pki.file('ca.pem'),
+  ];
+  return runCommand(process.execPath, [VDSM_CLIENT, '-a', '127.0.0.1', '-p', String(ctx.vdsmd.port), ...tls, ...args], {
+    env: process.env,
+    timeoutMs: 20_000,
+    input,
+  });
 }
 
 describe('vdsm-client over TLS', () => {
@@ -20,7 +31,15 @@ describe('vdsm-client over TLS', () => {
     expect(code).toBe(0);
     // Exactly the parsed value written back with every object's keys sorted, 4 spaces, a final newline.
     const sortDeep = (v: unknown): unknown =>
-      Array.isArray(v) ? v.map(sortDeep) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortDeep((v as Record<string, unknown>)[k])])) : v;
+      Array.isArray(v)
+        ? v.map(sortDeep)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, sortDeep((v as Record<string, unknown>)[k])]),
+            )
+          : v;
     expect(stdout).toBe(`${JSON.stringify(sortDeep(JSON.parse(stdout)), null, 4)}\n`);
     const topKeys = [...stdout.matchAll(/^ {4}"([^"]+)":/gm)].map((m) => m[1]);
     expect(topKeys).toEqual([...topKeys].sort());
@@ -31,7 +50,9 @@ describe('vdsm-client over TLS', () => {
     const { code, stdout, stderr } = await client(['Host', 'setHaMaintenanceMode', 'mode=GLOBAL', 'enabled=yes']);
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^vdsm-client: Command Host.setHaMaintenanceMode with args \{'mode': 'GLOBAL', 'enabled': 'yes'\} failed:\n\(code=-32602, message=Invalid params: enabled: expected a boolean/);
+    expect(stderr).toMatch(
+      /^vdsm-client: Command Host.setHaMaintenanceMode with args \{'mode': 'GLOBAL', 'enabled': 'yes'\} failed:\n\(code=-32602, message=Invalid params: enabled: expected a boolean/,
+    );
   });
 
   it('passes booleans and integers as name=value strings, as upstream vdsm-client does', async () => {
@@ -50,7 +71,10 @@ describe('vdsm-client over TLS', () => {
     writeFileSync(file, JSON.stringify({ mode: 'LOCAL', enabled: true }));
     const fromFile = await client(['-f', file, 'Host', 'setHaMaintenanceMode']);
     expect(fromFile.stderr).toMatch(/\(code=40, message=Resource unavailable/);
-    const fromStdin = await client(['-f', '-', 'Host', 'setHaMaintenanceMode'], JSON.stringify({ mode: 'sideways', enabled: true }));
+    const fromStdin = await client(
+      ['-f', '-', 'Host', 'setHaMaintenanceMode'],
+      JSON.stringify({ mode: 'sideways', enabled: true }),
+    );
     expect(fromStdin.stderr).toMatch(/\(code=61, message=Failed to set Hosted Engine HA policy/);
   });
 
@@ -78,6 +102,8 @@ describe('vdsm-client over TLS', () => {
   it('says clearly when it cannot connect', async () => {
     const { code, stderr } = await client(['--insecure', 'Host', 'ping2']);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^vdsm-client: Connection to 127.0.0.1:\d+ with use_tls=false, timeout=60 failed|^vdsm-client: Request Host.ping2/);
+    expect(stderr).toMatch(
+      /^vdsm-client: Connection to 127.0.0.1:\d+ with use_tls=false, timeout=60 failed|^vdsm-client: Request Host.ping2/,
+    );
   });
 });

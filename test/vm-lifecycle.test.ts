@@ -8,7 +8,31 @@ import { engineDomainXml } from './support/vm-xml.js';
 
 // libvirt's test driver, in this process: it starts with one running domain named "test".
 const TEST_DOMAIN = '6695eb01-f6a4-8304-79aa-97f2502e193f';
-const RUNNING_KEYS = ['statusTime', 'status', 'vmId', 'vmName', 'vmType', 'kvmEnable', 'acpiEnable', 'elapsedTime', 'monitorResponse', 'clientIp', 'timeOffset', 'cpuUser', 'cpuSys', 'cpuUsage', 'cpuActual', 'displayInfo', 'username', 'session', 'memUsage', 'guestCPUCount', 'appsList', 'guestIPs', 'guestFQDN'];
+const RUNNING_KEYS = [
+  'statusTime',
+  'status',
+  'vmId',
+  'vmName',
+  'vmType',
+  'kvmEnable',
+  'acpiEnable',
+  'elapsedTime',
+  'monitorResponse',
+  'clientIp',
+  'timeOffset',
+  'cpuUser',
+  'cpuSys',
+  'cpuUsage',
+  'cpuActual',
+  'displayInfo',
+  'username',
+  'session',
+  'memUsage',
+  'guestCPUCount',
+  'appsList',
+  'guestIPs',
+  'guestFQDN',
+];
 
 let service: Vdsmd;
 let engine: EngineClient;
@@ -30,12 +54,22 @@ afterAll(async () => {
 
 /** Events about one VM, as the engine got them: `{status, …}` bodies with the receive time. */
 function vmEvents(vmId: string) {
-  return engine.events.filter((e) => e.body.method === `|virt|VM_status|${vmId}`).map((e) => ({ ...e.body.params[vmId], notify_time: e.body.params.notify_time }));
+  return engine.events
+    .filter((e) => e.body.method === `|virt|VM_status|${vmId}`)
+    .map((e) => ({ ...e.body.params[vmId], notify_time: e.body.params.notify_time }));
 }
 
 async function eventWith(vmId: string, status: string, after = 0) {
-  await engine.until(() => vmEvents(vmId).slice(after).some((e) => e.status === status), 5000);
-  return vmEvents(vmId).slice(after).find((e) => e.status === status)!;
+  await engine.until(
+    () =>
+      vmEvents(vmId)
+        .slice(after)
+        .some((e) => e.status === status),
+    5000,
+  );
+  return vmEvents(vmId)
+    .slice(after)
+    .find((e) => e.status === status)!;
 }
 
 async function ok(method: string, params: Record<string, unknown>) {
@@ -46,15 +80,29 @@ async function ok(method: string, params: Record<string, unknown>) {
 
 describe('recovery', () => {
   it('takes over the domain libvirt already runs: listed Up, with stats', async () => {
-    expect(await ok('Host.getVMList', { onlyUUID: false })).toContainEqual({ vmId: TEST_DOMAIN, status: 'Up', statusTime: expect.stringMatching(/^\d+$/) });
+    expect(await ok('Host.getVMList', { onlyUUID: false })).toContainEqual({
+      vmId: TEST_DOMAIN,
+      status: 'Up',
+      statusTime: expect.stringMatching(/^\d+$/),
+    });
     const [stats] = await ok('VM.getStats', { vmID: TEST_DOMAIN });
-    expect(stats).toMatchObject({ vmId: TEST_DOMAIN, vmName: 'test', status: 'Up', vmType: 'test', kvmEnable: 'true', hash: expect.any(String) });
+    expect(stats).toMatchObject({
+      vmId: TEST_DOMAIN,
+      vmName: 'test',
+      status: 'Up',
+      vmType: 'test',
+      kvmEnable: 'true',
+      hash: expect.any(String),
+    });
     const all = await ok('Host.getAllVmStats', {});
     expect(all[0].vmId).toBe(TEST_DOMAIN);
   });
 
   it('reports the libvirt it talks through in Host.getCapabilities packages2', async () => {
-    expect((await ok('Host.getCapabilities', {})).packages2.libvirt).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+$/), release: '' });
+    expect((await ok('Host.getCapabilities', {})).packages2.libvirt).toEqual({
+      version: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+      release: '',
+    });
   });
 });
 
@@ -65,7 +113,13 @@ describe('a VM through its whole life, as the engine drives it', () => {
     const created = await ok('VM.create', { vmID: uuid, vmParams: { vmId: uuid, xml } });
     expect(created).toEqual({ vmId: uuid, status: 'WaitForLaunch', statusTime: expect.stringMatching(/^\d+$/), xml });
     const started = await eventWith(uuid, 'Powering up');
-    expect(started).toMatchObject({ elapsedTime: '0', monitorResponse: '0', pauseCode: 'NOERR', cpuUser: '0.00', cpuActual: false });
+    expect(started).toMatchObject({
+      elapsedTime: '0',
+      monitorResponse: '0',
+      pauseCode: 'NOERR',
+      cpuUser: '0.00',
+      cpuActual: false,
+    });
     expect(started).not.toHaveProperty('statusTime');
     expect(started).not.toHaveProperty('vmName');
   });
@@ -73,9 +127,17 @@ describe('a VM through its whole life, as the engine drives it', () => {
   it('reports it as vdsm does: Powering up in stats, raw Up in the VM list, counted in Host.getStats', async () => {
     const [stats] = await ok('VM.getStats', { vmID: uuid });
     for (const key of RUNNING_KEYS) expect(stats, key).toHaveProperty(key);
-    expect(stats).toMatchObject({ status: 'Powering up', vmName: expect.stringMatching(/^vm-/), acpiEnable: 'true', guestCPUCount: -1, appsList: [] });
+    expect(stats).toMatchObject({
+      status: 'Powering up',
+      vmName: expect.stringMatching(/^vm-/),
+      acpiEnable: 'true',
+      guestCPUCount: -1,
+      appsList: [],
+    });
     expect(typeof stats.cpuUsage).toBe('string');
-    expect(await ok('Host.getVMList', { vmList: [uuid] })).toEqual([{ vmId: uuid, status: 'Up', statusTime: expect.any(String) }]);
+    expect(await ok('Host.getVMList', { vmList: [uuid] })).toEqual([
+      { vmId: uuid, status: 'Up', statusTime: expect.any(String) },
+    ]);
     const host = await ok('Host.getStats', {});
     expect(host.vmCount).toBeGreaterThanOrEqual(2);
     expect(host.vmActive).toBeGreaterThanOrEqual(2);
@@ -100,15 +162,35 @@ describe('a VM through its whole life, as the engine drives it', () => {
   it('VM.shutdown (ACPI) brings Down 0/6 "Admin shut down from the engine"; the VM stays listed as Down', async () => {
     expect(await ok('VM.shutdown', { vmID: uuid, delay: '0', message: 'bye' })).toBe(true);
     const down = await eventWith(uuid, 'Down');
-    expect(down).toEqual({ status: 'Down', vmId: uuid, exitCode: 0, exitReason: 6, exitMessage: 'Admin shut down from the engine', notify_time: expect.any(Number) });
-    expect((await ok('VM.getStats', { vmID: uuid }))[0]).toEqual({ statusTime: expect.any(String), status: 'Down', vmId: uuid, exitCode: 0, exitReason: 6, exitMessage: 'Admin shut down from the engine' });
+    expect(down).toEqual({
+      status: 'Down',
+      vmId: uuid,
+      exitCode: 0,
+      exitReason: 6,
+      exitMessage: 'Admin shut down from the engine',
+      notify_time: expect.any(Number),
+    });
+    expect((await ok('VM.getStats', { vmID: uuid }))[0]).toEqual({
+      statusTime: expect.any(String),
+      status: 'Down',
+      vmId: uuid,
+      exitCode: 0,
+      exitReason: 6,
+      exitMessage: 'Admin shut down from the engine',
+    });
     expect((await ok('Host.getAllVmStats', {})).map((s: any) => s.vmId)).toContain(uuid);
   });
 
   it('VM.cont on a Down VM is 16, VM.pause 100, VM.shutdown 1', async () => {
     expect((await engine.request('VM.cont', { vmID: uuid })).error.code).toBe(16);
-    expect((await engine.request('VM.pause', { vmID: uuid })).error).toEqual({ code: 100, message: `General Exception: ("VM '${uuid}' was not defined yet or was undefined",)` });
-    expect((await engine.request('VM.shutdown', { vmID: uuid })).error).toEqual({ code: 1, message: 'Virtual machine does not exist' });
+    expect((await engine.request('VM.pause', { vmID: uuid })).error).toEqual({
+      code: 100,
+      message: `General Exception: ("VM '${uuid}' was not defined yet or was undefined",)`,
+    });
+    expect((await engine.request('VM.shutdown', { vmID: uuid })).error).toEqual({
+      code: 1,
+      message: 'Virtual machine does not exist',
+    });
   });
 
   it('VM.destroy of the Down VM removes it; afterwards every VM verb answers 1 noVM', async () => {
@@ -116,7 +198,10 @@ describe('a VM through its whole life, as the engine drives it', () => {
     expect(await ok('VM.destroy', { vmID: uuid })).toBe(true);
     expect((await ok('Host.getVMList', {})).map((v: any) => v.vmId)).not.toContain(uuid);
     for (const method of ['VM.getStats', 'VM.pause', 'VM.cont', 'VM.destroy', 'VM.shutdown']) {
-      expect((await engine.request(method, { vmID: uuid })).error, method).toEqual({ code: 1, message: `Virtual machine does not exist: {'vmId': '${uuid}'}` });
+      expect((await engine.request(method, { vmID: uuid })).error, method).toEqual({
+        code: 1,
+        message: `Virtual machine does not exist: {'vmId': '${uuid}'}`,
+      });
     }
     expect(vmEvents(uuid)).toHaveLength(events); // a Down VM is removed silently
   });
@@ -161,7 +246,10 @@ describe('VM.shutdown methods', () => {
     const { uuid, xml } = engineDomainXml({ acpi: false });
     await ok('VM.create', { vmParams: { xml } });
     await eventWith(uuid, 'Powering up');
-    expect((await engine.request('VM.shutdown', { vmID: uuid })).error).toEqual({ code: 4, message: 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.' });
+    expect((await engine.request('VM.shutdown', { vmID: uuid })).error).toEqual({
+      code: 4,
+      message: 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.',
+    });
     expect((await ok('VM.getStats', { vmID: uuid }))[0].status).toBe('Powering up');
     expect(await ok('VM.shutdown', { vmID: uuid, force: true, timeout: '5' })).toBe(true);
     expect(await eventWith(uuid, 'Down')).toMatchObject({ exitCode: 0, exitReason: 6 });
@@ -171,12 +259,37 @@ describe('VM.shutdown methods', () => {
 
 describe('bad VM.create input: a clear error and nothing half-created', () => {
   const cases: [string, Record<string, unknown>, number, RegExp][] = [
-    ['legacy form without memSize', { vmId: '3a1b6c1e-0000-4000-8000-000000000001', vmName: 'x' }, 11, /Missing required parameter: \{'param': 'memSize'\}/],
+    [
+      'legacy form without memSize',
+      { vmId: '3a1b6c1e-0000-4000-8000-000000000001', vmName: 'x' },
+      11,
+      /Missing required parameter: \{'param': 'memSize'\}/,
+    ],
     ['legacy form without any id', { memSize: 128 }, 11, /'param': 'vmId'/],
-    ['negative vCPUs', { vmId: '3a1b6c1e-0000-4000-8000-000000000002', memSize: 128, smp: -2 }, -32602, /vmParams\.smp: smp must be positive/],
-    ['memSize that is not a number', { vmId: '3a1b6c1e-0000-4000-8000-000000000003', memSize: 'lots' }, -32602, /vmParams\.memSize/],
-    ['malformed XML', { xml: '<domain type="kvm"><name>x</name' }, 100, /^General Exception: \(["']malformed domain XML: .+["'],\)$/],
-    ['XML without a uuid', { xml: '<domain type="kvm"><name>x</name><memory>1024</memory></domain>' }, 100, /has no <uuid>/],
+    [
+      'negative vCPUs',
+      { vmId: '3a1b6c1e-0000-4000-8000-000000000002', memSize: 128, smp: -2 },
+      -32602,
+      /vmParams\.smp: smp must be positive/,
+    ],
+    [
+      'memSize that is not a number',
+      { vmId: '3a1b6c1e-0000-4000-8000-000000000003', memSize: 'lots' },
+      -32602,
+      /vmParams\.memSize/,
+    ],
+    [
+      'malformed XML',
+      { xml: '<domain type="kvm"><name>x</name' },
+      100,
+      /^General Exception: \(["']malformed domain XML: .+["'],\)$/,
+    ],
+    [
+      'XML without a uuid',
+      { xml: '<domain type="kvm"><name>x</name><memory>1024</memory></domain>' },
+      100,
+      /has no <uuid>/,
+    ],
     ['XML that is not a domain', { xml: '<network><name>x</name></network>' }, 100, /not a libvirt <domain>/],
     ['XML with a zero memory', { xml: engineDomainXml({ memoryMiB: 0 }).xml }, 100, /<memory> must be a positive size/],
   ];
@@ -192,12 +305,16 @@ describe('bad VM.create input: a clear error and nothing half-created', () => {
     });
   }
 
-  it('libvirt refusing the domain at start comes as Down 1/1 with libvirt\'s text', async () => {
+  it("libvirt refusing the domain at start comes as Down 1/1 with libvirt's text", async () => {
     // Same name as the running "test" domain: valid XML, which libvirt refuses when it starts it.
     const { uuid, xml } = engineDomainXml({ name: 'test' });
     expect((await ok('VM.create', { vmParams: { xml } })).status).toBe('WaitForLaunch');
     const down = await eventWith(uuid, 'Down');
-    expect(down).toMatchObject({ exitCode: 1, exitReason: 1, exitMessage: expect.stringMatching(/already (exists|defined)/) });
+    expect(down).toMatchObject({
+      exitCode: 1,
+      exitReason: 1,
+      exitMessage: expect.stringMatching(/already (exists|defined)/),
+    });
     await ok('VM.destroy', { vmID: uuid });
   });
 });
@@ -205,7 +322,10 @@ describe('bad VM.create input: a clear error and nothing half-created', () => {
 describe('the legacy vmParams form', () => {
   it('builds the domain XML from vmId, vmName, memSize and smp, and runs it', async () => {
     const vmId = '5f2b7c1e-1111-4222-8333-944455556666';
-    const created = await ok('VM.create', { vmID: vmId, vmParams: { vmId, vmName: 'legacy', memSize: 512, smp: '2', acpiEnable: 'false' } });
+    const created = await ok('VM.create', {
+      vmID: vmId,
+      vmParams: { vmId, vmName: 'legacy', memSize: 512, smp: '2', acpiEnable: 'false' },
+    });
     expect(created.xml).toMatch(/<memory unit="KiB">524288<\/memory>/);
     expect(created.xml).not.toMatch(/<acpi/);
     await eventWith(vmId, 'Powering up');

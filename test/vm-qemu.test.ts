@@ -49,16 +49,26 @@ async function vdsmd() {
 function domain(acpi = true) {
   const uuid = randomUUID();
   const consoleLog = join(lv!.dir, `console-${uuid}.log`);
-  const xml = tinyDomainXml({ name: `tiny-${uuid.slice(0, 8)}`, uuid, kernel: guest.kernel, initrd: guest.initrd, consoleLog, acpi });
+  const xml = tinyDomainXml({
+    name: `tiny-${uuid.slice(0, 8)}`,
+    uuid,
+    kernel: guest.kernel,
+    initrd: guest.initrd,
+    consoleLog,
+    acpi,
+  });
   return { uuid, xml, consoleLog };
 }
 
-const statuses = (engine: EngineClient, uuid: string) => engine.events.filter((e) => e.body.method === `|virt|VM_status|${uuid}`).map((e) => e.body.params[uuid]);
-const sawStatus = (engine: EngineClient, uuid: string, status: string, timeoutMs = 10_000) => engine.until(() => statuses(engine, uuid).some((s) => s.status === status), timeoutMs);
+const statuses = (engine: EngineClient, uuid: string) =>
+  engine.events.filter((e) => e.body.method === `|virt|VM_status|${uuid}`).map((e) => e.body.params[uuid]);
+const sawStatus = (engine: EngineClient, uuid: string, status: string, timeoutMs = 10_000) =>
+  engine.until(() => statuses(engine, uuid).some((s) => s.status === status), timeoutMs);
 
 describe('a real QEMU guest under libvirtd', () => {
   it('create, Up, pause, cont, ACPI shutdown, destroy, with the events', async (ctx) => {
-    if (missing(`a private libvirtd with QEMU and the tiny guest (${skipReason})`, skipReason !== '')) return ctx.skip();
+    if (missing(`a private libvirtd with QEMU and the tiny guest (${skipReason})`, skipReason !== ''))
+      return ctx.skip();
     const { service, engine } = await vdsmd();
     const { uuid, xml, consoleLog } = domain();
 
@@ -66,7 +76,11 @@ describe('a real QEMU guest under libvirtd', () => {
     expect(created).toMatchObject({ vmId: uuid, status: 'WaitForLaunch' });
     await sawStatus(engine, uuid, 'Powering up');
     // The guest really runs: its /init prints the marker on the serial console (bounded wait).
-    await pollUntil(() => existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').includes(TINY_GUEST_MARKER), 25_000, 100);
+    await pollUntil(
+      () => existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').includes(TINY_GUEST_MARKER),
+      25_000,
+      100,
+    );
     expect(readFileSync(consoleLog, 'utf8')).toContain(TINY_GUEST_MARKER);
 
     // Two bulk samples give real CPU figures from QEMU.
@@ -74,7 +88,13 @@ describe('a real QEMU guest under libvirtd', () => {
     await sleep(200);
     await service.virt.vms!.sample();
     const [stats] = (await engine.request('VM.getStats', { vmID: uuid })).result;
-    expect(stats).toMatchObject({ status: 'Up', vmType: 'qemu', cpuActual: true, vcpuCount: '1', hash: expect.any(String) });
+    expect(stats).toMatchObject({
+      status: 'Up',
+      vmType: 'qemu',
+      cpuActual: true,
+      vcpuCount: '1',
+      hash: expect.any(String),
+    });
     expect(Number(stats.cpuUsage)).toBeGreaterThan(0);
 
     expect((await engine.request('VM.pause', { vmID: uuid })).result).toEqual({ vmList: {} });
@@ -88,14 +108,19 @@ describe('a real QEMU guest under libvirtd', () => {
     expect((await engine.request('VM.shutdown', { vmID: uuid, delay: '0', timeout: '20' })).result).toBe(true);
     expect((await engine.request('VM.getStats', { vmID: uuid })).result[0].status).toBe('Powering down');
     await sawStatus(engine, uuid, 'Down', 20_000);
-    expect(statuses(engine, uuid).find((s) => s.status === 'Down')).toMatchObject({ exitCode: 0, exitReason: 6, exitMessage: 'Admin shut down from the engine' });
+    expect(statuses(engine, uuid).find((s) => s.status === 'Down')).toMatchObject({
+      exitCode: 0,
+      exitReason: 6,
+      exitMessage: 'Admin shut down from the engine',
+    });
     expect((await lv!.virsh(['list', '--all', '--uuid'])).stdout).not.toContain(uuid);
     expect((await engine.request('VM.destroy', { vmID: uuid })).result).toBe(true);
     expect((await engine.request('Host.getVMList')).result.map((v: any) => v.vmId)).not.toContain(uuid);
   }, 60_000);
 
   it('a restarted vdsmd recovers the running guest; VM.destroy then kills QEMU', async (ctx) => {
-    if (missing(`a private libvirtd with QEMU and the tiny guest (${skipReason})`, skipReason !== '')) return ctx.skip();
+    if (missing(`a private libvirtd with QEMU and the tiny guest (${skipReason})`, skipReason !== ''))
+      return ctx.skip();
     const first = await vdsmd();
     const { uuid, xml } = domain(false);
     await first.engine.request('VM.create', { vmParams: { xml } });
@@ -106,7 +131,11 @@ describe('a real QEMU guest under libvirtd', () => {
     expect((await lv!.virsh(['domstate', uuid])).stdout.trim()).toBe('running'); // vdsmd's stop leaves VMs alone
 
     const { engine } = await vdsmd();
-    expect((await engine.request('Host.getVMList')).result).toContainEqual({ vmId: uuid, status: 'Up', statusTime: expect.any(String) });
+    expect((await engine.request('Host.getVMList')).result).toContainEqual({
+      vmId: uuid,
+      status: 'Up',
+      statusTime: expect.any(String),
+    });
     // No ACPI and no guest agent: shutdown cannot work; destroy does.
     expect((await engine.request('VM.shutdown', { vmID: uuid })).error.code).toBe(4);
     expect((await engine.request('VM.destroy', { vmID: uuid })).result).toBe(true);
@@ -116,7 +145,8 @@ describe('a real QEMU guest under libvirtd', () => {
   }, 60_000);
 
   it('libvirtd crashing: 99 while it is gone, then reconnect and recover the guest that kept running', async (ctx) => {
-    if (missing(`a private libvirtd with QEMU and the tiny guest (${skipReason})`, skipReason !== '')) return ctx.skip();
+    if (missing(`a private libvirtd with QEMU and the tiny guest (${skipReason})`, skipReason !== ''))
+      return ctx.skip();
     const { service, engine } = await vdsmd();
     const { uuid, xml } = domain(false);
     await engine.request('VM.create', { vmParams: { xml } });
@@ -126,7 +156,10 @@ describe('a real QEMU guest under libvirtd', () => {
     const lostAt = Date.now();
     // Bounded: the connection's close callback fires on EOF, well within 5 s.
     await pollUntil(async () => (await engine.request('Host.ping2')).error?.code === 99, 5000, 100);
-    expect((await engine.request('Host.ping2')).error).toEqual({ code: 99, message: 'Recovering from crash or Initializing' });
+    expect((await engine.request('Host.ping2')).error).toEqual({
+      code: 99,
+      message: 'Recovering from crash or Initializing',
+    });
     console.log(`vm-qemu: libvirtd killed → 99 after ${Date.now() - lostAt} ms`);
 
     await lv!.restart();
@@ -135,7 +168,11 @@ describe('a real QEMU guest under libvirtd', () => {
     console.log(`vm-qemu: libvirtd restarted → serving again after ${Date.now() - restartedAt} ms`);
     expect((await engine.request('Host.ping2')).result).toBe(true);
     expect(service.virt.vms).toBeDefined();
-    expect((await engine.request('Host.getVMList')).result).toContainEqual({ vmId: uuid, status: 'Up', statusTime: expect.any(String) });
+    expect((await engine.request('Host.getVMList')).result).toContainEqual({
+      vmId: uuid,
+      status: 'Up',
+      statusTime: expect.any(String),
+    });
     expect((await engine.request('VM.destroy', { vmID: uuid })).result).toBe(true);
     await sawStatus(engine, uuid, 'Down', 15_000);
   }, 60_000);

@@ -34,7 +34,12 @@ const domain = (name: string, uuid: string, extra = '') => `
     <memory>131072</memory><vcpu>1</vcpu><os><type>hvm</type></os>${extra}
   </domain>`;
 const OVIRT = "<metadata><ovirt-vm:vm xmlns:ovirt-vm='http://ovirt.org/vm/1.0'/></metadata>";
-const ids = { running: '11111111-0000-4000-8000-000000000001', paused: '11111111-0000-4000-8000-000000000002', ourDown: '11111111-0000-4000-8000-000000000003', foreignOff: '11111111-0000-4000-8000-000000000004' };
+const ids = {
+  running: '11111111-0000-4000-8000-000000000001',
+  paused: '11111111-0000-4000-8000-000000000002',
+  ourDown: '11111111-0000-4000-8000-000000000003',
+  foreignOff: '11111111-0000-4000-8000-000000000004',
+};
 
 describe('recovery', () => {
   it('answers every verb with 99 while libvirt is not there, then recovers what libvirt runs', async () => {
@@ -42,17 +47,25 @@ describe('recovery', () => {
     const file = join(dir, 'host.xml');
     const { service, engine } = await start({ libvirtUri: `test://${file}` });
     for (const method of ['Host.ping2', 'Host.getVMList', 'Host.getAllVmStats', 'VM.getStats', 'VM.create']) {
-      expect((await engine.request(method, { vmID: ids.running })).error, method).toEqual({ code: 99, message: 'Recovering from crash or Initializing' });
+      expect((await engine.request(method, { vmID: ids.running })).error, method).toEqual({
+        code: 99,
+        message: 'Recovering from crash or Initializing',
+      });
     }
     writeFileSync(
       file,
       `<node>${domain('running', ids.running, OVIRT)}${domain('paused', ids.paused, `${OVIRT}<test:runstate>3</test:runstate>`)}` +
         `${domain('our-down', ids.ourDown, `${OVIRT}<test:runstate>5</test:runstate>`)}${domain('foreign-off', ids.foreignOff, '<test:runstate>5</test:runstate>')}</node>`,
     );
-    await Promise.race([service.recovered, new Promise((_, reject) => setTimeout(() => reject(new Error('no recovery in 10 s')), 10_000))]);
+    await Promise.race([
+      service.recovered,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no recovery in 10 s')), 10_000)),
+    ]);
     expect((await engine.request('Host.ping2')).result).toBe(true);
 
-    const libvirtOrder = (await service.virt.vms!.hypervisor.listDomains()).map((d) => d.uuid).filter((id) => id !== ids.foreignOff);
+    const libvirtOrder = (await service.virt.vms!.hypervisor.listDomains())
+      .map((d) => d.uuid)
+      .filter((id) => id !== ids.foreignOff);
     const list = (await engine.request('Host.getVMList')).result;
     expect(list.map((v: any) => v.vmId)).toEqual(libvirtOrder); // libvirt's order; the foreign shut-off domain is not ours
     const status = Object.fromEntries(list.map((v: any) => [v.vmId, v.status]));
@@ -71,7 +84,11 @@ describe('recovery', () => {
     // The second instance connects while the first still holds the test driver's shared state.
     const second = await start({});
     await second.service.recovered;
-    expect((await second.engine.request('Host.getVMList')).result).toContainEqual({ vmId: uuid, status: 'Up', statusTime: expect.any(String) });
+    expect((await second.engine.request('Host.getVMList')).result).toContainEqual({
+      vmId: uuid,
+      status: 'Up',
+      statusTime: expect.any(String),
+    });
     const [stats] = (await second.engine.request('VM.getStats', { vmID: uuid })).result;
     expect(stats).toMatchObject({ status: 'Up', vmName: expect.stringMatching(/^vm-/), acpiEnable: 'true' });
     expect((await second.engine.request('VM.destroy', { vmID: uuid })).result).toBe(true);

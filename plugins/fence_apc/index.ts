@@ -1,5 +1,12 @@
 import { defineAgent, type FenceOptions, type PlugInfo } from '../../src/plugins/fence/agent.js';
-import { type CliLogin, cliLogin, command, logout, promptPatterns, textLines } from '../../src/plugins/fence/transports/cli-session.js';
+import {
+  type CliLogin,
+  cliLogin,
+  command,
+  logout,
+  promptPatterns,
+  textLines,
+} from '../../src/plugins/fence/transports/cli-session.js';
 import { ms } from '../../src/plugins/fence/validate.js';
 import { menuOutlets, menuSetPower } from './menu.js';
 
@@ -38,7 +45,17 @@ export default defineAgent<Apc>({
     'and a long one blocks fencing.',
   vendorUrl: 'http://www.apc.com',
   uses: ['ipaddr', 'login', 'passwd', 'cmd_prompt', 'secure', 'port', 'telnet'],
-  options: [{ key: 'switch', long: 'switch', short: 's', arg: 'id', type: 'string', order: 1, description: 'Switch number on a daisy-chained device' }],
+  options: [
+    {
+      key: 'switch',
+      long: 'switch',
+      short: 's',
+      arg: 'id',
+      type: 'string',
+      order: 1,
+      description: 'Switch number on a daisy-chained device',
+    },
+  ],
   defaults: { ipport: '23', cmd_prompt: PROMPTS_TEXT, ssh_options: '-1 -c blowfish' },
   connect: async (opts) => {
     const apc = await cliLogin(opts, promptPatterns(opts, PROMPTS, PROMPTS_TEXT));

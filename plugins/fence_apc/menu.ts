@@ -14,7 +14,8 @@ const ROW = /(?:^|\r)\s*(\d+)- (.*?)\s+(ON|OFF)\s*/;
 
 const sleep = (t: number) => new Promise((resolve) => setTimeout(resolve, t));
 /** Waits for one pattern (not the prompt), with the usual timeout/EOF failures. */
-const waitFor = (apc: CliLogin, pattern: RegExp, timeoutMs: number) => expectPrompt({ ...apc, prompts: [pattern] }, timeoutMs);
+const waitFor = (apc: CliLogin, pattern: RegExp, timeoutMs: number) =>
+  expectPrompt({ ...apc, prompts: [pattern] }, timeoutMs);
 
 interface Layout {
   /** MasterSwitch plus: outlets per switch, and its own action codes. */
@@ -33,7 +34,8 @@ async function openOutletList(apc: CliLogin, plug: string | undefined, opts: Fen
   let restriction = false;
   if (switched) {
     const given = plug?.includes(':') ? plug.slice(0, plug.indexOf(':')) : opts.switch;
-    if (typeof given !== 'string' && / MasterSwitch plus 2/i.test(screen)) throw new FenceError('Failed: You have to enter physical switch number');
+    if (typeof given !== 'string' && / MasterSwitch plus 2/i.test(screen))
+      throw new FenceError('Failed: You have to enter physical switch number');
     await apc.session.sendLine(typeof given === 'string' ? given : '1');
   } else if (!v3) {
     await apc.session.sendLine(admin ? '3' : '2');
@@ -74,7 +76,13 @@ export async function menuOutlets(apc: CliLogin, opts: FenceOptions, plug?: stri
   return [...outlets.values()];
 }
 
-export async function menuSetPower(apc: CliLogin, plug: string | undefined, outlet: string, want: Power, opts: FenceOptions): Promise<void> {
+export async function menuSetPower(
+  apc: CliLogin,
+  plug: string | undefined,
+  outlet: string,
+  want: Power,
+  opts: FenceOptions,
+): Promise<void> {
   const shell = ms(opts, 'shell_timeout');
   const power = ms(opts, 'power_timeout');
   const layout = await openOutletList(apc, plug, opts);

@@ -18,22 +18,62 @@ interface Model {
 }
 
 const APC = '1.3.6.1.4.1.318.1.1';
-const RPDU: Model = { label: 'APC rPDU', state: `${APC}.12.3.5.1.1.4`, control: `${APC}.12.3.3.1.1.4`, names: `${APC}.12.3.5.1.1.2`, isOn: 1, isOff: 2, turnOn: 1, turnOff: 2 };
-const MASTER_SWITCH: Model = { label: 'APC MasterSwitch (fallback)', state: `${APC}.4.4.2.1.3`, control: `${APC}.4.4.2.1.3`, names: `${APC}.4.4.2.1.4`, isOn: 1, isOff: 2, turnOn: 1, turnOff: 2 };
+const RPDU: Model = {
+  label: 'APC rPDU',
+  state: `${APC}.12.3.5.1.1.4`,
+  control: `${APC}.12.3.3.1.1.4`,
+  names: `${APC}.12.3.5.1.1.2`,
+  isOn: 1,
+  isOff: 2,
+  turnOn: 1,
+  turnOff: 2,
+};
+const MASTER_SWITCH: Model = {
+  label: 'APC MasterSwitch (fallback)',
+  state: `${APC}.4.4.2.1.3`,
+  control: `${APC}.4.4.2.1.3`,
+  names: `${APC}.4.4.2.1.4`,
+  isOn: 1,
+  isOff: 2,
+  turnOn: 1,
+  turnOff: 2,
+};
 const TRIPP = '1.3.6.1.4.1.850';
 
 /** By sysObjectID; anything else is driven as the oldest MasterSwitch, which every APC PDU answers. */
 const MODELS: Record<string, Model> = {
   '1.3.6.1.4.1.318.1.3.4.5': RPDU,
   '1.3.6.1.4.1.318.1.3.4.4': {
-    label: 'APC MasterSwitch plus', state: `${APC}.6.7.1.1.5`, control: `${APC}.6.5.1.1.5`, names: `${APC}.6.7.1.1.4`,
-    isOn: 1, isOff: 2, turnOn: 1, turnOff: 3, switched: true,
+    label: 'APC MasterSwitch plus',
+    state: `${APC}.6.7.1.1.5`,
+    control: `${APC}.6.5.1.1.5`,
+    names: `${APC}.6.7.1.1.4`,
+    isOn: 1,
+    isOff: 2,
+    turnOn: 1,
+    turnOff: 3,
+    switched: true,
   },
   '1.3.6.1.4.1.318.1.3.4.6': { ...MASTER_SWITCH, label: 'APC MasterSwitch firmware 6.x', control: RPDU.control },
-  [`${TRIPP}.1`]: { label: 'Tripp Lite PDU', state: `${TRIPP}.10.2.3.5.1.2.1`, control: `${TRIPP}.10.2.3.5.1.4.1`, names: `${TRIPP}.10.2.3.5.1.5`, isOn: 2, isOff: 1, turnOn: 2, turnOff: 1 },
+  [`${TRIPP}.1`]: {
+    label: 'Tripp Lite PDU',
+    state: `${TRIPP}.10.2.3.5.1.2.1`,
+    control: `${TRIPP}.10.2.3.5.1.4.1`,
+    names: `${TRIPP}.10.2.3.5.1.5`,
+    isOn: 2,
+    isOff: 1,
+    turnOn: 2,
+    turnOff: 1,
+  },
   [`${TRIPP}.1.1.1`]: {
-    label: 'Tripp Lite LX PDU', state: `${TRIPP}.1.1.3.2.3.3.1.1.4.1`, control: `${TRIPP}.1.1.3.2.3.3.1.1.6.1`, names: `${TRIPP}.1.1.3.2.3.3.1.1.2.1`,
-    isOn: 2, isOff: 1, turnOn: 2, turnOff: 1,
+    label: 'Tripp Lite LX PDU',
+    state: `${TRIPP}.1.1.3.2.3.3.1.1.4.1`,
+    control: `${TRIPP}.1.1.3.2.3.3.1.1.6.1`,
+    names: `${TRIPP}.1.1.3.2.3.3.1.1.2.1`,
+    isOn: 2,
+    isOff: 1,
+    turnOn: 2,
+    turnOff: 1,
   },
 };
 const SYS_OBJECT_ID = '1.3.6.1.2.1.1.2.0';
@@ -75,7 +115,10 @@ async function resolve(pdu: Pdu, plug: string | undefined): Promise<Outlet> {
   } else {
     const hits = (await pdu.snmp.walk(pdu.model.names)).filter((vb) => String(vb.value) === key);
     if (hits.length === 0) throw new FenceError(`Failed: Can't find port with name ${key}!`);
-    if (hits.length > 1) throw new FenceError(`Failed: Plug name ${key} is shared by outlets ${hits.map((h) => plugId(pdu.model, outletOf(pdu.model, h.oid))).join(', ')}`);
+    if (hits.length > 1)
+      throw new FenceError(
+        `Failed: Plug name ${key} is shared by outlets ${hits.map((h) => plugId(pdu.model, outletOf(pdu.model, h.oid))).join(', ')}`,
+      );
     outlet = outletOf(pdu.model, hits[0]!.oid);
   }
   pdu.outlets.set(key, outlet);

@@ -1,5 +1,13 @@
 import { defineAgent, FenceError, type FenceOptions, type PlugInfo } from '../../src/plugins/fence/agent.js';
-import { type CliLogin, cliLogin, command, expectPrompt, logout, promptPatterns, textLines } from '../../src/plugins/fence/transports/cli-session.js';
+import {
+  type CliLogin,
+  cliLogin,
+  command,
+  expectPrompt,
+  logout,
+  promptPatterns,
+  textLines,
+} from '../../src/plugins/fence/transports/cli-session.js';
 import { ms } from '../../src/plugins/fence/validate.js';
 
 type Version = 'DRAC CMC' | 'DRAC MC' | 'DRAC 5';
@@ -20,7 +28,8 @@ function moduleOf(plug: string | undefined): string {
 
 /** getmodinfo rows of a CMC (`server-1  Present  ON ...`) or a DRAC/MC (`1 ----> server-1  Present  ON ...`). */
 async function modules(drac: Drac, opts: FenceOptions): Promise<PlugInfo[]> {
-  const row = drac.version === 'DRAC CMC' ? /^(\S*?)\s+Present\s*(ON|OFF)/ : /^\s*\S*\s*---->\s*(.*?)\s+Present\s*(ON|OFF)/;
+  const row =
+    drac.version === 'DRAC CMC' ? /^(\S*?)\s+Present\s*(ON|OFF)/ : /^\s*\S*\s*---->\s*(.*?)\s+Present\s*(ON|OFF)/;
   const out: PlugInfo[] = [];
   for (const line of textLines(await command(drac, 'getmodinfo', ms(opts, 'power_timeout')))) {
     const m = row.exec(line);
@@ -41,13 +50,30 @@ export default defineAgent<Drac>({
   defaults: { ipport: '23', cmd_prompt: PROMPTS_TEXT },
   plugOptional: true,
   options: [
-    { key: 'drac_version', long: 'drac-version', short: 'd', arg: 'version', type: 'select', choices: ['DRAC CMC', 'DRAC MC', 'DRAC 5'], order: 1, description: 'Force DRAC version to use' },
+    {
+      key: 'drac_version',
+      long: 'drac-version',
+      short: 'd',
+      arg: 'version',
+      type: 'select',
+      choices: ['DRAC CMC', 'DRAC MC', 'DRAC 5'],
+      order: 1,
+      description: 'Force DRAC version to use',
+    },
   ],
   connect: async (opts) => {
     const login = await cliLogin(opts, promptPatterns(opts, PROMPTS, PROMPTS_TEXT));
-    const forced = typeof opts.drac_version === 'string' && opts.drac_version !== '' ? (opts.drac_version as Version) : undefined;
+    const forced =
+      typeof opts.drac_version === 'string' && opts.drac_version !== '' ? (opts.drac_version as Version) : undefined;
     const version: Version =
-      forced ?? (login.banner.includes('CMC') ? 'DRAC CMC' : login.banner.includes('DRAC 5') ? 'DRAC 5' : login.prompt.includes('DRAC/MC') ? 'DRAC MC' : 'DRAC 5');
+      forced ??
+      (login.banner.includes('CMC')
+        ? 'DRAC CMC'
+        : login.banner.includes('DRAC 5')
+          ? 'DRAC 5'
+          : login.prompt.includes('DRAC/MC')
+            ? 'DRAC MC'
+            : 'DRAC 5');
     return { ...login, version };
   },
   getPower: async (drac, plug, opts) => {
@@ -55,7 +81,10 @@ export default defineAgent<Drac>({
       const module = moduleOf(plug);
       return (await modules(drac, opts)).find((m) => m.plug === module)?.state?.toLowerCase() ?? 'unknown';
     }
-    const cmd = drac.version === 'DRAC CMC' ? `racadm serveraction powerstatus -m ${moduleOf(plug)}` : 'racadm serveraction powerstatus';
+    const cmd =
+      drac.version === 'DRAC CMC'
+        ? `racadm serveraction powerstatus -m ${moduleOf(plug)}`
+        : 'racadm serveraction powerstatus';
     const status = STATUS.exec(await command(drac, cmd, ms(opts, 'shell_timeout')))?.[2];
     if (status === undefined) return 'unknown';
     return ['on', 'powering on', 'powering off'].includes(status.toLowerCase()) ? 'on' : 'off';
@@ -78,7 +107,8 @@ export default defineAgent<Drac>({
   list: async (drac, opts) => {
     if (drac.version !== 'DRAC 5') {
       // As ClusterLabs: a chassis needs a module for every action but list and monitor (list-status included).
-      if (opts.action === 'list-status') moduleOf(typeof opts.port === 'string' && opts.port !== '' ? opts.port : undefined);
+      if (opts.action === 'list-status')
+        moduleOf(typeof opts.port === 'string' && opts.port !== '' ? opts.port : undefined);
       return modules(drac, opts);
     }
     // A DRAC 5 is one server: ClusterLabs prints N/A (for list, list-status and monitor alike) and lists nothing.

@@ -28,7 +28,15 @@ const parser = new XMLParser({
 
 /** XML attribute value, always double-quoted; `&`, `<`, `>`, `"` and line breaks become references. */
 export function xmlAttr(value: string): string {
-  const refs: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\n': '&#10;', '\r': '&#13;', '\t': '&#9;' };
+  const refs: Record<string, string> = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    '\n': '&#10;',
+    '\r': '&#13;',
+    '\t': '&#9;',
+  };
   return `"${value.replace(/[&<>"\n\r\t]/g, (c) => refs[c]!)}"`;
 }
 
@@ -77,7 +85,9 @@ export function parseReply(doc: string): RibclReply {
     if (Array.isArray(node)) return node.forEach(collect);
     if (!node || typeof node !== 'object') return;
     for (const [key, child] of Object.entries(node)) {
-      if (key === 'RESPONSE') for (const r of Array.isArray(child) ? child : [child]) responses.push(findElement({ RESPONSE: r }, 'RESPONSE')!);
+      if (key === 'RESPONSE')
+        for (const r of Array.isArray(child) ? child : [child])
+          responses.push(findElement({ RESPONSE: r }, 'RESPONSE')!);
       else if (!key.startsWith('@')) collect(child);
     }
   })(tree);
@@ -92,9 +102,12 @@ export function parseReply(doc: string): RibclReply {
 /** The error for a reply with a non-zero STATUS. Device messages never contain what we sent (no password). */
 function replyError(reply: RibclReply): FenceError {
   if (LOGIN_CODES.has(reply.status)) return LOGIN_FAILED;
-  if (reply.status === NO_PRIVILEGE) return new FenceError('Failed: The user does not have the correct privileges to do the requested action.');
+  if (reply.status === NO_PRIVILEGE)
+    return new FenceError('Failed: The user does not have the correct privileges to do the requested action.');
   const code = `0x${reply.status.toString(16).toUpperCase().padStart(4, '0')}`;
-  return new FenceError(`Failed: the fencing device answered ${code}${reply.message ? `: ${reply.message.replace(/[\r\n]+/g, ' ').trim()}` : ''}`);
+  return new FenceError(
+    `Failed: the fencing device answered ${code}${reply.message ? `: ${reply.message.replace(/[\r\n]+/g, ' ').trim()}` : ''}`,
+  );
 }
 
 /** The device closed the session (upstream's pexpect EOF). */
@@ -123,7 +136,11 @@ export class RibclSession {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.buf += chunk;
-      for (let m = /<\/RIBCL\s*>|<END_RIBCL\s*\/>/i.exec(this.buf); m; m = /<\/RIBCL\s*>|<END_RIBCL\s*\/>/i.exec(this.buf)) {
+      for (
+        let m = /<\/RIBCL\s*>|<END_RIBCL\s*\/>/i.exec(this.buf);
+        m;
+        m = /<\/RIBCL\s*>|<END_RIBCL\s*\/>/i.exec(this.buf)
+      ) {
         this.docs.push(this.buf.slice(0, m.index + m[0].length));
         this.buf = this.buf.slice(m.index + m[0].length);
       }
@@ -171,7 +188,8 @@ export class RibclSession {
     if (!isIP(host)) tls.servername = host;
     // Node has no SSL 3.0 at all: --notls gets the oldest protocol it has, TLS 1.0, like --tls1.0; both lower
     // OpenSSL's security level so the old ciphers and SHA-1 signatures of such devices are allowed.
-    if (tls10 || o.notls === true) Object.assign(tls, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
+    if (tls10 || o.notls === true)
+      Object.assign(tls, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
     const limit = ms(o, 'login_timeout');
     const socket = tlsConnect(tls);
     const session = new RibclSession(socket, o);
@@ -197,7 +215,8 @@ export class RibclSession {
       const detected = parseFloat(/<RIBCL\s+VERSION\s*=\s*["']([^"']*)["']/i.exec(raw)?.[1] ?? '');
       const forced = typeof o.ribcl === 'string' && o.ribcl !== '' ? parseFloat(o.ribcl) : NaN;
       session.version = Number.isNaN(forced) ? detected : forced;
-      if (Number.isNaN(session.version)) throw new FenceError('Failed: the fencing device did not report its RIBCL version');
+      if (Number.isNaN(session.version))
+        throw new FenceError('Failed: the fencing device did not report its RIBCL version');
       return session;
     } catch (err) {
       session.close();
@@ -212,7 +231,13 @@ export class RibclSession {
       this.socket.write(`${this.loginTag()}\r\n</LOGIN>\r\n`);
       return;
     }
-    const reply = await this.exchange('RIB_INFO', 'read', '<GET_FW_VERSION/>', num(this.o, 'shell_timeout'), 'GET_FW_VERSION');
+    const reply = await this.exchange(
+      'RIB_INFO',
+      'read',
+      '<GET_FW_VERSION/>',
+      num(this.o, 'shell_timeout'),
+      'GET_FW_VERSION',
+    );
     const fw = reply.element('GET_FW_VERSION')!;
     this.firmware = { version: parseFloat(fw.FIRMWARE_VERSION ?? '0') || 0, processor: fw.MANAGEMENT_PROCESSOR ?? '' };
   }
@@ -226,7 +251,13 @@ export class RibclSession {
    * reply when no element is expected). A reply with a non-zero STATUS fails at once; `timeout` seconds (0 = no
    * limit) bound the wait, as upstream's shell/power timeouts do.
    */
-  async command(section: 'RIB_INFO' | 'SERVER_INFO', mode: 'read' | 'write', body: string, timeout: number, expect?: string): Promise<RibclReply> {
+  async command(
+    section: 'RIB_INFO' | 'SERVER_INFO',
+    mode: 'read' | 'write',
+    body: string,
+    timeout: number,
+    expect?: string,
+  ): Promise<RibclReply> {
     try {
       return await this.exchange(section, mode, body, timeout, expect);
     } catch (err) {
@@ -234,7 +265,13 @@ export class RibclSession {
     }
   }
 
-  private async exchange(section: string, mode: string, body: string, timeout: number, expect?: string): Promise<RibclReply> {
+  private async exchange(
+    section: string,
+    mode: string,
+    body: string,
+    timeout: number,
+    expect?: string,
+  ): Promise<RibclReply> {
     this.socket.write(`${this.loginTag()}\r\n<${section} MODE="${mode}">${body}\r\n</${section}>\r\n</LOGIN>\r\n`);
     const deadline = timeout > 0 ? Date.now() + timeout * 1000 : 0;
     for (;;) {

@@ -26,10 +26,16 @@ export class Ipmitool {
     args.push('-E');
     if (o.cipher) args.push('-C', String(o.cipher));
     args.push('-L', String(o.privlvl ?? 'administrator').toUpperCase());
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C', IPMI_PASSWORD: String(o.passwd ?? '') };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      LANG: 'C',
+      LC_ALL: 'C',
+      IPMI_PASSWORD: String(o.passwd ?? ''),
+    };
     if (o.hexadecimal_kg) {
       const kg = Buffer.from(String(o.hexadecimal_kg), 'hex');
-      if (kg.length === 0 || kg.includes(0)) throw new FenceError('Failed: hexadecimal_kg must be non-empty hex without zero bytes');
+      if (kg.length === 0 || kg.includes(0))
+        throw new FenceError('Failed: hexadecimal_kg must be non-empty hex without zero bytes');
       env.IPMI_KGKEY = kg.toString('latin1');
       args.push('-K');
     }
@@ -37,19 +43,26 @@ export class Ipmitool {
     const verbose = num(o, 'verbose_level');
     if (verbose > 1) args.push('-' + 'v'.repeat(verbose - 1));
     this.env = env;
-    this.program = o.sudo === true ? String(o.sudo_path ?? '/usr/bin/sudo') : String(o.ipmitool_path ?? '/usr/bin/ipmitool');
+    this.program =
+      o.sudo === true ? String(o.sudo_path ?? '/usr/bin/sudo') : String(o.ipmitool_path ?? '/usr/bin/ipmitool');
     this.base = o.sudo === true ? ['-E', String(o.ipmitool_path ?? '/usr/bin/ipmitool'), ...args] : args;
   }
 
   run(...command: string[]): Promise<IpmitoolResult> {
     const timeoutMs = ms(this.o, 'power_timeout');
     return new Promise((resolve, reject) => {
-      execFile(this.program, [...this.base, ...command], { env: this.env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-        const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
-        if (e?.code === 'ENOENT' || e?.code === 'EACCES') return reject(new FenceError('Failed: Ipmitool not found or not accessible'));
-        if (e?.killed) return reject(new FenceError('Connection timed out'));
-        resolve({ output: `${stdout}${stderr}`, code: typeof e?.code === 'number' ? e.code : 0 });
-      });
+      execFile(
+        this.program,
+        [...this.base, ...command],
+        { env: this.env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
+          if (e?.code === 'ENOENT' || e?.code === 'EACCES')
+            return reject(new FenceError('Failed: Ipmitool not found or not accessible'));
+          if (e?.killed) return reject(new FenceError('Connection timed out'));
+          resolve({ output: `${stdout}${stderr}`, code: typeof e?.code === 'number' ? e.code : 0 });
+        },
+      );
     });
   }
 }

@@ -58,7 +58,8 @@ function checkLines(text: string, where: string): void {
       return;
     }
     const at = `${where} line ${index + 1}`;
-    if (!/^[^=]+=/.test(line)) throw new ConfigError(`${at}: "${line.trim()}" is not a [section], a key = value or a comment`);
+    if (!/^[^=]+=/.test(line))
+      throw new ConfigError(`${at}: "${line.trim()}" is not a [section], a key = value or a comment`);
     if (!inSection) throw new ConfigError(`${at}: "${line.trim()}" is outside any [section]`);
   });
 }

@@ -15,7 +15,8 @@ export type VdsmdConfig = SettingValues & {
 
 const NAMES = Object.keys(SETTINGS) as SettingName[];
 
-const showDefault = (s: Setting) => (typeof s.default === 'string' ? s.default : `${s.default.production} (embedded: ${s.default.embedded})`);
+const showDefault = (s: Setting) =>
+  typeof s.default === 'string' ? s.default : `${s.default.production} (embedded: ${s.default.embedded})`;
 const row = (flag: string, env: string, ini: string) => `  ${flag.padEnd(24)} ${env.padEnd(24)} ${ini}`.trimEnd();
 
 export const HELP = `Usage: vdsmd [options]
@@ -77,7 +78,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
     if (fromFlag !== undefined) return { text: fromFlag, source: `--${s.flag}` };
     const fromEnv = env[s.env];
     if (fromEnv !== undefined) return { text: fromEnv, source: `$${s.env}` };
-    return fromFiles(s, layers) ?? { text: typeof s.default === 'string' ? s.default : s.default[configFile === null ? 'embedded' : 'production'], source: 'default' };
+    return (
+      fromFiles(s, layers) ?? {
+        text: typeof s.default === 'string' ? s.default : s.default[configFile === null ? 'embedded' : 'production'],
+        source: 'default',
+      }
+    );
   };
 
   const texts = Object.fromEntries(NAMES.map((name) => [name, given(name)]));

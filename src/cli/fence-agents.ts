@@ -6,4 +6,10 @@ import fenceIpmilan from '../../plugins/fence_ipmilan/index.js';
 import type { FenceAgent } from '../plugins/fence/agent.js';
 
 /** The fence agents that ship with vdsm-ts, for Host.fenceNode (each standalone executable imports only its own). */
-export const BUILTIN_FENCE_AGENTS: readonly FenceAgent<unknown>[] = [fenceIpmilan, fenceIlo2, fenceApcSnmp, fenceDrac5, fenceApc];
+export const BUILTIN_FENCE_AGENTS: readonly FenceAgent<unknown>[] = [
+  fenceIpmilan,
+  fenceIlo2,
+  fenceApcSnmp,
+  fenceDrac5,
+  fenceApc,
+];

@@ -10,7 +10,10 @@ import { createLogger } from './log.js';
  * logger, a vdsmd connection, the service until SIGTERM/SIGINT, then an orderly stop. Exits 1 with the reason
  * when the service cannot start.
  */
-export function runHeDaemon(name: string, start: (conf: HeConf, deps: { vdsm: VdsmCall; log: Logger }) => Promise<Closable>): void {
+export function runHeDaemon(
+  name: string,
+  start: (conf: HeConf, deps: { vdsm: VdsmCall; log: Logger }) => Promise<Closable>,
+): void {
   exitWithCode(name, async () => {
     const args = process.argv.slice(2);
     const confPath = args[0] === '--conf' && args[1] ? args[1] : (process.env.HOSTED_ENGINE_CONF ?? DEFAULT_CONF_FILE);

@@ -53,7 +53,10 @@ async function withVdsm<T>(conf: HeConf, fn: (call: ReturnType<typeof vdsmCaller
 
 async function vmStart(conf: HeConf, paused: boolean): Promise<number> {
   return withVdsm(conf, async (call) => {
-    const r = await startEngineVm(engineVmEnv(conf, call), { paused, cleaning: (status) => out(`VM exists and is ${status}, cleaning up and restarting`) });
+    const r = await startEngineVm(engineVmEnv(conf, call), {
+      paused,
+      cleaning: (status) => out(`VM exists and is ${status}, cleaning up and restarting`),
+    });
     if (r.outcome === 'exists') {
       out(`VM exists and its status is ${r.status}`);
       return 1;
@@ -81,15 +84,23 @@ async function setMaintenance(conf: HeConf, mode: string | undefined): Promise<n
       throw new Error(`cannot ask vdsmd which VMs run here: ${err.message}`);
     });
     if ((vms as { vmId: string; status: string }[]).some((v) => v.vmId === conf.vmId && v.status !== 'Down')) {
-      out('Unable to enter local maintenance mode: the engine VM is running on the current host, please migrate it before entering local maintenance mode.');
+      out(
+        'Unable to enter local maintenance mode: the engine VM is running on the current host, please migrate it before entering local maintenance mode.',
+      );
       return 1;
     }
   }
   // Upstream's order: local, global, then the CLI's own local flag; so global clears local, none clears all.
-  for (const [flag, on] of [['local', mode === 'local'], ['global', mode === 'global'], ['local_manual', mode === 'local']] as const) {
-    await brokerClient(conf.brokerSocket).call('setMaintenance', { mode: flag, enabled: on }, { timeoutMs: 60_000 }).catch((err: Error) => {
-      throw new Error(`Cannot set the maintenance mode: ${err.message}`);
-    });
+  for (const [flag, on] of [
+    ['local', mode === 'local'],
+    ['global', mode === 'global'],
+    ['local_manual', mode === 'local'],
+  ] as const) {
+    await brokerClient(conf.brokerSocket)
+      .call('setMaintenance', { mode: flag, enabled: on }, { timeoutMs: 60_000 })
+      .catch((err: Error) => {
+        throw new Error(`Cannot set the maintenance mode: ${err.message}`);
+      });
   }
   return 0;
 }
@@ -117,13 +128,26 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const commands = ['vm-status', 'set-maintenance', 'vm-start', 'vm-start-paused', 'vm-shutdown', 'vm-poweroff', 'clean-metadata', 'reinitialize-lockspace', 'check-deployed'] as const;
+  const commands = [
+    'vm-status',
+    'set-maintenance',
+    'vm-start',
+    'vm-start-paused',
+    'vm-shutdown',
+    'vm-poweroff',
+    'clean-metadata',
+    'reinitialize-lockspace',
+    'check-deployed',
+  ] as const;
   const chosen = commands.filter((c) => values[c]);
   if (values.help) {
     out(HELP);
     return 0;
   }
-  if (chosen.length !== 1) throw new UsageError(chosen.length ? `one command at a time, not ${chosen.map((c) => `--${c}`).join(' and ')}` : 'no command given');
+  if (chosen.length !== 1)
+    throw new UsageError(
+      chosen.length ? `one command at a time, not ${chosen.map((c) => `--${c}`).join(' and ')}` : 'no command given',
+    );
   const confPath = values.conf ?? process.env.HOSTED_ENGINE_CONF ?? DEFAULT_CONF_FILE;
   const deployed = existsSync(confPath);
   if (chosen[0] === 'check-deployed') {
@@ -153,7 +177,9 @@ async function main(argv: string[]): Promise<number> {
     case 'vm-start-paused':
       return vmStart(conf, command === 'vm-start-paused');
     case 'vm-shutdown':
-      await withVdsm(conf, (call) => call('VM.shutdown', { vmID: conf.vmId, delay: '120', message: 'VM is shutting down!' }));
+      await withVdsm(conf, (call) =>
+        call('VM.shutdown', { vmID: conf.vmId, delay: '120', message: 'VM is shutting down!' }),
+      );
       return 0;
     case 'vm-poweroff':
       await withVdsm(conf, (call) => call('VM.destroy', { vmID: conf.vmId }));
@@ -161,8 +187,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'clean-metadata': {
       const hostId = values['host-id'] === undefined ? conf.hostId : Number(values['host-id']);
-      if (!Number.isInteger(hostId) || hostId < 1 || hostId > 2000) throw new UsageError(`--host-id must be a whole number from 1 to 2000, not '${values['host-id']}'`);
-      await brokerClient(conf.brokerSocket).call('clearHost', { hostId, force: values['force-cleanup'] === true }, { timeoutMs: 30_000 });
+      if (!Number.isInteger(hostId) || hostId < 1 || hostId > 2000)
+        throw new UsageError(`--host-id must be a whole number from 1 to 2000, not '${values['host-id']}'`);
+      await brokerClient(conf.brokerSocket).call(
+        'clearHost',
+        { hostId, force: values['force-cleanup'] === true },
+        { timeoutMs: 30_000 },
+      );
       return 0;
     }
     case 'reinitialize-lockspace':

@@ -42,7 +42,9 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
   const fence = await loadAgents(BUILTIN_FENCE_AGENTS, config.fencePluginDir);
   for (const { source, reason } of fence.rejected) log.warn({ source, reason }, 'fence plugin refused');
   // Said even when none loaded: a file that is not *.js or *.mjs is skipped without a word, and this shows it missing.
-  const dropIns = [...fence.agents].filter(([name, agent]) => name === agent.name && !BUILTIN_FENCE_AGENTS.includes(agent)).map(([name]) => name);
+  const dropIns = [...fence.agents]
+    .filter(([name, agent]) => name === agent.name && !BUILTIN_FENCE_AGENTS.includes(agent))
+    .map(([name]) => name);
   log.info({ dir: config.fencePluginDir, agents: dropIns }, 'fence plugins loaded');
   const hostStats = new HostStatsSampler();
   const ctx: Omit<VerbContext, 'localAddress'> = { ha: deps.ha ?? HA_NOT_CONFIGURED, log, fence, hostStats };
@@ -95,7 +97,10 @@ async function readTlsFiles(config: VdsmdConfig): Promise<TlsFiles> {
     try {
       return await readFile(path);
     } catch (err) {
-      throw new Error(`ssl is on but the ${what} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`, { cause: err });
+      throw new Error(
+        `ssl is on but the ${what} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
+        { cause: err },
+      );
     }
   };
   return {
@@ -106,7 +111,12 @@ async function readTlsFiles(config: VdsmdConfig): Promise<TlsFiles> {
 }
 
 /** Like vdsm: listening on `::` falls back to 0.0.0.0 where the host has no IPv6. */
-async function listenWithFallback(config: VdsmdConfig, tls: TlsFiles | undefined, broker: StompBroker, log: Logger): Promise<Listener> {
+async function listenWithFallback(
+  config: VdsmdConfig,
+  tls: TlsFiles | undefined,
+  broker: StompBroker,
+  log: Logger,
+): Promise<Listener> {
   try {
     return await listen({ host: config.bind, port: config.port, tls, broker, log });
   } catch (err) {

@@ -12,7 +12,14 @@ const TRUE = ['true', 'yes', '1', 'on'];
 const FALSE = ['false', 'no', '0', 'off'];
 
 const text = { schema: z.string(), expect: 'text' };
-const port = { schema: z.string().regex(/^\s*\d+\s*$/).transform(Number).pipe(z.number().max(65535)), expect: 'a number from 0 to 65535' };
+const port = {
+  schema: z
+    .string()
+    .regex(/^\s*\d+\s*$/)
+    .transform(Number)
+    .pipe(z.number().max(65535)),
+  expect: 'a number from 0 to 65535',
+};
 const bool = {
   schema: z
     .string()
@@ -170,5 +177,7 @@ export type SettingValues = { [K in SettingName]: z.output<(typeof SETTINGS)[K][
 
 /** The zod object that turns every setting's text into its value at once. */
 export const settingsSchema = z.object(
-  Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [name, s.type.schema])) as { [K in SettingName]: (typeof SETTINGS)[K]['type']['schema'] },
+  Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [name, s.type.schema])) as {
+    [K in SettingName]: (typeof SETTINGS)[K]['type']['schema'];
+  },
 );

@@ -33,15 +33,24 @@ export function formatResult(value: unknown): string {
     Array.isArray(v)
       ? v.map(sorted)
       : v && typeof v === 'object'
-        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]))
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+          )
         : v;
-  return JSON.stringify(sorted(value), null, 4).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  return JSON.stringify(sorted(value), null, 4).replace(
+    /[\u007f-\uffff]/g,
+    (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+  );
 }
 
 /** Python's repr of a dict of strings, as vdsm-client quotes the args in its error line. */
 function pyRepr(args: Record<string, unknown>): string {
   const r = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v));
-  return `{${Object.entries(args).map(([k, v]) => `'${k}': ${r(v)}`).join(', ')}}`;
+  return `{${Object.entries(args)
+    .map(([k, v]) => `'${k}': ${r(v)}`)
+    .join(', ')}}`;
 }
 
 function help(namespace?: string, method?: string): never {
@@ -52,10 +61,13 @@ function help(namespace?: string, method?: string): never {
   const verbs = VERBS.filter((v) => v.name.startsWith(namespace + '.'));
   if (verbs.length === 0) fail(`unknown namespace "${namespace}"`);
   if (!method) {
-    process.stdout.write(`${namespace} methods:\n${verbs.map((v) => `  ${v.name.slice(namespace.length + 1)}  ${v.description}`).join('\n')}\n`);
+    process.stdout.write(
+      `${namespace} methods:\n${verbs.map((v) => `  ${v.name.slice(namespace.length + 1)}  ${v.description}`).join('\n')}\n`,
+    );
     process.exit(0);
   }
-  const verb = verbs.find((v) => v.name === `${namespace}.${method}`) ?? fail(`unknown method "${namespace}.${method}"`);
+  const verb =
+    verbs.find((v) => v.name === `${namespace}.${method}`) ?? fail(`unknown method "${namespace}.${method}"`);
   const params = describeParams(verb);
   process.stdout.write(
     `${verb.name}\n\n${verb.description}\n\nParams:\n${params.length ? params.map((p) => `  ${p}`).join('\n') : '  (none)'}\n\n` +
@@ -124,7 +136,9 @@ async function main(): Promise<void> {
   try {
     client = await VdsmClient.connect({ host: o.host!, port, tls: tlsFiles, connectTimeoutMs: timeout * 1000 });
   } catch (err) {
-    return fail(`Connection to ${o.host}:${port} with use_tls=${!o.insecure}, timeout=${timeout} failed: ${(err as Error).message}`);
+    return fail(
+      `Connection to ${o.host}:${port} with use_tls=${!o.insecure}, timeout=${timeout} failed: ${(err as Error).message}`,
+    );
   }
   try {
     const result = await client.call(name, params, { flowId: o['flow-id'], timeoutMs: timeout * 1000 });

@@ -8,7 +8,8 @@ async function main(): Promise<number> {
   const config = configOrExitCode(process.argv.slice(2), process.env);
   if (typeof config === 'number') return config;
   const log = createLogger(config.logLevel);
-  if (config.configFile === null) log.warn(`no config file: running on the embedded defaults (${describeServing(config)})`);
+  if (config.configFile === null)
+    log.warn(`no config file: running on the embedded defaults (${describeServing(config)})`);
   return serveUntilSignalled({
     name: 'vdsmd',
     log,
@@ -16,7 +17,14 @@ async function main(): Promise<number> {
     start: () => startVdsmd(config, { log, ha: brokerHaStatus(config.heConf) }),
     started: (service) => {
       log.info({ port: service.port, ssl: config.ssl, libvirt: config.libvirtUri }, 'vdsmd listening; recovering');
-      void service.recovered.then(() => service.virt.vms && log.info({ port: service.port, ssl: config.ssl, config: config.configFile ?? 'embedded default' }, 'vdsmd ready'));
+      void service.recovered.then(
+        () =>
+          service.virt.vms &&
+          log.info(
+            { port: service.port, ssl: config.ssl, config: config.configFile ?? 'embedded default' },
+            'vdsmd ready',
+          ),
+      );
     },
   });
 }

@@ -121,7 +121,9 @@ async function readStaticCaps(): Promise<StaticCaps> {
   const numaNodes: Record<string, NumaNodeCaps> = {};
   for (const node of nodes) {
     const [mem, huge] = await Promise.all([readNodeMemory(node.id), readNodeHugepages(node.id)]);
-    const hugepages: NumaNodeCaps['hugepages'] = { [String(pageKiB)]: { totalPages: String(Math.floor(mem.totalKiB / pageKiB)) } };
+    const hugepages: NumaNodeCaps['hugepages'] = {
+      [String(pageKiB)]: { totalPages: String(Math.floor(mem.totalKiB / pageKiB)) },
+    };
     for (const [size, counts] of huge) hugepages[String(size)] = { totalPages: String(counts.total) };
     numaNodes[String(node.id)] = { cpus: node.cpus, totalMemory: String(Math.floor(mem.totalKiB / 1024)), hugepages };
   }

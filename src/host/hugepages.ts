@@ -39,7 +39,10 @@ export async function hugepageState(): Promise<Record<string, HugepageCounters>>
 
 /** Transparent hugepage mode: the bracketed word of the sysfs file, "never" when unavailable. */
 export async function thpState(): Promise<'always' | 'madvise' | 'never'> {
-  for (const path of ['/sys/kernel/mm/transparent_hugepage/enabled', '/sys/kernel/mm/redhat_transparent_hugepage/enabled']) {
+  for (const path of [
+    '/sys/kernel/mm/transparent_hugepage/enabled',
+    '/sys/kernel/mm/redhat_transparent_hugepage/enabled',
+  ]) {
     const mode = /\[(\w+)\]/.exec((await readLine(path)) ?? '')?.[1];
     if (mode === 'always' || mode === 'madvise' || mode === 'never') return mode;
   }

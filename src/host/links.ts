@@ -40,7 +40,10 @@ export async function readLinkInfo(name: string, vlans?: Map<string, { base: str
     readLine(`${dir}/duplex`),
   ]);
   // sysfs shows dev->flags, which lacks IFF_RUNNING; the kernel derives RUNNING from operstate up/unknown.
-  const up = flags !== undefined ? (parseInt(flags, 16) & IFF_UP) !== 0 && (operstate === 'up' || operstate === 'unknown') : operstate === 'up';
+  const up =
+    flags !== undefined
+      ? (parseInt(flags, 16) & IFF_UP) !== 0 && (operstate === 'up' || operstate === 'unknown')
+      : operstate === 'up';
   const vlan = kind === 'vlan' ? ((vlans ?? (await readVlanConfig())).get(name) ?? vlanFromName(name)) : undefined;
   return {
     name,

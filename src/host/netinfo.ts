@@ -1,5 +1,13 @@
 import os from 'node:os';
-import { bondSlaves, bridgePorts, listLinkNames, readLinkInfo, readOptionDir, readVlanConfig, type LinkInfo } from './links.js';
+import {
+  bondSlaves,
+  bridgePorts,
+  listLinkNames,
+  readLinkInfo,
+  readOptionDir,
+  readVlanConfig,
+  type LinkInfo,
+} from './links.js';
 import { exists, readInt, readLine, readText } from './read.js';
 
 /** Addressing facts vdsm reports for every device (its `_devinfo`). */
@@ -20,7 +28,14 @@ export interface DevInfo {
 
 export type NicInfo = DevInfo & { hwaddr: string; speed: number };
 export type BridgeInfo = DevInfo & { ports: string[]; stp: 'on' | 'off'; opts: Record<string, string> };
-export type BondInfo = DevInfo & { hwaddr: string; slaves: string[]; active_slave: string; opts: Record<string, string>; speed: number; switch: 'legacy' };
+export type BondInfo = DevInfo & {
+  hwaddr: string;
+  slaves: string[];
+  active_slave: string;
+  opts: Record<string, string>;
+  speed: number;
+  switch: 'legacy';
+};
 export type VlanInfo = DevInfo & { iface: string; vlanid: number };
 
 export interface NetworkCaps {
@@ -52,7 +67,12 @@ export async function readNetworkCaps(): Promise<NetworkCaps> {
     if (link.kind === 'nic') caps.nics[name] = { ...dev, hwaddr: link.hwaddr ?? '', speed: link.speed };
     else if (link.kind === 'bridge') {
       const stp = await readInt(`${dir}/bridge/stp_state`);
-      caps.bridges[name] = { ...dev, ports: await bridgePorts(name), stp: stp ? 'on' : 'off', opts: await readOptionDir(`${dir}/bridge`) };
+      caps.bridges[name] = {
+        ...dev,
+        ports: await bridgePorts(name),
+        stp: stp ? 'on' : 'off',
+        opts: await readOptionDir(`${dir}/bridge`),
+      };
     } else if (link.kind === 'bond') {
       caps.bondings[name] = {
         ...dev,
@@ -63,12 +83,18 @@ export async function readNetworkCaps(): Promise<NetworkCaps> {
         speed: link.speed,
         switch: 'legacy',
       };
-    } else if (link.kind === 'vlan' && link.vlan) caps.vlans[name] = { ...dev, iface: link.vlan.base, vlanid: link.vlan.id };
+    } else if (link.kind === 'vlan' && link.vlan)
+      caps.vlans[name] = { ...dev, iface: link.vlan.base, vlanid: link.vlan.id };
   }
   return caps;
 }
 
-async function devInfo(link: LinkInfo, addrs: os.NetworkInterfaceInfo[], gateway: string, ipv6gateway: string): Promise<DevInfo> {
+async function devInfo(
+  link: LinkInfo,
+  addrs: os.NetworkInterfaceInfo[],
+  gateway: string,
+  ipv6gateway: string,
+): Promise<DevInfo> {
   const v4 = addrs.filter((a) => a.family === 'IPv4');
   // Link-local IPv6 addresses are left out, as vdsm skips link-scope addresses.
   const v6 = addrs.filter((a) => a.family === 'IPv6' && !/^fe[89ab]/i.test(a.address));

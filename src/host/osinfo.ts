@@ -17,7 +17,8 @@ export async function readOsVersion(): Promise<OsVersion> {
     const node = parseKeyValues((await readText('/etc/default/version')) ?? '');
     return { name, version: node.VERSION ?? '', release: node.RELEASE ?? '', pretty_name };
   }
-  if (name === 'Debian') return { name, version: (await readLine('/etc/debian_version')) ?? '', release: '', pretty_name };
+  if (name === 'Debian')
+    return { name, version: (await readLine('/etc/debian_version')) ?? '', release: '', pretty_name };
   // vdsm takes RHEL/Fedora versions from the rpm database; os-release's VERSION_ID is the same number.
   return { name, version: osRelease.VERSION_ID ?? '', release: '', pretty_name };
 }
@@ -35,7 +36,11 @@ function parseKeyValues(text: string): Record<string, string> {
   const values: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const eq = line.indexOf('=');
-    if (eq > 0) values[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (eq > 0)
+      values[line.slice(0, eq).trim()] = line
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
   }
   return values;
 }
@@ -119,14 +124,19 @@ export async function hostUuid(): Promise<string> {
 
 /** The iSCSI initiator name ("" when open-iscsi is not set up). */
 export async function iscsiInitiatorName(): Promise<string> {
-  const line = ((await readText('/etc/iscsi/initiatorname.iscsi')) ?? '').split('\n').find((l) => l.startsWith('InitiatorName'));
+  const line = ((await readText('/etc/iscsi/initiatorname.iscsi')) ?? '')
+    .split('\n')
+    .find((l) => l.startsWith('InitiatorName'));
   return line?.split('=')[1]?.trim() ?? '';
 }
 
 /** Entropy sources a VM's virtio-rng may use; vdsm leaves urandom out for old engines. */
 export async function rngSources(): Promise<('random' | 'hwrng')[]> {
   const sources: ('random' | 'hwrng')[] = [];
-  for (const [name, path] of [['random', '/dev/random'], ['hwrng', '/dev/hwrng']] as const) {
+  for (const [name, path] of [
+    ['random', '/dev/random'],
+    ['hwrng', '/dev/hwrng'],
+  ] as const) {
     if (await exists(path)) sources.push(name);
   }
   return sources;
@@ -134,6 +144,8 @@ export async function rngSources(): Promise<('random' | 'hwrng')[]> {
 
 /** CPUs this process may run on (/proc/self/status Cpus_allowed_list). */
 export async function processCpuAffinity(): Promise<number[] | undefined> {
-  const line = ((await readText('/proc/self/status')) ?? '').split('\n').find((l) => l.startsWith('Cpus_allowed_list:'));
+  const line = ((await readText('/proc/self/status')) ?? '')
+    .split('\n')
+    .find((l) => l.startsWith('Cpus_allowed_list:'));
   return line ? parseCpuList(line.slice(line.indexOf(':') + 1)) : undefined;
 }

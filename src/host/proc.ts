@@ -98,7 +98,11 @@ export async function readNetDev(): Promise<Map<string, NetDevCounters>> {
   for (const line of (await readText('/proc/net/dev'))?.split('\n').slice(2) ?? []) {
     const colon = line.indexOf(':');
     if (colon < 0) continue;
-    const n = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const n = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     devs.set(line.slice(0, colon).trim(), {
       rxBytes: n[0] ?? 0,
       rxErrors: n[2] ?? 0,
@@ -134,9 +138,12 @@ export async function readCpuinfo(): Promise<CpuInfo> {
       info.processors.set(Number(value), current);
     } else if (key === 'physical id' && current) current.socket = Number(value);
     else if (key === 'core id' && current) current.core = Number(value);
-    else if ((key === 'flags' || key === 'Features' || key === 'features') && info.flags.length === 0) info.flags = value.split(/\s+/).filter(Boolean);
-    else if ((key === 'model name' || key === 'CPU part' || key === 'cpu') && info.model === undefined) info.model = value;
-    else if ((key === 'cpu MHz' || key === 'BogoMIPS' || key === 'cpu MHz dynamic') && info.mhz === undefined) info.mhz = value;
+    else if ((key === 'flags' || key === 'Features' || key === 'features') && info.flags.length === 0)
+      info.flags = value.split(/\s+/).filter(Boolean);
+    else if ((key === 'model name' || key === 'CPU part' || key === 'cpu') && info.model === undefined)
+      info.model = value;
+    else if ((key === 'cpu MHz' || key === 'BogoMIPS' || key === 'cpu MHz dynamic') && info.mhz === undefined)
+      info.mhz = value;
     else if (key === 'clock' && info.mhz === undefined) info.mhz = value.replace(/MHz$/, '');
   }
   return info;

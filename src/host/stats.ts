@@ -147,7 +147,13 @@ export class HostStatsSampler {
 
 async function takeCpuReading(): Promise<CpuReading> {
   const stat = await readProcStat();
-  return { monoMs: performance.now(), total: stat.total, perCpu: stat.perCpu, process: process.cpuUsage(), bootTime: stat.bootTime };
+  return {
+    monoMs: performance.now(),
+    total: stat.total,
+    perCpu: stat.perCpu,
+    process: process.cpuUsage(),
+    bootTime: stat.bootTime,
+  };
 }
 
 /** Shares of the jiffies that passed; like vdsm, idle is whatever is not user or system time. */
@@ -161,8 +167,11 @@ function cpuShare(before: CpuTimes, after: CpuTimes): CpuShare {
 
 function processShare(base: CpuReading, now: CpuReading, intervalSec: number): { user: number; sys: number } {
   if (intervalSec <= 0) return { user: 0, sys: 0 };
-  const perSecond = (us: number) => Math.max(0, us) / 1e6 / intervalSec * 100;
-  return { user: perSecond(now.process.user - base.process.user), sys: perSecond(now.process.system - base.process.system) };
+  const perSecond = (us: number) => (Math.max(0, us) / 1e6 / intervalSec) * 100;
+  return {
+    user: perSecond(now.process.user - base.process.user),
+    sys: perSecond(now.process.system - base.process.system),
+  };
 }
 
 function clampPercent(value: number): number {

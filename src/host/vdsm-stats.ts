@@ -14,7 +14,13 @@ export interface VmCounts {
   outgoingVmMigrations: number;
 }
 
-export const NO_VMS: VmCounts = { vmCount: 0, vmActive: 0, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 };
+export const NO_VMS: VmCounts = {
+  vmCount: 0,
+  vmActive: 0,
+  vmMigrating: 0,
+  incomingVmMigrations: 0,
+  outgoingVmMigrations: 0,
+};
 
 interface WireCpuShare {
   cpuUser: string;
@@ -59,7 +65,10 @@ export interface VdsmHostStats extends WireCpuShare, VmCounts {
   thpState: 'always' | 'madvise' | 'never';
   network: Record<string, WireInterfaceStats>;
   cpuStatistics: Record<string, WireCpuShare & { nodeIndex: number }>;
-  numaNodeMemFree: Record<string, { memFree: string; memPercent: number; hugepages: Record<string, { freePages: number }> }>;
+  numaNodeMemFree: Record<
+    string,
+    { memFree: string; memPercent: number; hugepages: Record<string, { freePages: number }> }
+  >;
   diskStats: Record<string, { free: string }>;
   storageDomains: Record<string, never>;
   hugepages: Record<string, HugepageCounters>;
@@ -128,11 +137,15 @@ export function toVdsmStats(stats: HostStats, ha: HaStatus, now = new Date(), vm
         {
           memFree: intString(mem.freeMiB),
           memPercent: mem.usedPercent,
-          hugepages: Object.fromEntries(Object.entries(mem.freePages).map(([size, free]) => [size, { freePages: free }])),
+          hugepages: Object.fromEntries(
+            Object.entries(mem.freePages).map(([size, free]) => [size, { freePages: free }]),
+          ),
         },
       ]),
     ),
-    diskStats: Object.fromEntries(Object.entries(stats.diskFreeMiB).map(([path, free]) => [path, { free: intString(free) }])),
+    diskStats: Object.fromEntries(
+      Object.entries(stats.diskFreeMiB).map(([path, free]) => [path, { free: intString(free) }]),
+    ),
     storageDomains: {},
     hugepages: stats.hugepages,
     v2vJobs: {},

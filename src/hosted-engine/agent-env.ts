@@ -70,7 +70,10 @@ export type StartOutcome =
  * The one engine VM start sequence: remove a Down (or Paused) engine VM left in vdsmd, which would make
  * VM.create answer "already exists" (`cleaning` hears of it first); look at the lease; then VM.create.
  */
-export async function startEngineVm(env: EngineVmEnv, opts: { paused?: boolean; cleaning?: (status: string) => void } = {}): Promise<StartOutcome> {
+export async function startEngineVm(
+  env: EngineVmEnv,
+  opts: { paused?: boolean; cleaning?: (status: string) => void } = {},
+): Promise<StartOutcome> {
   const existing = await env.vmStatus().catch(() => undefined);
   if (existing === 'Down' || existing === 'Paused') {
     opts.cleaning?.(existing);
@@ -97,7 +100,10 @@ export function engineVmEnv(conf: HeConf, vdsm: VdsmCall): EngineVmEnv {
     },
     createVm: async (paused) => {
       const xml = await engineVmXml(conf);
-      const r = (await vdsm('VM.create', { vmID, vmParams: { vmId: vmID, xml, ...(paused ? { launchPaused: true } : {}) } })) as { status?: string };
+      const r = (await vdsm('VM.create', {
+        vmID,
+        vmParams: { vmId: vmID, xml, ...(paused ? { launchPaused: true } : {}) },
+      })) as { status?: string };
       return r.status ?? 'unknown';
     },
     destroyVm: () =>

@@ -134,10 +134,15 @@ export class HaAgent {
     if (vm === 'up') {
       // Lapsed while nobody took it (this agent restarted, say): take it back.
       if (holder === null && (await env.prepareLeaseForStart())) return;
-      const why = this.state.name === 'EngineStarting' ? 'another host started the engine VM first' : 'engine VM lease lost';
+      const why =
+        this.state.name === 'EngineStarting' ? 'another host started the engine VM first' : 'engine VM lease lost';
       env.log.error({ holder: holder?.hostId ?? null }, `${why}: powering the engine VM off here`);
       await env.destroyVm().catch(() => false);
-    } else if (holder?.hostId === this.conf.hostId && this.state.name !== 'EngineStart' && this.state.name !== 'EngineStarting') {
+    } else if (
+      holder?.hostId === this.conf.hostId &&
+      this.state.name !== 'EngineStart' &&
+      this.state.name !== 'EngineStarting'
+    ) {
       await env.releaseLeaseAfterStop();
     }
   }
@@ -147,11 +152,16 @@ export class HaAgent {
     try {
       switch (kind) {
         case 'start-vm': {
-          const r = await startEngineVm(env, { cleaning: (status) => env.log.info({ status }, 'removing the engine VM left in vdsmd before the start') });
+          const r = await startEngineVm(env, {
+            cleaning: (status) => env.log.info({ status }, 'removing the engine VM left in vdsmd before the start'),
+          });
           if (r.outcome === 'exists') return { kind, ok: false, detail: `engine VM already here (${r.status})` };
           if (r.outcome === 'lease-held') {
             const { holder } = r;
-            env.log.warn({ holder: holder?.hostId ?? null, state: holder?.state }, 'engine VM lease held by another host; not starting');
+            env.log.warn(
+              { holder: holder?.hostId ?? null, state: holder?.state },
+              'engine VM lease held by another host; not starting',
+            );
             // A holder that stopped renewing (sanlock FAIL) is about to be declared dead: look again in a second.
             this.holderDying = holder?.state === 'FAIL';
             return { kind, ok: true, detail: 'lease held elsewhere', leaseHeldBy: holder?.hostId ?? 0 };
@@ -178,6 +188,9 @@ export class HaAgent {
     await this.loop;
     const status = await this.env.readStatus().catch(() => undefined);
     const own = status?.hosts.find((b) => b.hostId === this.conf.hostId);
-    if (own) await this.env.writeBlock({ ...own, stopped: true, score: 0, state: 'AgentStopped', hostTs: Math.floor(this.env.now()) }).catch(() => {});
+    if (own)
+      await this.env
+        .writeBlock({ ...own, stopped: true, score: 0, state: 'AgentStopped', hostTs: Math.floor(this.env.now()) })
+        .catch(() => {});
   }
 }

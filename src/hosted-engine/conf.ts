@@ -89,14 +89,17 @@ export function confFrom(kv: Map<string, string>, source = 'hosted-engine.conf')
     return n;
   };
   const hostId = num('host_id', NaN, 1);
-  if (!Number.isInteger(hostId) || hostId > 2000) throw new ConfError(`${source}: host_id must be a whole number from 1 to 2000`);
+  if (!Number.isInteger(hostId) || hostId > 2000)
+    throw new ConfError(`${source}: host_id must be a whole number from 1 to 2000`);
   const networkTest = get('network_test', 'ping');
-  if (!['ping', 'dns', 'tcp', 'none'].includes(networkTest)) throw new ConfError(`${source}: network_test must be ping, dns, tcp or none, not "${networkTest}"`);
+  if (!['ping', 'dns', 'tcp', 'none'].includes(networkTest))
+    throw new ConfError(`${source}: network_test must be ping, dns, tcp or none, not "${networkTest}"`);
   const ha: HaConfig = { ...DEFAULT_CONFIG, score: { ...DEFAULT_CONFIG.score } };
   for (const [key, field] of Object.entries(TIMING_KEYS)) ha[field] = num(key, DEFAULT_CONFIG[field], 0);
   const fqdn = kv.get('fqdn');
   const lock = get('lock', 'sanlock');
-  if (lock !== 'sanlock' && lock !== 'file') throw new ConfError(`${source}: lock must be sanlock or file, not "${lock}"`);
+  if (lock !== 'sanlock' && lock !== 'file')
+    throw new ConfError(`${source}: lock must be sanlock or file, not "${lock}"`);
   return {
     hostId,
     vmId: get('vmid'),

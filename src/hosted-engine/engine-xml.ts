@@ -10,6 +10,7 @@ export async function engineVmXml(conf: HeConf): Promise<string> {
   const xml = await readFile(conf.vmXml, 'utf8');
   const lease = await brokerClient(conf.brokerSocket).call('leaseXml', {}, { timeoutMs: 10_000 });
   if (lease === null || /<lease[\s>]/.test(xml)) return xml;
-  if (!xml.includes('</devices>')) throw new Error(`${conf.vmXml}: the engine VM's domain XML has no <devices> for its lease`);
+  if (!xml.includes('</devices>'))
+    throw new Error(`${conf.vmXml}: the engine VM's domain XML has no <devices> for its lease`);
   return xml.replace('</devices>', `  ${lease}\n  </devices>`);
 }

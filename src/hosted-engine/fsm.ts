@@ -1,5 +1,13 @@
 import type { HaConfig } from './config.js';
-import { aliveHosts, bestEngine, bestScoreHost, enoughHistory, meanCpuLoad, remember, type Snapshot } from './liveness.js';
+import {
+  aliveHosts,
+  bestEngine,
+  bestScoreHost,
+  enoughHistory,
+  meanCpuLoad,
+  remember,
+  type Snapshot,
+} from './liveness.js';
 import { hostScore } from './score.js';
 import type { StateName } from './states.js';
 import type { ActionKind, EngineHealth, HostBlock, Observations } from './types.js';
@@ -23,7 +31,17 @@ export interface AgentState {
   history: readonly Snapshot[];
 }
 
-export const INITIAL_STATE: AgentState = { name: 'StartState', timerStart: null, pending: null, stopRequested: false, retries: 0, retryTime: null, leadSince: null, unknownSince: null, history: [] };
+export const INITIAL_STATE: AgentState = {
+  name: 'StartState',
+  timerStart: null,
+  pending: null,
+  stopRequested: false,
+  retries: 0,
+  retryTime: null,
+  leadSince: null,
+  unknownSince: null,
+  history: [],
+};
 
 export interface StepResult {
   state: AgentState;
@@ -88,13 +106,27 @@ export function step(prev: AgentState, obs: Observations, cfg: HaConfig): StepRe
   const before = hostScore({ state: state.name, obs, cpuLoad: cpu, retries: state.retries }, cfg);
   // An action's outcome arrives one tick later; an outcome for anything else is stale.
   const result = obs.result && obs.result.kind === prev.pending ? obs.result : undefined;
-  const facts: Facts = { obs, cfg, state, alive, best: bestEngine(obs.engine, alive), localScore: before.score, enoughData: enoughHistory(state.history, now, cfg), result };
+  const facts: Facts = {
+    obs,
+    cfg,
+    state,
+    alive,
+    best: bestEngine(obs.engine, alive),
+    localScore: before.score,
+    enoughData: enoughHistory(state.history, now, cfg),
+    result,
+  };
 
   const log: string[] = [];
   const hold = holdsOn(obs, alive);
   const decision = timedOut(state, obs, cfg, hold) ?? decide(facts);
   const unsure = alive.some((b) => b.engineStatus.vm === 'unknown');
-  let next: AgentState = { ...state, pending: decision.action ?? null, leadSince: decision.leadSince ?? null, unknownSince: unsure ? (state.unknownSince ?? now) : null };
+  let next: AgentState = {
+    ...state,
+    pending: decision.action ?? null,
+    leadSince: decision.leadSince ?? null,
+    unknownSince: unsure ? (state.unknownSince ?? now) : null,
+  };
   if (facts.result) next = applyResult(next, facts.result, now, log);
 
   if (decision.to !== state.name) {
@@ -134,7 +166,12 @@ function timedOut(state: AgentState, obs: Observations, cfg: HaConfig, hold: boo
 }
 
 /** Folds an action's outcome into the state (start failures are counted here). */
-function applyResult(state: AgentState, result: NonNullable<Observations['result']>, now: number, log: string[]): AgentState {
+function applyResult(
+  state: AgentState,
+  result: NonNullable<Observations['result']>,
+  now: number,
+  log: string[],
+): AgentState {
   if (result.leaseHeldBy !== undefined) return state;
   if (result.ok) return result.kind === 'start-vm' ? { ...state, retries: 0, retryTime: null } : state;
   log.push(`${result.kind} failed${result.detail ? `: ${result.detail}` : ''}`);
@@ -147,9 +184,14 @@ const go = (to: StateName, wait: boolean, why: string): Decision => ({ to, wait,
 /** The guards upstream stacks on most states, in its order: global, unknown VM, local maintenance. */
 function guards(f: Facts, { local = true } = {}): Decision | undefined {
   const { obs, state } = f;
-  if (obs.globalMaintenance) return state.name === 'GlobalMaintenance' ? stay(f) : go('GlobalMaintenance', true, 'global maintenance');
-  if (obs.engine.vm === 'unknown') return state.name === 'UnknownLocalVmState' ? stay(f) : go('UnknownLocalVmState', true, 'engine VM state unknown (vdsmd?)');
-  if (local && obs.localMaintenance) return state.name === 'LocalMaintenance' ? stay(f) : go('LocalMaintenance', true, 'local maintenance');
+  if (obs.globalMaintenance)
+    return state.name === 'GlobalMaintenance' ? stay(f) : go('GlobalMaintenance', true, 'global maintenance');
+  if (obs.engine.vm === 'unknown')
+    return state.name === 'UnknownLocalVmState'
+      ? stay(f)
+      : go('UnknownLocalVmState', true, 'engine VM state unknown (vdsmd?)');
+  if (local && obs.localMaintenance)
+    return state.name === 'LocalMaintenance' ? stay(f) : go('LocalMaintenance', true, 'local maintenance');
   return undefined;
 }
 
@@ -160,7 +202,12 @@ function decide(f: Facts): Decision {
     case 'StartState':
       return go('ReinitializeFSM', false, 'agent started');
     case 'ReinitializeFSM':
-      return guards(f) ?? (localVm === 'up' ? go('EngineStarting', false, 'engine VM runs here') : go('EngineDown', true, 'engine VM not here'));
+      return (
+        guards(f) ??
+        (localVm === 'up'
+          ? go('EngineStarting', false, 'engine VM runs here')
+          : go('EngineDown', true, 'engine VM not here'))
+      );
     case 'GlobalMaintenance':
       if (obs.globalMaintenance) return stay(f);
       if (obs.localMaintenance) return go('LocalMaintenance', true, 'local maintenance');
@@ -175,15 +222,25 @@ function decide(f: Facts): Decision {
     case 'EngineDown': {
       const g = guards(f);
       if (g) return g;
-      if (best.status.vm === 'up') return best.hostId === 0 ? go('EngineStarting', false, 'engine VM runs here') : stay(f);
+      if (best.status.vm === 'up')
+        return best.hostId === 0 ? go('EngineStarting', false, 'engine VM runs here') : stay(f);
       if (!f.enoughData) return stay(f, 'not enough data yet');
       // A live host whose vdsmd is away may still run the engine VM: give it time to come back rather than
       // race its lease (upstream starts at once and loses on the lock every tick).
-      if (alive.some((b) => b.engineStatus.vm === 'unknown') && obs.now - (state.unknownSince ?? obs.now) < UNKNOWN_HOLD_SECS) return stay(f);
+      if (
+        alive.some((b) => b.engineStatus.vm === 'unknown') &&
+        obs.now - (state.unknownSince ?? obs.now) < UNKNOWN_HOLD_SECS
+      )
+        return stay(f);
       // A host that scores 0 is unfit to run the engine: it never starts it (upstream would).
       if (f.localScore <= 0) return stay(f);
       const rival = bestScoreHost(alive);
-      if (!rival || rival.score <= f.localScore) return go('EngineStart', false, `best score (${f.localScore}${rival ? ` vs host ${rival.hostId}: ${rival.score}` : ''})`);
+      if (!rival || rival.score <= f.localScore)
+        return go(
+          'EngineStart',
+          false,
+          `best score (${f.localScore}${rival ? ` vs host ${rival.hostId}: ${rival.score}` : ''})`,
+        );
       return stay(f);
     }
     case 'EngineStart': {
@@ -191,8 +248,12 @@ function decide(f: Facts): Decision {
       if (g) return g;
       // A lease still held by another host (say, one that died and sanlock does not yet call dead): back to
       // EngineDown to try again next tick, with no failed start counted against this host.
-      if (result?.leaseHeldBy !== undefined) return go('EngineDown', true, `engine VM lease held by host ${result.leaseHeldBy}`);
-      if (result) return result.ok ? go('EngineStarting', true, 'engine VM start requested') : go('EngineDown', true, 'engine VM start failed');
+      if (result?.leaseHeldBy !== undefined)
+        return go('EngineDown', true, `engine VM lease held by host ${result.leaseHeldBy}`);
+      if (result)
+        return result.ok
+          ? go('EngineStarting', true, 'engine VM start requested')
+          : go('EngineDown', true, 'engine VM start failed');
       return { to: 'EngineStart', wait: false, action: 'start-vm' };
     }
     case 'EngineStarting': {
@@ -213,27 +274,36 @@ function decide(f: Facts): Decision {
       const g = guards(f, { local: false });
       if (g) return g;
       if (localVm === 'down') return go('EngineMaybeAway', true, 'engine VM went down');
-      if (localVm === 'down_unexpected') return go('EngineUnexpectedlyDown', true, obs.engine.reason ?? 'engine VM died');
+      if (localVm === 'down_unexpected')
+        return go('EngineUnexpectedlyDown', true, obs.engine.reason ?? 'engine VM died');
       if (best.status.vm !== 'up') return go('EngineMaybeAway', false, 'engine VM not up anywhere');
       if (best.hostId !== 0) return go('EngineStop', true, `engine VM better on host ${best.hostId}`);
       // A better host must lead for `leadHold` (and two ticks): stale remote scores (say, every network failing
       // at once, the others not yet noticing) must not stop a running engine. Upstream stops at the first reading.
       const rival = bestScoreHost(alive);
-      const lead = rival && rival.score >= f.localScore + cfg.restartThreshold ? (state.leadSince ?? obs.now) : undefined;
-      if (rival && lead !== undefined && obs.now - lead >= Math.max(2 * cfg.loopDelay, cfg.leadHold)) return go('EngineStop', true, `host ${rival.hostId} scores ${rival.score} vs ${f.localScore}`);
+      const lead =
+        rival && rival.score >= f.localScore + cfg.restartThreshold ? (state.leadSince ?? obs.now) : undefined;
+      if (rival && lead !== undefined && obs.now - lead >= Math.max(2 * cfg.loopDelay, cfg.leadHold))
+        return go('EngineStop', true, `host ${rival.hostId} scores ${rival.score} vs ${f.localScore}`);
       const next: Decision =
         obs.engine.health !== 'good'
-          ? state.name === 'EngineUpBadHealth' ? stay(f) : go('EngineUpBadHealth', true, obs.engine.reason ?? 'engine unhealthy')
-          : state.name === 'EngineUp' ? stay(f) : go('EngineUp', true, 'engine healthy again');
+          ? state.name === 'EngineUpBadHealth'
+            ? stay(f)
+            : go('EngineUpBadHealth', true, obs.engine.reason ?? 'engine unhealthy')
+          : state.name === 'EngineUp'
+            ? stay(f)
+            : go('EngineUp', true, 'engine healthy again');
       return { ...next, leadSince: lead };
     }
     case 'EngineMaybeAway': {
       const g = guards(f);
       if (g) return g;
       if (localVm === 'down') return go('EngineDown', true, 'engine VM left this host');
-      if (localVm === 'down_unexpected') return go('EngineUnexpectedlyDown', true, obs.engine.reason ?? 'engine VM died');
+      if (localVm === 'down_unexpected')
+        return go('EngineUnexpectedlyDown', true, obs.engine.reason ?? 'engine VM died');
       if (localVm === 'up') return go('EngineUp', true, 'engine VM back up here');
-      if (best.status.vm === 'up' && best.hostId !== 0) return go('EngineDown', true, `engine VM up on host ${best.hostId}`);
+      if (best.status.vm === 'up' && best.hostId !== 0)
+        return go('EngineDown', true, `engine VM up on host ${best.hostId}`);
       return stay(f);
     }
     case 'EngineUnexpectedlyDown': {
@@ -253,7 +323,10 @@ function decide(f: Facts): Decision {
     case 'EngineForceStop': {
       const g = guards(f);
       if (g) return g;
-      if (result) return result.ok ? go('EngineDown', true, 'engine VM powered off') : go('ReinitializeFSM', true, 'power-off failed');
+      if (result)
+        return result.ok
+          ? go('EngineDown', true, 'engine VM powered off')
+          : go('ReinitializeFSM', true, 'power-off failed');
       return { to: 'EngineForceStop', wait: false, action: 'poweroff-vm' };
     }
     case 'AgentStopped':

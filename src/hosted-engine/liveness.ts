@@ -9,7 +9,13 @@ export interface Snapshot {
 }
 
 /** Adds this tick's snapshot (newest first) and drops what is older than the stats history. */
-export function remember(history: readonly Snapshot[], now: number, remote: readonly HostBlock[], cpuLoad: number | null, cfg: HaConfig): Snapshot[] {
+export function remember(
+  history: readonly Snapshot[],
+  now: number,
+  remote: readonly HostBlock[],
+  cpuLoad: number | null,
+  cfg: HaConfig,
+): Snapshot[] {
   const hostTs: Record<number, number> = {};
   for (const b of remote) hostTs[b.hostId] = b.hostTs;
   const kept = history.filter((s) => s.at >= now - cfg.statsHistory && s.at < now);
@@ -26,7 +32,12 @@ export function enoughHistory(history: readonly Snapshot[], now: number, cfg: Ha
  * Remote hosts whose timestamp moved within the alive window, judged only against what we saw ourselves
  * (their clock is never compared with ours), as upstream: the newest snapshot at least the window old.
  */
-export function aliveHosts(history: readonly Snapshot[], now: number, remote: readonly HostBlock[], cfg: HaConfig): HostBlock[] {
+export function aliveHosts(
+  history: readonly Snapshot[],
+  now: number,
+  remote: readonly HostBlock[],
+  cfg: HaConfig,
+): HostBlock[] {
   const reference = history.find((s) => s.at <= now - cfg.hostAliveTimeout);
   if (!reference) return [];
   return remote.filter((b) => !b.stopped && reference.hostTs[b.hostId] !== b.hostTs);
@@ -43,7 +54,9 @@ export function engineStatusScore(e: EngineHealth): number {
 /** The best engine status among us and the live hosts; we win ties. `hostId` 0 means this host. */
 export function bestEngine(local: EngineHealth, alive: readonly HostBlock[]): { hostId: number; status: EngineHealth } {
   let best = { hostId: 0, status: local };
-  for (const b of alive) if (engineStatusScore(b.engineStatus) > engineStatusScore(best.status)) best = { hostId: b.hostId, status: b.engineStatus };
+  for (const b of alive)
+    if (engineStatusScore(b.engineStatus) > engineStatusScore(best.status))
+      best = { hostId: b.hostId, status: b.engineStatus };
   return best;
 }
 

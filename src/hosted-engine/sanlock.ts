@@ -58,7 +58,10 @@ export class SanlockLease implements EngineLease {
 
   /** Joins the lockspace with our host id; sanlock takes about 3 × io_timeout to be sure nobody else uses it. */
   async join(): Promise<void> {
-    await this.run(['client', 'add_lockspace', '-o', String(this.conf.ioTimeout), '-s', this.lockspace], (this.conf.ioTimeout * 25 + 10) * 1000);
+    await this.run(
+      ['client', 'add_lockspace', '-o', String(this.conf.ioTimeout), '-s', this.lockspace],
+      (this.conf.ioTimeout * 25 + 10) * 1000,
+    );
   }
 
   /** Every host's state in the lockspace as the local daemon sees it (empty when we have not joined). */
@@ -75,7 +78,8 @@ export class SanlockLease implements EngineLease {
     const field = (k: string) => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(out)?.[1] ?? NaN);
     const owner = field('owner_id');
     const timestamp = field('timestamp');
-    if (!Number.isInteger(owner)) throw new SanlockError(`sanlock read_leader ${this.resource}: no owner in its answer`);
+    if (!Number.isInteger(owner))
+      throw new SanlockError(`sanlock read_leader ${this.resource}: no owner in its answer`);
     if (timestamp === 0) return null;
     const state = owner === this.conf.hostId ? 'LIVE' : ((await this.hostStates()).get(owner) ?? 'UNKNOWN');
     if (state === 'DEAD' || state === 'FREE') return null;

@@ -3,7 +3,13 @@ import type { StateName } from './states.js';
 import type { Observations } from './types.js';
 
 /** States that publish 0 whatever the host's health (upstream's forced-zero states). */
-const ZERO_STATES: ReadonlySet<StateName> = new Set(['StartState', 'ReinitializeFSM', 'LocalMaintenance', 'EngineUnexpectedlyDown', 'AgentStopped']);
+const ZERO_STATES: ReadonlySet<StateName> = new Set([
+  'StartState',
+  'ReinitializeFSM',
+  'LocalMaintenance',
+  'EngineUnexpectedlyDown',
+  'AgentStopped',
+]);
 /** States where the engine VM already holds its memory here, or nothing will start: no free-memory penalty. */
 const NO_MEMORY_PENALTY: ReadonlySet<StateName> = new Set(['EngineUp', 'EngineUpBadHealth', 'GlobalMaintenance']);
 

@@ -13,7 +13,9 @@ export function vdsmCaller(conf: HeConf): { call: VdsmCall; close(): Promise<voi
     VdsmClient.connect({
       host: conf.vdsm.host,
       port: conf.vdsm.port,
-      tls: conf.vdsm.ssl ? { key: readFileSync(conf.vdsm.key), cert: readFileSync(conf.vdsm.cert), ca: readFileSync(conf.vdsm.ca) } : undefined,
+      tls: conf.vdsm.ssl
+        ? { key: readFileSync(conf.vdsm.key), cert: readFileSync(conf.vdsm.cert), ca: readFileSync(conf.vdsm.ca) }
+        : undefined,
       connectTimeoutMs: 5000,
     });
   const call: VdsmCall = async (method, params = {}, options = {}) => {

@@ -33,7 +33,11 @@ export function brokerHaStatus(confPath: string): HaStatusProvider {
       const c = conf();
       if (!c) return HA_NOT_CONFIGURED.setMaintenance(mode, enabled);
       try {
-        await brokerClient(c.brokerSocket).call('setMaintenance', { mode: mode === 'GLOBAL' ? 'global' : 'local', enabled }, { timeoutMs: 60_000 });
+        await brokerClient(c.brokerSocket).call(
+          'setMaintenance',
+          { mode: mode === 'GLOBAL' ? 'global' : 'local', enabled },
+          { timeoutMs: 60_000 },
+        );
       } catch (err) {
         throw VdsmError.of('haErr', { reason: (err as Error).message });
       }

@@ -57,7 +57,20 @@ export function vmStatusText(s: BrokerStatus): string {
   for (const b of sorted(s)) {
     const e = entry(b, s.extras[b.hostId] ?? '', live(s, b.hostId));
     // Upstream prints "status up-to-date" after the raw keys and the extra block last.
-    const order = ['host-id', 'host-ts', 'score', 'engine-status', 'hostname', 'maintenance', 'stopped', 'crc32', 'conf_on_shared_storage', 'local_conf_timestamp', 'live-data', 'extra'] as const;
+    const order = [
+      'host-id',
+      'host-ts',
+      'score',
+      'engine-status',
+      'hostname',
+      'maintenance',
+      'stopped',
+      'crc32',
+      'conf_on_shared_storage',
+      'local_conf_timestamp',
+      'live-data',
+      'extra',
+    ] as const;
     lines.push(`\n\n--== Host ${b.hostname} (id: ${b.hostId}) status ==--\n`);
     for (const key of order) {
       const label = (LABELS[key] ?? key).padEnd(35);

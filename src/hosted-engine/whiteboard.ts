@@ -81,7 +81,8 @@ export function ctime(epochSeconds: number): string {
 
 /** Python-int()-like truncation of a finite number to a safe integer; throws otherwise. */
 function wholeNumber(name: string, v: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${name} must be a finite number, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new TypeError(`${name} must be a finite number, got ${String(v)}`);
   const n = Math.trunc(v);
   if (!Number.isSafeInteger(n)) throw new RangeError(`${name} out of range: ${v}`);
   return n === 0 ? 0 : n; // no "-0"
@@ -163,8 +164,10 @@ function parseEngineStatus(token: string): EngineHealth | string {
   } catch (e) {
     return `engine status is not valid JSON (${(e as Error).message}): ${preview(token)}`;
   }
-  if (!isRecord(v) || typeof v.vm !== 'string') return `engine status is not an engine-health object: ${preview(token)}`;
-  const health = typeof v.health === 'string' && HEALTH.has(v.health) ? (v.health as EngineHealth['health']) : 'unknown';
+  if (!isRecord(v) || typeof v.vm !== 'string')
+    return `engine status is not an engine-health object: ${preview(token)}`;
+  const health =
+    typeof v.health === 'string' && HEALTH.has(v.health) ? (v.health as EngineHealth['health']) : 'unknown';
   const out: EngineHealth = {
     vm: VM_STATES.has(v.vm) ? (v.vm as EngineVm) : 'unknown',
     health,
@@ -268,7 +271,8 @@ export function encodeHostBlock(block: HostBlock, timeEpoch?: number): Buffer {
     throw new Error(`host ${hostId} metadata line too long (${line.length} > ${LINE_BYTES} bytes)`);
   }
 
-  const when = (n: number) => (timeEpoch === undefined || !Number.isFinite(timeEpoch) ? `${n}` : `${n} (${ctime(n + timeEpoch)})`);
+  const when = (n: number) =>
+    timeEpoch === undefined || !Number.isFinite(timeEpoch) ? `${n}` : `${n} (${ctime(n + timeEpoch)})`;
   const py = (b: boolean) => (b ? 'True' : 'False');
   const extraText =
     `metadata_parse_version=${METADATA_PARSE_VERSION}\n` +
@@ -283,7 +287,8 @@ export function encodeHostBlock(block: HostBlock, timeEpoch?: number): Buffer {
     `state=${state}\n` +
     `stopped=${py(block.stopped)}\n`;
   const extra = Buffer.from(extraText, 'utf8');
-  if (extra.length > EXTRA_BYTES) throw new Error(`host ${hostId} human-readable metadata too long (${extra.length} > ${EXTRA_BYTES} bytes)`);
+  if (extra.length > EXTRA_BYTES)
+    throw new Error(`host ${hostId} human-readable metadata too long (${extra.length} > ${EXTRA_BYTES} bytes)`);
 
   const out = Buffer.alloc(SLOT_BYTES); // zero-filled = NUL padding
   line.copy(out, 0);

@@ -78,7 +78,8 @@ export class VdsmClient {
         resolve(client);
       };
       stomp.onStompError = (frame: IFrame) => fail(`server error: ${frame.body || frame.headers.message}`);
-      stomp.onWebSocketError = (ev: { message?: unknown }) => fail(`cannot connect to ${options.host}:${options.port}: ${String(ev?.message ?? 'error')}`);
+      stomp.onWebSocketError = (ev: { message?: unknown }) =>
+        fail(`cannot connect to ${options.host}:${options.port}: ${String(ev?.message ?? 'error')}`);
       stomp.onWebSocketClose = () => {
         const err = new Error('connection closed');
         for (const p of client.pending.values()) p.reject(err);
@@ -90,20 +91,30 @@ export class VdsmClient {
   }
 
   /** Calls a verb with named params; resolves with `result`, rejects with RemoteError for an error reply. */
-  call(method: string, params: Record<string, unknown> = {}, options: { flowId?: string; timeoutMs?: number } = {}): Promise<unknown> {
+  call(
+    method: string,
+    params: Record<string, unknown> = {},
+    options: { flowId?: string; timeoutMs?: number } = {},
+  ): Promise<unknown> {
     const id = randomUUID();
     const headers: Record<string, string> = { 'reply-to': this.replyTo, 'content-type': 'application/json' };
     if (options.flowId) headers.ovirtCorrelationId = options.flowId;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`Request ${method} with id ${id} timed out after ${(options.timeoutMs ?? 60_000) / 1000} seconds`));
+        reject(
+          new Error(`Request ${method} with id ${id} timed out after ${(options.timeoutMs ?? 60_000) / 1000} seconds`),
+        );
       }, options.timeoutMs ?? 60_000);
       this.pending.set(id, {
         resolve: (v) => (clearTimeout(timer), resolve(v)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
-      this.stomp.publish({ destination: DESTINATIONS.requests, headers, body: JSON.stringify({ jsonrpc: '2.0', id, method, params }) });
+      this.stomp.publish({
+        destination: DESTINATIONS.requests,
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+      });
     });
   }
 

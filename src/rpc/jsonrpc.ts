@@ -104,7 +104,10 @@ export class JsonRpcDispatcher {
   /** Every error without an id: kept from the engine (see CallContext.engineReadsReply), sent to anyone else. */
   private sendable(response: JSONRPCResponse, ctx: CallContext): boolean {
     if (!ctx.engineReadsReply || response.id !== null || !('error' in response)) return true;
-    this.log.info({ code: (response as JSONRPCErrorResponse).error.code, flow_id: ctx.flowId }, 'rpc error without an id not sent to the engine');
+    this.log.info(
+      { code: (response as JSONRPCErrorResponse).error.code, flow_id: ctx.flowId },
+      'rpc error without an id not sent to the engine',
+    );
     return false;
   }
 
@@ -117,7 +120,8 @@ export class JsonRpcDispatcher {
 
   /** The one log line per request: method, id, flow id, duration in ms and result code (0 = success). */
   private logged(request: unknown, ctx: CallContext, started: number, single: Single): Single {
-    const error = single.response && 'error' in single.response ? (single.response as JSONRPCErrorResponse).error : undefined;
+    const error =
+      single.response && 'error' in single.response ? (single.response as JSONRPCErrorResponse).error : undefined;
     this.log.info(
       {
         method: single.method,
@@ -142,7 +146,8 @@ export class JsonRpcDispatcher {
     const method = typeof r.method === 'string' ? r.method : undefined;
     const fail = (code: number, message: string): Single => ({ response: errorResponse(id, code, message), method });
 
-    if (hasId && !idUsable) return fail(RPC_ERRORS.invalidRequest, 'Invalid request: id must be a string, number or null');
+    if (hasId && !idUsable)
+      return fail(RPC_ERRORS.invalidRequest, 'Invalid request: id must be a string, number or null');
     if (r.jsonrpc !== '2.0') return fail(RPC_ERRORS.invalidRequest, 'Wrong protocol version');
     if (method === undefined) return fail(RPC_ERRORS.invalidRequest, 'Invalid request: method must be a string');
     const params = r.params ?? {};
@@ -151,7 +156,8 @@ export class JsonRpcDispatcher {
     }
     const notification = !hasId;
     if (this.log.isLevelEnabled('debug')) this.log.debug({ method, params: redactSecrets(params) }, 'rpc params');
-    if (!this.isReady()) return notification ? { response: null, method } : fail(VDSM_ERRORS.recovery.code, VDSM_ERRORS.recovery.message);
+    if (!this.isReady())
+      return notification ? { response: null, method } : fail(VDSM_ERRORS.recovery.code, VDSM_ERRORS.recovery.message);
     if (!this.server.hasMethod(method)) {
       if (notification) return { response: null, method };
       return fail(RPC_ERRORS.methodNotFound, `The method does not exist or is not available: {'method': '${method}'}`);

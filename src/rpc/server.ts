@@ -28,7 +28,9 @@ export interface Listener {
 
 /** ip:port, an IPv6 address in brackets. */
 function peerOf(socket: Socket): string {
-  return net.isIPv6(socket.remoteAddress ?? '') ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
+  return net.isIPv6(socket.remoteAddress ?? '')
+    ? `[${socket.remoteAddress}]:${socket.remotePort}`
+    : `${socket.remoteAddress}:${socket.remotePort}`;
 }
 
 const HTTP_NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
@@ -52,7 +54,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       if (protocol === 'http') {
         socket.end(HTTP_NOT_FOUND);
       } else {
-        if (protocol !== 'closed') log.info({ remote: socket.remoteAddress, protocol }, 'unrecognized protocol; closing');
+        if (protocol !== 'closed')
+          log.info({ remote: socket.remoteAddress, protocol }, 'unrecognized protocol; closing');
         socket.destroy();
       }
     });

@@ -19,7 +19,13 @@ export interface HostLeaseReport {
 /** What `sanlock client gets -h 1` says about one lockspace this daemon knows. */
 type Lockspace = { hosts: Map<number, HostLeaseStatus> } | { unavailable: string };
 
-const STATE: Record<string, HostLeaseStatus> = { LIVE: 'live', UNKNOWN: 'unknown', FAIL: 'fail', DEAD: 'dead', FREE: 'free' };
+const STATE: Record<string, HostLeaseStatus> = {
+  LIVE: 'live',
+  UNKNOWN: 'unknown',
+  FAIL: 'fail',
+  DEAD: 'dead',
+  FREE: 'free',
+};
 
 /**
  * Parses `sanlock client gets -h 1`: per lockspace an `s <name>:<host id>:<path>:<offset> [ADD] [REM]` line, then
@@ -63,7 +69,10 @@ export async function hostLeaseStatus(
   try {
     spaces = parseGets(await run(['client', 'gets', '-h', '1'], 10_000));
   } catch (e) {
-    return { domains: Object.fromEntries(Object.keys(domains).map((sd) => [sd, 'unavailable' as const])), error: (e as Error).message };
+    return {
+      domains: Object.fromEntries(Object.keys(domains).map((sd) => [sd, 'unavailable' as const])),
+      error: (e as Error).message,
+    };
   }
   const status = (sd: string, hostId: number): HostLeaseStatus => {
     const space = spaces.get(sd);

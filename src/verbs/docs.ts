@@ -7,7 +7,10 @@ export function paramsTemplate(verb: Verb): Record<string, string> {
     properties?: Record<string, { type?: string | string[]; enum?: unknown[] }>;
   };
   return Object.fromEntries(
-    Object.entries(schema.properties ?? {}).map(([key, prop]) => [key, prop.enum ? prop.enum.join('|') : String(prop.type ?? 'any')]),
+    Object.entries(schema.properties ?? {}).map(([key, prop]) => [
+      key,
+      prop.enum ? prop.enum.join('|') : String(prop.type ?? 'any'),
+    ]),
   );
 }
 

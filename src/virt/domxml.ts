@@ -30,9 +30,26 @@ export class DomainXmlError extends Error {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const UNIT_KIB: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, kb: 1000 / 1024, m: 1024, mib: 1024, mb: 1e6 / 1024, g: 1024 ** 2, gib: 1024 ** 2, gb: 1e9 / 1024 };
+const UNIT_KIB: Record<string, number> = {
+  b: 1 / 1024,
+  bytes: 1 / 1024,
+  k: 1,
+  kib: 1,
+  kb: 1000 / 1024,
+  m: 1024,
+  mib: 1024,
+  mb: 1e6 / 1024,
+  g: 1024 ** 2,
+  gib: 1024 ** 2,
+  gb: 1e9 / 1024,
+};
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, removeNSPrefix: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  removeNSPrefix: false,
+});
 
 /** Reads uuid, name, memory, vCPUs and ACPI from domain XML; refuses what libvirt would refuse later and worse. */
 export function domainFacts(xml: string): DomainFacts {
@@ -48,14 +65,17 @@ export function domainFacts(xml: string): DomainFacts {
   if (!name) throw new DomainXmlError('the domain XML has no <name>', true);
   const memoryMiB = memoryOf(domain.memory ?? domain.currentMemory);
   const vcpus = Number(text(domain.vcpu) ?? '1');
-  if (!Number.isInteger(vcpus) || vcpus < 1) throw new DomainXmlError(`<vcpu> must be a positive whole number, not "${text(domain.vcpu)}"`);
+  if (!Number.isInteger(vcpus) || vcpus < 1)
+    throw new DomainXmlError(`<vcpu> must be a positive whole number, not "${text(domain.vcpu)}"`);
   const features = domain.features;
   const acpi = typeof features === 'object' && features !== null && 'acpi' in features;
   return { uuid: uuid.toLowerCase(), name, memoryMiB, vcpus, acpi, domainType: String(domain['@type'] ?? 'kvm') };
 }
 
-const list = (node: unknown): Record<string, unknown>[] => (Array.isArray(node) ? node : node && typeof node === 'object' ? [node as Record<string, unknown>] : []);
-const attr = (node: unknown, name: string): string => (node && typeof node === 'object' ? String((node as Record<string, unknown>)[`@${name}`] ?? '') : '');
+const list = (node: unknown): Record<string, unknown>[] =>
+  Array.isArray(node) ? node : node && typeof node === 'object' ? [node as Record<string, unknown>] : [];
+const attr = (node: unknown, name: string): string =>
+  node && typeof node === 'object' ? String((node as Record<string, unknown>)[`@${name}`] ?? '') : '';
 
 /** NICs (by their host-side target device), graphics and the balloon of a running domain. */
 export function liveDevices(xml: string): LiveDevices {
@@ -77,23 +97,30 @@ export function liveDevices(xml: string): LiveDevices {
 
 function text(node: unknown): string | undefined {
   if (typeof node === 'string') return node.trim();
-  if (node && typeof node === 'object' && '#text' in node) return String((node as Record<string, unknown>)['#text']).trim();
+  if (node && typeof node === 'object' && '#text' in node)
+    return String((node as Record<string, unknown>)['#text']).trim();
   return undefined;
 }
 
 function memoryOf(node: unknown): number {
   const value = text(node);
   if (value === undefined) throw new DomainXmlError('the domain XML has no <memory>', true);
-  const unit = (node && typeof node === 'object' ? String((node as Record<string, unknown>)['@unit'] ?? 'KiB') : 'KiB').toLowerCase();
+  const unit = (
+    node && typeof node === 'object' ? String((node as Record<string, unknown>)['@unit'] ?? 'KiB') : 'KiB'
+  ).toLowerCase();
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n <= 0 || !(unit in UNIT_KIB)) throw new DomainXmlError(`<memory> must be a positive size, not "${value}" ${unit}`);
+  if (!/^\d+$/.test(value) || n <= 0 || !(unit in UNIT_KIB))
+    throw new DomainXmlError(`<memory> must be a positive size, not "${value}" ${unit}`);
   return Math.round((n * UNIT_KIB[unit]!) / 1024);
 }
 
 /** libvirt's test driver only runs `type='test'` domains; every other driver keeps what it was given. */
 export function forDriver(xml: string, uri: string): string {
   if (!uri.startsWith('test:')) return xml;
-  return xml.replace(/<domain(\s[^>]*?)?\stype=(['"])[^'"]*\2/, (_m, before: string | undefined) => `<domain${before ?? ''} type='test'`);
+  return xml.replace(
+    /<domain(\s[^>]*?)?\stype=(['"])[^'"]*\2/,
+    (_m, before: string | undefined) => `<domain${before ?? ''} type='test'`,
+  );
 }
 
 /** vdsm's legacy VM.create parameters (no `xml`): the ones we turn into a domain. */
@@ -110,7 +137,12 @@ export interface LegacyVmParams {
   kernelArgs?: string;
 }
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', format: true, suppressEmptyNode: true });
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  format: true,
+  suppressEmptyNode: true,
+});
 
 /** Builds the libvirt domain XML for legacy vmParams, as vdsm's domain descriptor did before the engine sent XML. */
 export function legacyDomainXml(p: LegacyVmParams): string {

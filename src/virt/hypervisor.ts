@@ -40,7 +40,16 @@ export const StoppedDetail = {
 export const ShutdownDetail = { Finished: 0, Guest: 1, Host: 2 } as const;
 
 /** virDomainEventSuspendedDetailType values vdsm tells apart. */
-export const SuspendedDetail = { Paused: 0, Migrated: 1, IoError: 2, Watchdog: 3, Restored: 4, FromSnapshot: 5, ApiError: 6, PostcopyFailed: 8 } as const;
+export const SuspendedDetail = {
+  Paused: 0,
+  Migrated: 1,
+  IoError: 2,
+  Watchdog: 3,
+  Restored: 4,
+  FromSnapshot: 5,
+  ApiError: 6,
+  PostcopyFailed: 8,
+} as const;
 
 export interface DomainSummary {
   uuid: string;

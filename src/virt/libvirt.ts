@@ -24,7 +24,12 @@ function typed(err: unknown): never {
 
 /** libvirt refused a call's flags (a driver without that feature), not the call itself. */
 function flagsRefused(err: unknown): boolean {
-  return err instanceof LibvirtError && [LibvirtErrorCode.InvalidArg, LibvirtErrorCode.ArgumentUnsupported, LibvirtErrorCode.NoSupport].includes(err.code as never);
+  return (
+    err instanceof LibvirtError &&
+    [LibvirtErrorCode.InvalidArg, LibvirtErrorCode.ArgumentUnsupported, LibvirtErrorCode.NoSupport].includes(
+      err.code as never,
+    )
+  );
 }
 
 const ACTIVE: readonly number[] = [DomainState.Running, DomainState.Blocked, DomainState.Paused];
@@ -95,7 +100,8 @@ class LibvirtHypervisor implements Hypervisor {
   define = (xml: string) => call(() => this.conn.define(xml));
   undefine = (uuid: string) => call(() => this.conn.undefine(uuid, 0));
   start = (uuid: string) => call(() => this.conn.start(uuid, 0));
-  destroy = (uuid: string, options: { graceful?: boolean } = {}) => call(() => this.conn.destroy(uuid, options.graceful ? DESTROY_GRACEFUL : 0));
+  destroy = (uuid: string, options: { graceful?: boolean } = {}) =>
+    call(() => this.conn.destroy(uuid, options.graceful ? DESTROY_GRACEFUL : 0));
   /** A driver that takes no method flags (libvirt's test driver) is given its default for the ACPI button. */
   shutdown = async (uuid: string, method: ShutdownMethod = 'default') => {
     try {
@@ -118,7 +124,12 @@ class LibvirtHypervisor implements Hypervisor {
       records.map(async (record) => {
         if (record.stats['cpu.time'] !== undefined || !ACTIVE.includes(Number(record.stats['state.state']))) return;
         const info = await this.info(record.uuid).catch(() => undefined);
-        if (info) Object.assign(record.stats, { 'cpu.time': info.cpuTimeNs, 'balloon.current': info.memoryKiB, 'vcpu.current': info.vcpus });
+        if (info)
+          Object.assign(record.stats, {
+            'cpu.time': info.cpuTimeNs,
+            'balloon.current': info.memoryKiB,
+            'vcpu.current': info.vcpus,
+          });
       }),
     );
     return records;

@@ -2,7 +2,18 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../common/events.js';
 import { VdsmError } from '../common/errors.js';
 import { domainFacts, type DomainFacts } from './domxml.js';
-import { DomainState, LibvirtError, LibvirtErrorCode, LifecycleEventType, ShutdownDetail, StoppedDetail, SuspendedDetail, type DomainSummary, type Hypervisor, type LifecycleEvent } from './hypervisor.js';
+import {
+  DomainState,
+  LibvirtError,
+  LibvirtErrorCode,
+  LifecycleEventType,
+  ShutdownDetail,
+  StoppedDetail,
+  SuspendedDetail,
+  type DomainSummary,
+  type Hypervisor,
+  type LifecycleEvent,
+} from './hypervisor.js';
 import { runningStats, statusTime, vmStats, type SampleWindow, type VmStats } from './stats.js';
 import { exitInfo, Vm, type ExitInfo } from './vm.js';
 import { ExitCode, ExitReason, VmStatus, type VmStatusName } from './vmstatus.js';
@@ -96,7 +107,10 @@ export class VmManager {
       vm.down(this.now(), shutOffExit(domain.reason));
     }
     this.vms.set(vm.id, vm);
-    this.options.log.info({ vmId: vm.id, name: vm.name, status: vm.status(this.now()), external: !ours }, 'recovered VM');
+    this.options.log.info(
+      { vmId: vm.id, name: vm.name, status: vm.status(this.now()), external: !ours },
+      'recovered VM',
+    );
   }
 
   /**
@@ -153,7 +167,10 @@ export class VmManager {
   private onLifecycle(event: LifecycleEvent): void {
     const vm = this.vms.get(event.uuid);
     if (!vm || this.closed) {
-      this.options.log.debug({ vmId: event.uuid, event: event.event, detail: event.detail }, 'libvirt event for a domain we do not run');
+      this.options.log.debug(
+        { vmId: event.uuid, event: event.event, detail: event.detail },
+        'libvirt event for a domain we do not run',
+      );
       return;
     }
     const now = this.now();
@@ -173,7 +190,10 @@ export class VmManager {
         break;
       case LifecycleEventType.Shutdown:
         // The guest is going down by itself, unless the engine asked first (vdsm keeps the first reason).
-        vm.stopping ??= event.detail === ShutdownDetail.Host ? exitInfo(ExitReason.HostShutdown, ExitCode.Error) : exitInfo(ExitReason.UserShutdown);
+        vm.stopping ??=
+          event.detail === ShutdownDetail.Host
+            ? exitInfo(ExitReason.HostShutdown, ExitCode.Error)
+            : exitInfo(ExitReason.UserShutdown);
         break;
       case LifecycleEventType.Stopped:
         if (!vm.isDown) this.setDown(vm, stoppedExit(vm.stopping, event.detail), event.at);
@@ -224,7 +244,11 @@ export class VmManager {
         await this.hv.destroy(vm.id, { graceful });
         break;
       } catch (err) {
-        if (err instanceof LibvirtError && (err.code === LibvirtErrorCode.NoDomain || err.code === LibvirtErrorCode.OperationInvalid)) break; // already gone
+        if (
+          err instanceof LibvirtError &&
+          (err.code === LibvirtErrorCode.NoDomain || err.code === LibvirtErrorCode.OperationInvalid)
+        )
+          break; // already gone
         if (!graceful) {
           vm.stopping = undefined;
           throw VdsmError.of('destroyErr', { vmId: vm.id, reason: (err as Error).message });
@@ -244,7 +268,8 @@ export class VmManager {
     if (vm.isDown) throw VdsmError.of('noVM');
     if (request.reboot) throw VdsmError.of('noimpl', { reason: 'reboot through VM.shutdown is not implemented' });
     const agent = vm.xml.includes(GUEST_AGENT_CHANNEL);
-    if (!agent && !vm.acpi && !request.force) throw new VdsmError(4, 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.');
+    if (!agent && !vm.acpi && !request.force)
+      throw new VdsmError(4, 'VM without ACPI or active oVirt guest agent. Try Forced Shutdown.');
     vm.poweringDown(this.now());
     vm.stopping ??= exitInfo(ExitReason.AdminShutdown);
     const methods: (() => Promise<void>)[] = [];
@@ -313,7 +338,11 @@ export class VmManager {
 
   list(): VmListEntry[] {
     this.assertOpen();
-    return [...this.vms.values()].map((vm) => ({ vmId: vm.id, status: vm.rawStatus(), statusTime: statusTime(vm.statusTime) }));
+    return [...this.vms.values()].map((vm) => ({
+      vmId: vm.id,
+      status: vm.rawStatus(),
+      statusTime: statusTime(vm.statusTime),
+    }));
   }
 
   counts(): { total: number; active: number } {
@@ -344,10 +373,13 @@ export class VmManager {
   }
 
   private after(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     timer.unref();
     this.timers.add(timer);
   }

@@ -28,7 +28,11 @@ export interface NativeLibvirt {
    * Opens a connection with keepalive (5 s × 3) and both callbacks registered, all off the JS thread.
    * onClose gets libvirt's virConnectCloseReason when the connection drops.
    */
-  open(uri: string, onLifecycle: (event: LifecycleEvent) => void, onClose: (reason: number) => void): Promise<NativeConnection>;
+  open(
+    uri: string,
+    onLifecycle: (event: LifecycleEvent) => void,
+    onClose: (reason: number) => void,
+  ): Promise<NativeConnection>;
   /** libvirt's version as major * 1,000,000 + minor * 1,000 + release. */
   libvirtVersion(): number;
   monotonicMs(): number;

@@ -94,7 +94,8 @@ export type LiveVmStats = {
   vmType: string;
   kvmEnable: 'true';
   acpiEnable: 'true' | 'false';
-} & RunningVmStats & GuestAgentStats;
+} & RunningVmStats &
+  GuestAgentStats;
 
 type GuestAgentStats = {
   username: string;
@@ -119,7 +120,14 @@ export function vmStats(vm: Vm, now: number, window: SampleWindow | undefined): 
   const status = vm.status(now);
   if (status === VmStatus.Down) {
     const exit = vm.exit!;
-    return { statusTime: statusTime(vm.statusTime), status, vmId: vm.id, exitCode: exit.exitCode, exitReason: exit.exitReason, exitMessage: exit.exitMessage };
+    return {
+      statusTime: statusTime(vm.statusTime),
+      status,
+      vmId: vm.id,
+      exitCode: exit.exitCode,
+      exitReason: exit.exitReason,
+      exitMessage: exit.exitMessage,
+    };
   }
   return {
     statusTime: statusTime(vm.statusTime),
@@ -172,12 +180,16 @@ export function runningStats(vm: Vm, now: number, window: SampleWindow | undefin
 }
 
 /** vdsm: cpuUsage is cumulative user+system ns; cpuUser/cpuSys are percent of one CPU over the last window. */
-function cpuStats(window: SampleWindow | undefined): Pick<RunningVmStats, 'cpuUser' | 'cpuSys' | 'cpuUsage' | 'cpuActual'> {
+function cpuStats(
+  window: SampleWindow | undefined,
+): Pick<RunningVmStats, 'cpuUser' | 'cpuSys' | 'cpuUsage' | 'cpuActual'> {
   if (!window?.prev) return { cpuUser: '0.00', cpuSys: '0.00', cpuUsage: '0.00', cpuActual: false };
   const { prev, last } = window;
   const seconds = (last.at - prev.at) / 1000;
   const hasSplit = last.stats['cpu.user'] !== undefined;
-  const sysNs = hasSplit ? num(last, 'cpu.user') - num(prev, 'cpu.user') + num(last, 'cpu.system') - num(prev, 'cpu.system') : 0;
+  const sysNs = hasSplit
+    ? num(last, 'cpu.user') - num(prev, 'cpu.user') + num(last, 'cpu.system') - num(prev, 'cpu.system')
+    : 0;
   const totalNs = num(last, 'cpu.time') - num(prev, 'cpu.time');
   const pct = (ns: number) => (seconds > 0 ? Math.max(0, (100 * ns) / seconds / 1e9) : 0);
   return {

@@ -56,7 +56,10 @@ export class VirtSupervisor {
           break;
         }
         this.current = { hv, vms };
-        log.info({ uri: this.options.uri, vms: count, ms: Date.now() - started }, 'libvirt connected; recovery finished');
+        log.info(
+          { uri: this.options.uri, vms: count, ms: Date.now() - started },
+          'libvirt connected; recovery finished',
+        );
         this.options.onChange(vms);
         firstReady();
         delay = RETRY_FIRST_MS;
@@ -71,7 +74,11 @@ export class VirtSupervisor {
       } catch (err) {
         await hv?.close().catch(() => {});
         // The first failure, then one in 30, so a long libvirtd outage does not flood the log.
-        if (failures++ % 30 === 0) log.warn({ uri: this.options.uri, err: (err as Error).message, failures }, 'cannot connect to libvirt; retrying');
+        if (failures++ % 30 === 0)
+          log.warn(
+            { uri: this.options.uri, err: (err as Error).message, failures },
+            'cannot connect to libvirt; retrying',
+          );
         await this.sleep(delay);
         delay = Math.min(RETRY_MAX_MS, delay * 2);
       }

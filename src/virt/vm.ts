@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { liveDevices, type DomainFacts, type LiveDevices } from './domxml.js';
-import { EXIT_MESSAGES, ExitCode, type ExitReasonCode, type PauseCode, VmStatus, type VmStatusName } from './vmstatus.js';
+import {
+  EXIT_MESSAGES,
+  ExitCode,
+  type ExitReasonCode,
+  type PauseCode,
+  VmStatus,
+  type VmStatusName,
+} from './vmstatus.js';
 
 export interface ExitInfo {
   exitCode: (typeof ExitCode)[keyof typeof ExitCode];
@@ -8,7 +15,11 @@ export interface ExitInfo {
   exitMessage: string;
 }
 
-export function exitInfo(reason: ExitReasonCode, exitCode: ExitInfo['exitCode'] = ExitCode.Normal, message = EXIT_MESSAGES[reason]): ExitInfo {
+export function exitInfo(
+  reason: ExitReasonCode,
+  exitCode: ExitInfo['exitCode'] = ExitCode.Normal,
+  message = EXIT_MESSAGES[reason],
+): ExitInfo {
   return { exitCode, exitReason: reason, exitMessage: message };
 }
 
@@ -83,7 +94,12 @@ export class Vm {
 
   /** vdsm's raw status (Host.getVMList, VM.create): Up, never the guest-derived Powering up/down. */
   rawStatus(): VmStatusName {
-    const map = { launching: VmStatus.WaitForLaunch, running: VmStatus.Up, paused: VmStatus.Paused, down: VmStatus.Down } as const;
+    const map = {
+      launching: VmStatus.WaitForLaunch,
+      running: VmStatus.Up,
+      paused: VmStatus.Paused,
+      down: VmStatus.Down,
+    } as const;
     return map[this.phase];
   }
 

@@ -18,7 +18,18 @@
  * process of its namespace, QEMU included, is gone. `safety()` judges a time window (see there).
  */
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brokerClient } from '../../src/hosted-engine/broker/client.js';
@@ -114,7 +125,8 @@ export interface Sample {
 }
 
 /** The single host running the engine VM, when that is known: exactly one running and no host unknown. */
-export const onlyOn = (s: Sample): number | undefined => (s.unknown.length === 0 && s.running.length === 1 ? s.running[0] : undefined);
+export const onlyOn = (s: Sample): number | undefined =>
+  s.unknown.length === 0 && s.running.length === 1 ? s.running[0] : undefined;
 /** No host runs the engine VM, and every live host said so. */
 export const nowhere = (s: Sample): boolean => s.unknown.length === 0 && s.running.length === 0;
 
@@ -156,31 +168,65 @@ export interface Safety {
 
 /** Every broken rule of `safety` as a line (empty: the window is proven safe). */
 export function safetyProblems(s: Safety): string[] {
-  const show = (xs: Sample[]) => xs.slice(0, 5).map((x) => `+${x.at - s.from} ms running [${x.running.join(',')}] unknown [${x.unknown.join(',')}]`).join('; ');
+  const show = (xs: Sample[]) =>
+    xs
+      .slice(0, 5)
+      .map((x) => `+${x.at - s.from} ms running [${x.running.join(',')}] unknown [${x.unknown.join(',')}]`)
+      .join('; ');
   const out: string[] = [];
   if (s.samples === 0) out.push('no sample at all in the window');
   if (s.twice.length) out.push(`${s.twice.length} samples with the engine VM on two hosts: ${show(s.twice)}`);
-  if (s.unprovenStretches.length) out.push(`running + unknown > 1 (no proof of single-running) for more than ${MAX_UNKNOWN_MS} ms: ${s.unprovenStretches.slice(0, 5).map((g) => `${g.ms} ms from +${g.after - s.from} ms`).join(', ')}; samples: ${show(s.unproven)}`);
-  if (s.blind.length) out.push(`a host not under fault unknown for more than ${MAX_UNKNOWN_MS} ms: ${s.blind.slice(0, 5).map((g) => `host ${g.host} ${g.ms} ms from +${g.after - s.from} ms`).join(', ')}`);
-  if (s.gaps.length) out.push(`${s.gaps.length} gaps of more than ${MAX_GAP_MS} ms between samples: ${s.gaps.slice(0, 5).map((g) => `${g.ms} ms after +${g.after - s.from} ms`).join(', ')}`);
+  if (s.unprovenStretches.length)
+    out.push(
+      `running + unknown > 1 (no proof of single-running) for more than ${MAX_UNKNOWN_MS} ms: ${s.unprovenStretches
+        .slice(0, 5)
+        .map((g) => `${g.ms} ms from +${g.after - s.from} ms`)
+        .join(', ')}; samples: ${show(s.unproven)}`,
+    );
+  if (s.blind.length)
+    out.push(
+      `a host not under fault unknown for more than ${MAX_UNKNOWN_MS} ms: ${s.blind
+        .slice(0, 5)
+        .map((g) => `host ${g.host} ${g.ms} ms from +${g.after - s.from} ms`)
+        .join(', ')}`,
+    );
+  if (s.gaps.length)
+    out.push(
+      `${s.gaps.length} gaps of more than ${MAX_GAP_MS} ms between samples: ${s.gaps
+        .slice(0, 5)
+        .map((g) => `${g.ms} ms after +${g.after - s.from} ms`)
+        .join(', ')}`,
+    );
   return out;
 }
 
 export function describeSafety(s: Safety): string {
-  const unknown = Object.entries(s.unknownByHost).map(([h, n]) => `host ${h}: ${n}`).join(', ') || 'none';
-  const byProc = Object.entries(s.byProcByHost).map(([h, n]) => `host ${h}: ${n}`).join(', ') || 'none';
+  const unknown =
+    Object.entries(s.unknownByHost)
+      .map(([h, n]) => `host ${h}: ${n}`)
+      .join(', ') || 'none';
+  const byProc =
+    Object.entries(s.byProcByHost)
+      .map(([h, n]) => `host ${h}: ${n}`)
+      .join(', ') || 'none';
   return `${s.samples} samples in ${((s.to - s.from) / 1000).toFixed(1)} s, unknowns ${unknown}, libvirt unknowns settled by /proc ${byProc}, samples with running + unknown > 1: ${s.unproven.length}`;
 }
 
 /** Stretches longer than `limit` between consecutive `times`. */
 function longGaps(times: number[], limit = MAX_GAP_MS): { after: number; ms: number }[] {
   const out: { after: number; ms: number }[] = [];
-  for (let i = 1; i < times.length; i++) if (times[i]! - times[i - 1]! > limit) out.push({ after: times[i - 1]!, ms: times[i]! - times[i - 1]! });
+  for (let i = 1; i < times.length; i++)
+    if (times[i]! - times[i - 1]! > limit) out.push({ after: times[i - 1]!, ms: times[i]! - times[i - 1]! });
   return out;
 }
 
 /** Runs of samples matching `bad`, each from its first sample to the next sample not matching (or `to`), longer than `limit`. */
-function longRuns(samples: Sample[], bad: (s: Sample) => boolean, to: number, limit = MAX_UNKNOWN_MS): { after: number; ms: number }[] {
+function longRuns(
+  samples: Sample[],
+  bad: (s: Sample) => boolean,
+  to: number,
+  limit = MAX_UNKNOWN_MS,
+): { after: number; ms: number }[] {
   const out: { after: number; ms: number }[] = [];
   let start: number | undefined;
   for (const s of samples) {
@@ -219,7 +265,11 @@ export function judge(samples: Sample[], from: number, to: number, hostIds: numb
   const unproven = (s: Sample) => s.running.length <= 1 && s.running.length + s.unknown.length > 1;
   const blind = hostIds
     .filter((id) => !faulted.includes(id))
-    .flatMap((id) => longGaps([from, ...inWindow.filter((s) => !s.unknown.includes(id)).map((s) => s.at), to], MAX_UNKNOWN_MS).map((g) => ({ host: id, ...g })));
+    .flatMap((id) =>
+      longGaps([from, ...inWindow.filter((s) => !s.unknown.includes(id)).map((s) => s.at), to], MAX_UNKNOWN_MS).map(
+        (g) => ({ host: id, ...g }),
+      ),
+    );
   return {
     from,
     to,
@@ -250,7 +300,13 @@ export interface Cluster {
   /** Judges the samples of [from, to] (to: now); unknowns are expected only on the `faulted` hosts. See Safety. */
   safety(from: number, opts?: { to?: number; faulted?: number[] }): Safety;
   /** Since the start: samples, unknowns per host, samples where running + unknown > 1 and the longest run of them (ms). */
-  totals(): { samples: number; unproven: number; longestUnprovenMs: number; unknownByHost: Record<number, number>; byProcByHost: Record<number, number> };
+  totals(): {
+    samples: number;
+    unproven: number;
+    longestUnprovenMs: number;
+    unknownByHost: Record<number, number>;
+    byProcByHost: Record<number, number>;
+  };
   broker(hostId: number): Promise<BrokerStatus>;
   /** The last `lines` state changes of every host's agent and libvirtd's errors, for a failing test's output. */
   diagnose(lines?: number): string;
@@ -298,7 +354,9 @@ function confText(c: { id: number; storage: string; dir: string; net: TestNetwor
     engine_memory_mib: '96',
     ...PROFILES[c.profile],
   };
-  return Object.entries(keys).map(([k, v]) => `${k}=${v}\n`).join('');
+  return Object.entries(keys)
+    .map(([k, v]) => `${k}=${v}\n`)
+    .join('');
 }
 
 /**
@@ -346,7 +404,16 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
   let sampler: Promise<void> = Promise.resolve();
   let maxRunning = 0;
   // The stand-in engine service: where it runs, and what the faults did to the current VM instance.
-  let engine: { instance: string; host: number; server?: ChildProcess; addressOn?: number; netDown: boolean; serviceDown: boolean } | undefined;
+  let engine:
+    | {
+        instance: string;
+        host: number;
+        server?: ChildProcess;
+        addressOn?: number;
+        netDown: boolean;
+        serviceDown: boolean;
+      }
+    | undefined;
   const stopping: Promise<void>[] = [];
 
   const cleanup = async () => {
@@ -372,7 +439,15 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     const guest = await tinyGuest();
     writeFileSync(
       join(dir, 'engine.xml'),
-      tinyDomainXml({ name: ENGINE_NAME, uuid: ENGINE_VM_ID, kernel: guest.kernel, initrd: guest.initrd, consoleLog: join(dir, 'engine-console.log'), memoryMiB: 96, acpi: true }),
+      tinyDomainXml({
+        name: ENGINE_NAME,
+        uuid: ENGINE_VM_ID,
+        kernel: guest.kernel,
+        initrd: guest.initrd,
+        consoleLog: join(dir, 'engine-console.log'),
+        memoryMiB: 96,
+        acpi: true,
+      }),
     );
     // Hosts come up in parallel: their sanlock joins (3 × io_timeout each) are the slow part.
     await Promise.all(
@@ -384,7 +459,21 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
           name: `host${nh.id}`,
           spawn: (argv, env) => net.spawnIn(nh.ns, argv, { env, stdout: join(hdir, 'sanlock.out') }),
         });
-        hosts.push({ id: nh.id, ns: nh.ns, dir: hdir, conf: join(hdir, 'hosted-engine.conf'), brokerSocket: join(hdir, 'broker.sock'), storage, sanlock, libvirtd: undefined as never, hv: undefined, vdsmd: undefined, broker: undefined, agent: undefined, dead: false });
+        hosts.push({
+          id: nh.id,
+          ns: nh.ns,
+          dir: hdir,
+          conf: join(hdir, 'hosted-engine.conf'),
+          brokerSocket: join(hdir, 'broker.sock'),
+          storage,
+          sanlock,
+          libvirtd: undefined as never,
+          hv: undefined,
+          vdsmd: undefined,
+          broker: undefined,
+          agent: undefined,
+          dead: false,
+        });
       }),
     );
     hosts.sort((a, b) => a.id - b.id);
@@ -400,8 +489,13 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       h.hv = await openLibvirt(h.libvirtd.uri);
       await startVdsmd(h);
     }
-    for (const h of hosts) h.broker = net.spawnIn(h.ns, [process.execPath, join(ROOT, 'dist/cli/he-broker.js'), '--conf', h.conf], { env: { ...h.sanlock.env }, stdout: join(h.dir, 'broker.log') });
-    for (const h of hosts) await waitForLog(join(h.dir, 'broker.log'), /HA broker ready/, 20_000, `host ${h.id} broker`);
+    for (const h of hosts)
+      h.broker = net.spawnIn(h.ns, [process.execPath, join(ROOT, 'dist/cli/he-broker.js'), '--conf', h.conf], {
+        env: { ...h.sanlock.env },
+        stdout: join(h.dir, 'broker.log'),
+      });
+    for (const h of hosts)
+      await waitForLog(join(h.dir, 'broker.log'), /HA broker ready/, 20_000, `host ${h.id} broker`);
     for (const h of hosts) startAgent(h);
   } catch (err) {
     await cleanup();
@@ -409,7 +503,10 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
   }
 
   function startAgent(h: ClusterHost): void {
-    h.agent = net.spawnIn(h.ns, [process.execPath, join(ROOT, 'dist/cli/he-agent.js'), '--conf', h.conf], { env: { ...h.sanlock.env }, stdout: join(h.dir, 'agent.log') });
+    h.agent = net.spawnIn(h.ns, [process.execPath, join(ROOT, 'dist/cli/he-agent.js'), '--conf', h.conf], {
+      env: { ...h.sanlock.env },
+      stdout: join(h.dir, 'agent.log'),
+    });
   }
 
   async function startVdsmd(h: ClusterHost): Promise<void> {
@@ -417,7 +514,24 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     writeFileSync(log, '');
     h.vdsmd = net.spawnIn(
       h.ns,
-      [process.execPath, VDSMD, '--bind', '127.0.0.1', '--port', String(VDSM_PORT), '--ssl', 'false', '--libvirt-uri', h.libvirtd.uri, '--guest-wait-timeout', GUEST_WAIT[profile], '--vm-sample-interval', '2', '--he-conf', h.conf],
+      [
+        process.execPath,
+        VDSMD,
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(VDSM_PORT),
+        '--ssl',
+        'false',
+        '--libvirt-uri',
+        h.libvirtd.uri,
+        '--guest-wait-timeout',
+        GUEST_WAIT[profile],
+        '--vm-sample-interval',
+        '2',
+        '--he-conf',
+        h.conf,
+      ],
       { env: { VDSM_CONFIG: '/dev/null' }, stdout: log },
     );
     await waitForLog(log, /"msg":"vdsmd ready"/, 30_000, `host ${h.id} vdsmd`);
@@ -454,7 +568,9 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       const h = byId(running.host);
       const log = join(h.dir, 'engine-health.log');
       writeFileSync(log, '');
-      engine.server = net.spawnIn(h.ns, [process.execPath, '-e', HEALTH_SERVER, net.engineIp, HEALTH_PAGE], { stdout: log });
+      engine.server = net.spawnIn(h.ns, [process.execPath, '-e', HEALTH_SERVER, net.engineIp, HEALTH_PAGE], {
+        stdout: log,
+      });
       await waitForLog(log, /listening/, 5000, 'engine health page').catch(() => {});
     } else if (!wantServer && isRunning(engine.server)) {
       await stopProcess(engine.server, 1000);
@@ -482,7 +598,12 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     // The health of the host that ran the VM one sample before, asked together with every libvirt.
     const healthHost = previousOn !== undefined ? hosts.find((h) => h.id === previousOn && !h.dead) : undefined;
     const health = healthHost
-      ? bounded(brokerClient(healthHost.brokerSocket).call('status', {}, { timeoutMs: QUERY_TIMEOUT_MS }), QUERY_TIMEOUT_MS, undefined, undefined)
+      ? bounded(
+          brokerClient(healthHost.brokerSocket).call('status', {}, { timeoutMs: QUERY_TIMEOUT_MS }),
+          QUERY_TIMEOUT_MS,
+          undefined,
+          undefined,
+        )
       : Promise.resolve(undefined);
     const answers = await Promise.all(
       live.map(async (h) => {
@@ -503,7 +624,14 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       const doms = answers[i]!;
       if (doms === UNKNOWN) return void unknown.push(h.id);
       // A QEMU that libvirt is still launching (paused, "starting up") has not got the lease yet, and may never.
-      const d = doms.find((x) => x.uuid === ENGINE_VM_ID && x.state !== DomainState.Shutoff && x.state !== DomainState.Crashed && x.state !== DomainState.NoState && !(x.state === DomainState.Paused && x.reason === PAUSED_STARTING_UP));
+      const d = doms.find(
+        (x) =>
+          x.uuid === ENGINE_VM_ID &&
+          x.state !== DomainState.Shutoff &&
+          x.state !== DomainState.Crashed &&
+          x.state !== DomainState.NoState &&
+          !(x.state === DomainState.Paused && x.reason === PAUSED_STARTING_UP),
+      );
       if (!d) return;
       running.push(h.id);
       if (d.state === DomainState.Running) instance = { host: h.id, instance: `${h.id}:${d.id}` };
@@ -517,7 +645,12 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       for (const id of byProc) unknown.splice(unknown.indexOf(id), 1);
     }
     const status = await health;
-    const healthy = running.length === 1 && unknown.length === 0 && running[0] === healthHost?.id && status?.readings.engine.vm === 'up' && status.readings.engine.health === 'good';
+    const healthy =
+      running.length === 1 &&
+      unknown.length === 0 &&
+      running[0] === healthHost?.id &&
+      status?.readings.engine.vm === 'up' &&
+      status.readings.engine.health === 'good';
     previousOn = running.length === 1 ? running[0] : undefined;
     // The stand-in engine service follows only what is known, and in the background: the sampler never waits on it.
     if (unknown.length === 0 && running.length <= 1 && !following) {
@@ -577,17 +710,33 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     maxRunning: () => maxRunning,
     last: () => samples[samples.length - 1] ?? { at: 0, running: [], unknown: [], healthy: false },
     samplesSince: (since) => samples.filter((s) => s.at >= since),
-    safety: (from, opts = {}) => judge(samples, from, opts.to ?? Date.now(), hosts.map((h) => h.id), opts.faulted ?? []),
-    totals: () => ({ samples: sampleCount, unproven, longestUnprovenMs: Math.max(longestUnprovenMs, unprovenSince !== undefined ? Date.now() - unprovenSince : 0), unknownByHost: { ...unknownTotals }, byProcByHost: { ...byProcTotals } }),
+    safety: (from, opts = {}) =>
+      judge(
+        samples,
+        from,
+        opts.to ?? Date.now(),
+        hosts.map((h) => h.id),
+        opts.faulted ?? [],
+      ),
+    totals: () => ({
+      samples: sampleCount,
+      unproven,
+      longestUnprovenMs: Math.max(longestUnprovenMs, unprovenSince !== undefined ? Date.now() - unprovenSince : 0),
+      unknownByHost: { ...unknownTotals },
+      byProcByHost: { ...byProcTotals },
+    }),
     async until(what, pred, timeoutMs) {
       const from = Date.now();
       let seen = samples.length;
       while (Date.now() - from < timeoutMs) {
-        for (; seen < samples.length; seen++) if (samples[seen]!.at >= from && pred(samples[seen]!)) return samples[seen]!;
+        for (; seen < samples.length; seen++)
+          if (samples[seen]!.at >= from && pred(samples[seen]!)) return samples[seen]!;
         await sleep(50);
       }
       const l = cluster.last();
-      throw new Error(`${what}: not within ${timeoutMs} ms (last sample: running on [${l.running.join(',')}], unknown [${l.unknown.join(',')}], healthy ${l.healthy})`);
+      throw new Error(
+        `${what}: not within ${timeoutMs} ms (last sample: running on [${l.running.join(',')}], unknown [${l.unknown.join(',')}], healthy ${l.healthy})`,
+      );
     },
     broker: (id) => brokerClient(byId(id).brokerSocket).call('status', {}, { timeoutMs: 10_000 }),
     stopAgent: (id) => stopProcess(byId(id).agent, 10_000),
@@ -600,15 +749,26 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
             const j = JSON.parse(l) as { time: number; msg: string; err?: string };
             return `  ${new Date(j.time).toISOString().slice(11, 23)} ${j.msg}${j.err ? `: ${j.err}` : ''}`;
           });
-          const libvirt = tail(join(h.libvirtd.dir, 'libvirtd.log'), (l) => / error : /.test(l) && !/dmi|udev|GDBus/.test(l)).map((l) => `  libvirtd: ${l.slice(11, 23)} ${l.replace(/^.* error : /, '')}`);
+          const libvirt = tail(
+            join(h.libvirtd.dir, 'libvirtd.log'),
+            (l) => / error : /.test(l) && !/dmi|udev|GDBus/.test(l),
+          ).map((l) => `  libvirtd: ${l.slice(11, 23)} ${l.replace(/^.* error : /, '')}`);
           return [`host ${h.id}${h.dead ? ' (dead)' : ''}:`, ...agent, ...libvirt].join('\n');
         })
         .join('\n');
     },
     startAgent: (id) => startAgent(byId(id)),
     // In the host's namespace: the CLI talks to that host's vdsmd on its loopback.
-    hostedEngine: (id, args) => net.exec(byId(id).ns, [process.execPath, join(ROOT, 'dist/cli/hosted-engine.js'), '--conf', byId(id).conf, ...args], { timeoutMs: 30_000 }),
-    vdsmClient: (id, args) => net.exec(byId(id).ns, [process.execPath, join(ROOT, 'dist/cli/vdsm-client.js'), '--insecure', ...args], { timeoutMs: 30_000 }),
+    hostedEngine: (id, args) =>
+      net.exec(
+        byId(id).ns,
+        [process.execPath, join(ROOT, 'dist/cli/hosted-engine.js'), '--conf', byId(id).conf, ...args],
+        { timeoutMs: 30_000 },
+      ),
+    vdsmClient: (id, args) =>
+      net.exec(byId(id).ns, [process.execPath, join(ROOT, 'dist/cli/vdsm-client.js'), '--insecure', ...args], {
+        timeoutMs: 30_000,
+      }),
     qemuProcesses() {
       const counts = engineQemus(hosts.filter((h) => !h.dead));
       return Object.fromEntries([...counts].map(([id, n]) => [id, n ?? -1]));
@@ -677,7 +837,12 @@ export interface Recovery {
 }
 
 /** Waits for the engine VM to be Up, then healthy, after a fault at `at` (`elsewhere`: on a host other than `victim`). */
-export async function measureRecovery(c: Cluster, at: number, victim: number, opts: { elsewhere?: boolean; timeoutMs?: number; what?: string; faulted?: number[] } = {}): Promise<Recovery> {
+export async function measureRecovery(
+  c: Cluster,
+  at: number,
+  victim: number,
+  opts: { elsewhere?: boolean; timeoutMs?: number; what?: string; faulted?: number[] } = {},
+): Promise<Recovery> {
   const timeoutMs = opts.timeoutMs ?? 180_000;
   const what = opts.what ?? 'recovery';
   const wanted = (s: Sample) => onlyOn(s) !== undefined && (!opts.elsewhere || s.running[0] !== victim);
@@ -696,7 +861,11 @@ export async function measureRecovery(c: Cluster, at: number, victim: number, op
 export async function settledEngine(c: Cluster, timeoutMs = 120_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; i < 100; i++) {
-    const first = await c.until('the engine VM Up and healthy on one host', (s) => onlyOn(s) !== undefined && s.healthy, Math.max(1000, deadline - Date.now()));
+    const first = await c.until(
+      'the engine VM Up and healthy on one host',
+      (s) => onlyOn(s) !== undefined && s.healthy,
+      Math.max(1000, deadline - Date.now()),
+    );
     await sleep(2000);
     const now = c.last();
     if (onlyOn(now) === first.running[0] && now.healthy) return first.running[0]!;

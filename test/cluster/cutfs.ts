@@ -12,7 +12,15 @@ import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { compileCached } from './native-build.js';
-import { childrenOf, isRunning, killAll, processRef, signalProcess, waitGone, type ProcessRef } from '../support/proc-pids.js';
+import {
+  childrenOf,
+  isRunning,
+  killAll,
+  processRef,
+  signalProcess,
+  waitGone,
+  type ProcessRef,
+} from '../support/proc-pids.js';
 import { exitOf } from '../support/processes.js';
 import { runChecked, runCommand } from '../support/run-command.js';
 import { settledWithin, sleep } from '../support/wait.js';
@@ -42,7 +50,13 @@ export interface CutMount {
 export async function buildCutfs(): Promise<string> {
   const cflags = (await runChecked('pkg-config', ['--cflags', 'fuse3'])).stdout.trim().split(/\s+/).filter(Boolean);
   const libs = (await runChecked('pkg-config', ['--libs', 'fuse3'])).stdout.trim().split(/\s+/).filter(Boolean);
-  return compileCached({ source: CUTFS_SOURCE, cacheDir: '/var/tmp/vdsm-ts-cutfs', suffix: '', cflags: ['-O2', '-Wall', ...cflags], libs });
+  return compileCached({
+    source: CUTFS_SOURCE,
+    cacheDir: '/var/tmp/vdsm-ts-cutfs',
+    suffix: '',
+    cflags: ['-O2', '-Wall', ...cflags],
+    libs,
+  });
 }
 
 /** Decodes mountinfo's octal escapes (\040 for a space, ...). */
@@ -62,7 +76,8 @@ function fuseMountIds(pid: number | 'self', mountpoint: string): string[] {
   for (const line of text.split('\n')) {
     const [before, after] = line.split(' - ');
     const fields = before?.split(' ') ?? [];
-    if (fields[4] !== undefined && unescapeMountinfo(fields[4]) === mountpoint && after?.startsWith('fuse')) ids.push(fields[0]!);
+    if (fields[4] !== undefined && unescapeMountinfo(fields[4]) === mountpoint && after?.startsWith('fuse'))
+      ids.push(fields[0]!);
   }
   return ids;
 }
@@ -90,11 +105,19 @@ export async function mountCutfs(backing: string, mountpoint: string, opts: CutM
   const binary = realpathSync(await buildCutfs());
   const target = realpathSync(mountpoint);
   const earlierMounts = new Set(fuseMountIds('self', target));
-  const argv = [binary, realpathSync(backing), target, '-o', 'allow_other,default_permissions,fsname=cutfs,subtype=cutfs'];
+  const argv = [
+    binary,
+    realpathSync(backing),
+    target,
+    '-o',
+    'allow_other,default_permissions,fsname=cutfs,subtype=cutfs',
+  ];
   const child = opts.spawn ? opts.spawn(argv) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
 
   let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-4000);
+  });
   const { exited: reaped, done: childExited } = exitOf(child);
   const top = child.pid === undefined ? undefined : processRef(child.pid);
 
@@ -125,7 +148,10 @@ export async function mountCutfs(backing: string, mountpoint: string, opts: CutM
     signal(sig);
     const deadline = Date.now() + SWITCH_TIMEOUT_MS;
     for (let i = 0; i < SWITCH_TIMEOUT_MS; i++) {
-      const code = await stat(target).then(() => undefined, (err: NodeJS.ErrnoException) => err.code);
+      const code = await stat(target).then(
+        () => undefined,
+        (err: NodeJS.ErrnoException) => err.code,
+      );
       if (code === wanted) return;
       if (Date.now() >= deadline) break;
       await sleep(1);
@@ -147,7 +173,8 @@ export async function mountCutfs(backing: string, mountpoint: string, opts: CutM
         if (top && top.pid !== cutfs.pid) await killAll([top]);
         await settledWithin(reaped, 5_000);
         // Only if fusermount3 could not see it (another mount namespace) and the daemon was killed.
-        if (fuseMountIds('self', target).some((id) => !earlierMounts.has(id))) await runCommand('umount', ['-l', target], { timeoutMs: 5_000 });
+        if (fuseMountIds('self', target).some((id) => !earlierMounts.has(id)))
+          await runCommand('umount', ['-l', target], { timeoutMs: 5_000 });
       })();
       return unmounting;
     },

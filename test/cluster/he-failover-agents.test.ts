@@ -14,7 +14,10 @@ describe('hosted-engine HA on three real hosts: the faults the agents decide', (
   it('starts the engine VM on exactly one host', async () => {
     const host = await bed.settled();
     const s = await bed.c.hostedEngine(host, ['--vm-status', '--json']);
-    const status = JSON.parse(s.stdout) as Record<string, { 'engine-status'?: { vm: string; health: string }; score?: number }>;
+    const status = JSON.parse(s.stdout) as Record<
+      string,
+      { 'engine-status'?: { vm: string; health: string }; score?: number }
+    >;
     expect(status[String(host)]?.['engine-status']).toMatchObject({ vm: 'up', health: 'good' });
     expect((await bed.c.broker(host)).lockspace).toEqual({ joined: true, error: null });
   }, 150_000);
@@ -31,16 +34,30 @@ describe('hosted-engine HA on three real hosts: the faults the agents decide', (
   // The engine VM runs on, but nobody reaches a healthy engine: the agent stops it (the VM must first go away),
   // and a new instance comes up healthy.
   for (const t of [
-    { title: 'engine service down (bad health): the engine VM is restarted and healthy again', scenario: 'engine service down', gone: 'the unhealthy engine VM stopped', fault: () => bed.c.faults.engineService(false) },
-    { title: 'engine VM network down: the engine VM is restarted and reachable again', scenario: 'engine VM network down', gone: 'the unreachable engine VM stopped', fault: () => bed.c.faults.engineNetwork(false) },
+    {
+      title: 'engine service down (bad health): the engine VM is restarted and healthy again',
+      scenario: 'engine service down',
+      gone: 'the unhealthy engine VM stopped',
+      fault: () => bed.c.faults.engineService(false),
+    },
+    {
+      title: 'engine VM network down: the engine VM is restarted and reachable again',
+      scenario: 'engine VM network down',
+      gone: 'the unreachable engine VM stopped',
+      fault: () => bed.c.faults.engineNetwork(false),
+    },
   ]) {
-    it(t.title, async () => {
-      const victim = await bed.settled();
-      const at = Date.now();
-      t.fault();
-      await bed.c.until(t.gone, nowhere, 120_000);
-      await bed.recovery(t.scenario, at, victim);
-    }, 300_000);
+    it(
+      t.title,
+      async () => {
+        const victim = await bed.settled();
+        const at = Date.now();
+        t.fault();
+        await bed.c.until(t.gone, nowhere, 120_000);
+        await bed.recovery(t.scenario, at, victim);
+      },
+      300_000,
+    );
   }
 
   it('vdsmd killed (restarted 2 s later, as systemd does): the engine VM keeps running where it is', async () => {

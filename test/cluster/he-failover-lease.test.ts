@@ -17,12 +17,19 @@ describe('hosted-engine HA on three real hosts: the faults sanlock decides', () 
   it('starts the engine VM on exactly one host', async () => {
     const host = await bed.settled();
     const s = await bed.c.hostedEngine(host, ['--vm-status', '--json']);
-    const status = JSON.parse(s.stdout) as Record<string, { 'engine-status'?: { vm: string; health: string }; score?: number }>;
+    const status = JSON.parse(s.stdout) as Record<
+      string,
+      { 'engine-status'?: { vm: string; health: string }; score?: number }
+    >;
     expect(status[String(host)]?.['engine-status']).toMatchObject({ vm: 'up', health: 'good' });
     expect((await bed.c.broker(host)).lockspace).toEqual({ joined: true, error: null });
   }, 150_000);
 
-  it('sanlock refuses a second start: another host asks for the engine VM while it runs; libvirt fails to acquire the lease and one QEMU runs', () => bed.secondStart(), 240_000);
+  it(
+    'sanlock refuses a second start: another host asks for the engine VM while it runs; libvirt fails to acquire the lease and one QEMU runs',
+    () => bed.secondStart(),
+    240_000,
+  );
 
   // Unknowns expected on the victim only: its libvirtd may hang on the lost storage. They must never overlap
   // with another host running the engine VM (that sample would prove nothing): running + unknown ≤ 1 holds.
@@ -31,14 +38,32 @@ describe('hosted-engine HA on three real hosts: the faults sanlock decides', () 
     const at = Date.now();
     await bed.c.faults.cutStorage(victim);
     try {
-      await bed.c.until('the engine VM gone from the host without storage', (s) => !s.running.includes(victim) && !s.unknown.includes(victim), 60_000);
-      console.log(`he-failover-lease: storage lost: sanlock stopped the engine VM on host ${victim} after ${seconds(Date.now() - at)} s`);
-      await bed.recovery('storage lost on the running host', at, victim, { elsewhere: true, timeoutMs: 240_000, faulted: [victim] });
+      await bed.c.until(
+        'the engine VM gone from the host without storage',
+        (s) => !s.running.includes(victim) && !s.unknown.includes(victim),
+        60_000,
+      );
+      console.log(
+        `he-failover-lease: storage lost: sanlock stopped the engine VM on host ${victim} after ${seconds(Date.now() - at)} s`,
+      );
+      await bed.recovery('storage lost on the running host', at, victim, {
+        elsewhere: true,
+        timeoutMs: 240_000,
+        faulted: [victim],
+      });
     } finally {
       await bed.c.faults.restoreStorage(victim);
     }
     // The broker joins the lockspace again by itself once the storage is back.
-    await pollUntil(() => bed.c.broker(victim).then((s) => s.lockspace?.joined === true, () => false), 60_000, 500);
+    await pollUntil(
+      () =>
+        bed.c.broker(victim).then(
+          (s) => s.lockspace?.joined === true,
+          () => false,
+        ),
+      60_000,
+      500,
+    );
     expect((await bed.c.broker(victim)).lockspace?.joined).toBe(true);
   }, 400_000);
 
@@ -57,7 +82,10 @@ describe('hosted-engine HA on three real hosts: the faults sanlock decides', () 
     expect(refused.stderr).toMatch(`host ${live.id} is LIVE in the sanlock lockspace`);
     const cleaned = await bed.c.hostedEngine(survivor, ['--clean-metadata', `--host-id=${victim}`, '--force-cleanup']);
     expect(cleaned.code, cleaned.stderr).toBe(0);
-    const status = JSON.parse((await bed.c.hostedEngine(survivor, ['--vm-status', '--json'])).stdout) as Record<string, unknown>;
+    const status = JSON.parse((await bed.c.hostedEngine(survivor, ['--vm-status', '--json'])).stdout) as Record<
+      string,
+      unknown
+    >;
     expect(status[String(victim)]).toBeUndefined();
   }, 400_000);
 
@@ -66,7 +94,10 @@ describe('hosted-engine HA on three real hosts: the faults sanlock decides', () 
     const at = Date.now();
     const live = bed.c.hosts.filter((h) => !h.dead);
     const refused = await bed.c.hostedEngine(owner, ['--reinitialize-lockspace']);
-    expect([refused.code, refused.stderr.trim()]).toEqual([1, 'hosted-engine: Lockspace reinitialization is possible in global maintenance mode only']);
+    expect([refused.code, refused.stderr.trim()]).toEqual([
+      1,
+      'hosted-engine: Lockspace reinitialization is possible in global maintenance mode only',
+    ]);
     expect((await bed.c.hostedEngine(owner, ['--set-maintenance', '--mode=global'])).code).toBe(0);
     expect((await bed.c.hostedEngine(owner, ['--vm-poweroff'])).code).toBe(0);
     await bed.c.until('the engine VM off', nowhere, 30_000);
@@ -79,7 +110,15 @@ describe('hosted-engine HA on three real hosts: the faults sanlock decides', () 
     // The brokers notice that sanlock dropped them (their host-id leases were overwritten) and join again.
     const deadline = Date.now() + 90_000;
     for (const h of live) {
-      await pollUntil(() => bed.c.broker(h.id).then((s) => s.lockspace?.joined === true && s.lockspace.error === null, () => false), Math.max(0, deadline - Date.now()), 500);
+      await pollUntil(
+        () =>
+          bed.c.broker(h.id).then(
+            (s) => s.lockspace?.joined === true && s.lockspace.error === null,
+            () => false,
+          ),
+        Math.max(0, deadline - Date.now()),
+        500,
+      );
     }
     for (const h of live) bed.c.startAgent(h.id);
     expect((await bed.c.hostedEngine(owner, ['--set-maintenance', '--mode=none'])).code).toBe(0);

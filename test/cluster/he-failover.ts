@@ -21,12 +21,23 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { brokerClient } from '../../src/hosted-engine/broker/client.js';
 import { logSince, logSize } from '../support/logs.js';
 import { sleep } from '../support/wait.js';
-import { describeSafety, MAX_GAP_MS, measureRecovery, safetyProblems, settledEngine, startCluster, type Cluster, type Safety, type Sample } from './cluster.js';
+import {
+  describeSafety,
+  MAX_GAP_MS,
+  measureRecovery,
+  safetyProblems,
+  settledEngine,
+  startCluster,
+  type Cluster,
+  type Safety,
+  type Sample,
+} from './cluster.js';
 
 export const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
 /** Never seen on another host, never seen gone from `host` (unknowns are left to the safety rules). */
-export const stayedOn = (samples: Sample[], host: number) => samples.every((s) => s.running.every((h) => h === host) && (s.running.includes(host) || s.unknown.includes(host)));
+export const stayedOn = (samples: Sample[], host: number) =>
+  samples.every((s) => s.running.every((h) => h === host) && (s.running.includes(host) || s.unknown.includes(host)));
 
 export interface FailoverBed {
   /** The running bed (set once beforeAll has run). */
@@ -39,7 +50,12 @@ export interface FailoverBed {
    * Waits for recovery after a fault injected at `at`, checks the samples from the fault to the recovery (unknowns
    * expected only on `faulted`), records the row; the host where the engine VM runs then.
    */
-  recovery(scenario: string, at: number, victim: number, opts?: { elsewhere?: boolean; timeoutMs?: number; faulted?: number[] }): Promise<number>;
+  recovery(
+    scenario: string,
+    at: number,
+    victim: number,
+    opts?: { elsewhere?: boolean; timeoutMs?: number; faulted?: number[] },
+  ): Promise<number>;
   secondStart(opts?: { lease?: boolean }): Promise<void>;
   /** Registers the last test: over the whole run no sample saw the engine VM on two hosts. */
   neverTwice(): void;
@@ -66,12 +82,24 @@ export function failoverBed(name: string): FailoverBed {
     expect(safetyProblems(s), `${scenario}: the samples prove the engine VM ran on at most one host`).toEqual([]);
   }
 
-  async function recovery(scenario: string, at: number, victim: number, opts: { elsewhere?: boolean; timeoutMs?: number; faulted?: number[] } = {}): Promise<number> {
+  async function recovery(
+    scenario: string,
+    at: number,
+    victim: number,
+    opts: { elsewhere?: boolean; timeoutMs?: number; faulted?: number[] } = {},
+  ): Promise<number> {
     const r = await measureRecovery(bed.c, at, victim, { ...opts, what: scenario });
     expect(r.twice, `${scenario}: samples with the engine VM on two hosts`).toEqual([]);
     expectSafe(scenario, r.safety);
-    table.push({ scenario, up: seconds(r.upMs), healthy: seconds(r.healthyMs), outcome: `host ${victim} → host ${r.host}` });
-    console.log(`${name}: ${scenario}: Up after ${seconds(r.upMs)} s, healthy after ${seconds(r.healthyMs)} s (host ${victim} → host ${r.host})`);
+    table.push({
+      scenario,
+      up: seconds(r.upMs),
+      healthy: seconds(r.healthyMs),
+      outcome: `host ${victim} → host ${r.host}`,
+    });
+    console.log(
+      `${name}: ${scenario}: Up after ${seconds(r.upMs)} s, healthy after ${seconds(r.healthyMs)} s (host ${victim} → host ${r.host})`,
+    );
     return r.host;
   }
 
@@ -92,7 +120,10 @@ export function failoverBed(name: string): FailoverBed {
     try {
       const at = Date.now();
       const cli = await c.hostedEngine(other.id, ['--vm-start']);
-      expect([cli.code, cli.stdout.trim()], cli.stderr).toEqual([1, `The engine VM lease is held by host ${owner}: is the engine VM running there?`]);
+      expect([cli.code, cli.stdout.trim()], cli.stderr).toEqual([
+        1,
+        `The engine VM lease is held by host ${owner}: is the engine VM running there?`,
+      ]);
       const lease = await brokerClient(other.brokerSocket).call('leaseXml', {}, { timeoutMs: 10_000 });
       expect(lease).toMatch(/<lease><lockspace>hosted-engine<\/lockspace><key>engine-vm<\/key>/);
       const engineXml = readFileSync(join(c.dir, 'engine.xml'), 'utf8');
@@ -108,7 +139,11 @@ export function failoverBed(name: string): FailoverBed {
       // counted meanwhile.
       let stats: { status: string; exitMessage?: string } | undefined;
       const deadline = Date.now() + 90_000;
-      for (let i = 0; i < 300 && (stats === undefined || stats.status === 'WaitForLaunch') && Date.now() < deadline; i++) {
+      for (
+        let i = 0;
+        i < 300 && (stats === undefined || stats.status === 'WaitForLaunch') && Date.now() < deadline;
+        i++
+      ) {
         qemus.push(c.qemuProcesses());
         const r = await c.vdsmClient(other.id, ['VM', 'getStats', `vmID=${c.vmId}`]);
         if (r.code === 0) stats = (JSON.parse(r.stdout) as { status: string; exitMessage?: string }[])[0];
@@ -116,7 +151,9 @@ export function failoverBed(name: string): FailoverBed {
       }
       await sleep(1000); // a QEMU that did start would be seen by now
       qemus.push(c.qemuProcesses());
-      console.log(`${name}: second start on host ${other.id}: ${stats?.status}, ${stats?.exitMessage}; QEMUs per host, last of ${qemus.length} looks: ${JSON.stringify(qemus.at(-1))}`);
+      console.log(
+        `${name}: second start on host ${other.id}: ${stats?.status}, ${stats?.exitMessage}; QEMUs per host, last of ${qemus.length} looks: ${JSON.stringify(qemus.at(-1))}`,
+      );
       expect.soft(stats?.status, JSON.stringify(stats)).toBe('Down');
       expect.soft(stats?.exitMessage).toMatch(/Failed to acquire lock/);
       expect.soft(await logSince(libvirtdLog, logBefore)).toMatch(/ error : .*Failed to acquire lock/);
@@ -124,7 +161,12 @@ export function failoverBed(name: string): FailoverBed {
       // a moment while libvirt sets the domain up (seen in 1 of 4 looks); libvirt never reports that domain running or
       // paused there (the sampler, below), and once the start has failed no QEMU is left but the owner's.
       const one = Object.fromEntries(c.hosts.filter((h) => !h.dead).map((h) => [h.id, h.id === owner ? 1 : 0]));
-      expect.soft(qemus.filter((q) => q[owner] !== 1), 'looks without the QEMU on the owner').toEqual([]);
+      expect
+        .soft(
+          qemus.filter((q) => q[owner] !== 1),
+          'looks without the QEMU on the owner',
+        )
+        .toEqual([]);
       expect.soft(qemus.at(-1), 'QEMUs once the second start has failed').toEqual(one);
       expect.soft(stayedOn(c.samplesSince(at), owner), 'the engine VM stayed on its host alone').toBe(true);
       expectSafe('second start refused', c.safety(at));
@@ -140,14 +182,17 @@ export function failoverBed(name: string): FailoverBed {
   function neverTwice(): void {
     it('never ran the engine VM on two hosts at once', () => {
       const t = bed.c.totals();
-      console.log(`${name}: whole run: ${t.samples} samples, unknowns ${JSON.stringify(t.unknownByHost)}, libvirt unknowns settled by /proc ${JSON.stringify(t.byProcByHost)}, running + unknown > 1 in ${t.unproven} (longest run ${t.longestUnprovenMs} ms, ${t.longestUnprovenMs > MAX_GAP_MS ? 'over' : 'within'} ${MAX_GAP_MS} ms)`);
+      console.log(
+        `${name}: whole run: ${t.samples} samples, unknowns ${JSON.stringify(t.unknownByHost)}, libvirt unknowns settled by /proc ${JSON.stringify(t.byProcByHost)}, running + unknown > 1 in ${t.unproven} (longest run ${t.longestUnprovenMs} ms, ${t.longestUnprovenMs > MAX_GAP_MS ? 'over' : 'within'} ${MAX_GAP_MS} ms)`,
+      );
       expect(bed.c.maxRunning()).toBe(1);
     });
   }
 
   // A failing scenario prints what every agent and libvirtd last did: CI keeps no files.
   afterEach(({ task }) => {
-    if (task.result?.state === 'fail' && cluster) console.log(`${name}: after "${task.name}":\n${cluster.diagnose(25)}`);
+    if (task.result?.state === 'fail' && cluster)
+      console.log(`${name}: after "${task.name}":\n${cluster.diagnose(25)}`);
   });
 
   beforeAll(async () => {
@@ -157,7 +202,12 @@ export function failoverBed(name: string): FailoverBed {
   afterAll(async () => {
     await cluster?.stop();
     if (table.length) {
-      console.log([`${name}: scenario | fault → Up (s) | fault → healthy (s) | where`, ...table.map((r) => `  ${r.scenario} | ${r.up} | ${r.healthy} | ${r.outcome}`)].join('\n'));
+      console.log(
+        [
+          `${name}: scenario | fault → Up (s) | fault → healthy (s) | where`,
+          ...table.map((r) => `  ${r.scenario} | ${r.up} | ${r.healthy} | ${r.outcome}`),
+        ].join('\n'),
+      );
     }
   }, 120_000);
 

@@ -21,9 +21,19 @@ export interface CachedCompile {
  */
 export async function compileCached(c: CachedCompile): Promise<string> {
   const text = await readFile(c.source);
-  const hash = createHash('sha256').update(text).update(JSON.stringify([c.cflags, c.libs])).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(text)
+    .update(JSON.stringify([c.cflags, c.libs]))
+    .digest('hex')
+    .slice(0, 16);
   const out = join(c.cacheDir, hash + c.suffix);
-  if (await stat(out).then(() => true, () => false)) return out;
+  if (
+    await stat(out).then(
+      () => true,
+      () => false,
+    )
+  )
+    return out;
 
   await mkdir(c.cacheDir, { recursive: true, mode: 0o755 });
   const tmp = `${out}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;

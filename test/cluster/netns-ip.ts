@@ -7,7 +7,11 @@ export const IP = '/usr/sbin/ip';
 export type ExecResult = CommandResult;
 
 /** execFile with a time bound (SIGKILL); never rejects, the outcome is in `code`. Inherits our environment. */
-export function execBounded(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
+export function execBounded(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<ExecResult> {
   return runCommand(cmd, args, { timeoutMs: opts.timeoutMs, env: opts.env ?? process.env });
 }
 
@@ -26,7 +30,12 @@ export async function ipQuiet(args: string[], timeoutMs = 5000): Promise<boolean
 /** Synchronous best-effort `ip ...args` (for the process 'exit' handler). */
 export function ipSync(args: string[], timeoutMs = 2000): string {
   try {
-    return execFileSync(IP, args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return execFileSync(IP, args, {
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch {
     return '';
   }

@@ -48,7 +48,9 @@ export function removeRecord(bed: Pick<BedRecord, 'ownerPid' | 'tag'>): void {
 
 /** SIGKILL whatever still runs inside `ns` (only ever called for namespaces of our test beds). */
 export async function killInside(ns: string): Promise<number[]> {
-  const pids = parsePids((await execBounded(IP, ['netns', 'pids', ns], { timeoutMs: 5000 })).stdout).filter((p) => p !== process.pid);
+  const pids = parsePids((await execBounded(IP, ['netns', 'pids', ns], { timeoutMs: 5000 })).stdout).filter(
+    (p) => p !== process.pid,
+  );
   for (const p of pids) signal(p, 'SIGKILL');
   if (pids.length) await waitGone(pids, 2000);
   return pids;

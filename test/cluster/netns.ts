@@ -138,7 +138,8 @@ async function waitLinkUp(ns: string, dev: string, timeoutMs = 3000): Promise<vo
 
 export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork> {
   const n = opts.hosts;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) throw new Error(`hosts must be an integer 1..${MAX_HOSTS}, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS)
+    throw new Error(`hosts must be an integer 1..${MAX_HOSTS}, got ${n}`);
   if (process.getuid?.() !== 0) throw new Error('startNetwork needs root (network namespaces)');
   await reapStaleBeds();
 
@@ -164,7 +165,10 @@ export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       try {
-        await stopPids([...children].map((c) => c.pid).filter((p): p is number => !!p && alive(p)), 1000);
+        await stopPids(
+          [...children].map((c) => c.pid).filter((p): p is number => !!p && alive(p)),
+          1000,
+        );
         await destroyBed(bed.namespaces, bed.subnet || undefined);
         removeRecord(bed);
       } catch {
@@ -185,7 +189,9 @@ export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork
   }
   const gateway = `${prefix}.${GATEWAY_OCTET}`;
   const engineIp = `${prefix}.${ENGINE_OCTET}`;
-  const hosts: NetHost[] = bed.namespaces.slice(0, n).map((ns, i) => ({ id: i + 1, ns, ip: `${prefix}.${i + 1}`, ifname: HOST_IF }));
+  const hosts: NetHost[] = bed.namespaces
+    .slice(0, n)
+    .map((ns, i) => ({ id: i + 1, ns, ip: `${prefix}.${i + 1}`, ifname: HOST_IF }));
   try {
     await createSwitch(switchNs, gateway);
     await Promise.all(hosts.map((h) => createHost(switchNs, h, gateway)));
@@ -205,7 +211,9 @@ export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork
     return h;
   };
   const forgetEngineMac = async (): Promise<void> => {
-    await Promise.all([switchNs, ...hosts.map((h) => h.ns)].map((ns) => ipQuiet(['-n', ns, 'neigh', 'flush', 'to', engineIp])));
+    await Promise.all(
+      [switchNs, ...hosts.map((h) => h.ns)].map((ns) => ipQuiet(['-n', ns, 'neigh', 'flush', 'to', engineIp])),
+    );
   };
 
   return {
@@ -219,14 +227,20 @@ export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork
 
     exec: (ns, argv, o = {}) => {
       checkNs(ns);
-      return execBounded(IP, ['netns', 'exec', ns, ...argv], { timeoutMs: o.timeoutMs ?? 10_000, env: { ...process.env, ...o.env } });
+      return execBounded(IP, ['netns', 'exec', ns, ...argv], {
+        timeoutMs: o.timeoutMs ?? 10_000,
+        env: { ...process.env, ...o.env },
+      });
     },
 
     spawnIn: (ns, argv, o = {}) => {
       checkNs(ns);
       const out = o.stdout ? openSync(o.stdout, 'a', 0o644) : undefined;
       try {
-        const child = spawn(IP, ['netns', 'exec', ns, ...argv], { env: { ...process.env, ...o.env }, stdio: ['ignore', out ?? 'ignore', out ?? 'ignore'] });
+        const child = spawn(IP, ['netns', 'exec', ns, ...argv], {
+          env: { ...process.env, ...o.env },
+          stdio: ['ignore', out ?? 'ignore', out ?? 'ignore'],
+        });
         child.on('error', () => undefined); // visible through exitCode
         children.add(child);
         child.once('exit', () => children.delete(child));
@@ -250,7 +264,11 @@ export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork
       // ARP entries left INCOMPLETE/FAILED by traffic during the cut would only be retried at the next
       // probe timer (up to ~1 s later): forget them so the first packet resolves at once
       await ipQuiet(['-n', h.ns, 'neigh', 'flush', 'dev', h.ifname]);
-      await Promise.all([switchNs, ...hosts.filter((o) => o !== h).map((o) => o.ns)].map((ns) => ipQuiet(['-n', ns, 'neigh', 'flush', 'to', h.ip])));
+      await Promise.all(
+        [switchNs, ...hosts.filter((o) => o !== h).map((o) => o.ns)].map((ns) =>
+          ipQuiet(['-n', ns, 'neigh', 'flush', 'to', h.ip]),
+        ),
+      );
     },
 
     addEngineAddress: async (id) => {

@@ -107,7 +107,8 @@ export async function startSanlock(opts: SanlockOptions): Promise<SanlockDaemon>
   for (let i = 0; ; i++) {
     if (childExited()) return cleanupFailedStart('exited at start');
     if ((await client(['status'], 2_000)).code === 0) break;
-    if (Date.now() > deadline || i > 100) return cleanupFailedStart('did not answer `sanlock client status` within 5 s');
+    if (Date.now() > deadline || i > 100)
+      return cleanupFailedStart('did not answer `sanlock client status` within 5 s');
     await sleep(50);
   }
 
@@ -147,7 +148,9 @@ export async function startSanlock(opts: SanlockOptions): Promise<SanlockDaemon>
 }
 
 function sanlockUser(): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('sanlock:'));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('sanlock:'));
   const [, , uid, gid] = line?.split(':') ?? [];
   if (uid === undefined || gid === undefined) throw new Error('no user sanlock in /etc/passwd');
   return { uid: Number(uid), gid: Number(gid) };
@@ -176,8 +179,14 @@ export async function initLeaseFile(path: string, layout: LeaseFileLayout): Prom
   const { uid, gid } = sanlockUser();
   await chown(path, uid, gid);
   chmodSync(path, 0o660);
-  await runChecked('sanlock', ['direct', 'init', '-o', String(layout.ioTimeout), '-s', `${layout.lockspace}:0:${path}:0`], { timeoutMs: 30_000 });
+  await runChecked(
+    'sanlock',
+    ['direct', 'init', '-o', String(layout.ioTimeout), '-s', `${layout.lockspace}:0:${path}:0`],
+    { timeoutMs: 30_000 },
+  );
   for (const r of layout.resources) {
-    await runChecked('sanlock', ['direct', 'init', '-r', `${layout.lockspace}:${r.name}:${path}:${r.offset}`], { timeoutMs: 30_000 });
+    await runChecked('sanlock', ['direct', 'init', '-r', `${layout.lockspace}:${r.name}:${path}:${r.offset}`], {
+      timeoutMs: 30_000,
+    });
   }
 }

@@ -36,7 +36,9 @@ async function netnsOf(pid: number): Promise<string> {
   return (await execBounded(IP, ['netns', 'identify', String(pid)], { timeoutMs: 5000 })).stdout.trim();
 }
 
-describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${IP}, Debian iproute2)`, !existsSync(IP)))('cluster test bed network (netns)', () => {
+describe.skipIf(
+  missing('root (network namespaces)', !isRoot) || missing(`ip (${IP}, Debian iproute2)`, !existsSync(IP)),
+)('cluster test bed network (netns)', () => {
   let net: TestNetwork;
   let scratch: string;
   let h1: NetHost, h2: NetHost, h3: NetHost;
@@ -45,7 +47,9 @@ describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${
     scratch = mkdtempSync(join(tmpdir(), 'vdsm-testbed-net-'));
     const t0 = Date.now();
     net = await startNetwork({ hosts: 3 });
-    console.log(`testbed-net: startNetwork(3 hosts) ${Date.now() - t0} ms, subnet ${net.subnet}, namespaces ${net.nsPrefix}*`);
+    console.log(
+      `testbed-net: startNetwork(3 hosts) ${Date.now() - t0} ms, subnet ${net.subnet}, namespaces ${net.nsPrefix}*`,
+    );
     [h1, h2, h3] = net.hosts as [NetHost, NetHost, NetHost];
   });
 
@@ -80,18 +84,26 @@ describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${
     t = Date.now();
     expect((await ping(h1, h2.ip)).code).toBe(0);
     expect((await ping(h2, net.gateway)).code).toBe(0);
-    console.log(`testbed-net: 2 pings ${pingMs} ms, cut ${cutMs} ms, restore ${restoreMs} ms, 2 pings after restore ${Date.now() - t} ms`);
+    console.log(
+      `testbed-net: 2 pings ${pingMs} ms, cut ${cutMs} ms, restore ${restoreMs} ms, 2 pings after restore ${Date.now() - t} ms`,
+    );
   });
 
   it('moves the engine address between hosts', async () => {
     const serve = async (host: NetHost) => {
       const log = join(scratch, `server-h${host.id}.log`);
-      const child = net.spawnIn(host.ns, [process.execPath, '-e', SERVER_JS, net.engineIp, String(ENGINE_PORT), `h${host.id}`], { stdout: log });
+      const child = net.spawnIn(
+        host.ns,
+        [process.execPath, '-e', SERVER_JS, net.engineIp, String(ENGINE_PORT), `h${host.id}`],
+        { stdout: log },
+      );
       await waitForLog(log, /^listening$/m, 5000, `the engine server on host ${host.id}`, { everyMs: 20 });
       return child;
     };
     const askEngine = async (from: NetHost) => {
-      const r = await net.exec(from.ns, [process.execPath, '-e', CLIENT_JS, net.engineIp, String(ENGINE_PORT)], { timeoutMs: 5000 });
+      const r = await net.exec(from.ns, [process.execPath, '-e', CLIENT_JS, net.engineIp, String(ENGINE_PORT)], {
+        timeoutMs: 5000,
+      });
       return r.code === 0 ? r.stdout.trim() : `error ${r.code}: ${r.stderr.trim()}`;
     };
 
@@ -115,7 +127,10 @@ describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${
     console.log(`testbed-net: engine address + server up on host2 ${upOn2Ms} ms, moved to host1 ${moveMs} ms`);
   });
 
-  it.skipIf(missing('libvirtd (/usr/sbin/libvirtd, Debian libvirt-daemon-system)', !existsSync('/usr/sbin/libvirtd')) || missing(TINY_GUEST_WHAT, tinyGuestMissing()))('runs libvirtd and its QEMU inside host1\'s namespace', async () => {
+  it.skipIf(
+    missing('libvirtd (/usr/sbin/libvirtd, Debian libvirt-daemon-system)', !existsSync('/usr/sbin/libvirtd')) ||
+      missing(TINY_GUEST_WHAT, tinyGuestMissing()),
+  )("runs libvirtd and its QEMU inside host1's namespace", async () => {
     let lv: Libvirtd | undefined;
     try {
       const t0 = Date.now();
@@ -128,7 +143,16 @@ describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${
 
       const name = `tiny-net-${process.pid}`;
       const xmlFile = join(lv.dir, `${name}.xml`);
-      writeFileSync(xmlFile, tinyDomainXml({ name, uuid: randomUUID(), kernel: guest.kernel, initrd: guest.initrd, consoleLog: join(lv.dir, `${name}.console.log`) }));
+      writeFileSync(
+        xmlFile,
+        tinyDomainXml({
+          name,
+          uuid: randomUUID(),
+          kernel: guest.kernel,
+          initrd: guest.initrd,
+          consoleLog: join(lv.dir, `${name}.console.log`),
+        }),
+      );
       let t = Date.now();
       await lv.virsh(['create', xmlFile]);
       const createMs = Date.now() - t;
@@ -140,7 +164,9 @@ describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${
       const destroyMs = Date.now() - t;
       t = Date.now();
       await lv.stop();
-      console.log(`testbed-net: tinyGuest+startLibvirtd(netns) ${setupMs} ms, virsh create ${createMs} ms, destroy ${destroyMs} ms, libvirtd stop ${Date.now() - t} ms`);
+      console.log(
+        `testbed-net: tinyGuest+startLibvirtd(netns) ${setupMs} ms, virsh create ${createMs} ms, destroy ${destroyMs} ms, libvirtd stop ${Date.now() - t} ms`,
+      );
     } finally {
       await lv?.stop();
     }
@@ -150,7 +176,9 @@ describe.skipIf(missing('root (network namespaces)', !isRoot) || missing(`ip (${
     const t = Date.now();
     await net.stop();
     const stopMs = Date.now() - t;
-    const left = (await execBounded(IP, ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(net.nsPrefix));
+    const left = (await execBounded(IP, ['netns', 'list'])).stdout
+      .split('\n')
+      .filter((l) => l.startsWith(net.nsPrefix));
     expect(left).toEqual([]);
     expect((await execBounded(IP, ['route', 'show', net.subnet])).stdout.trim()).toBe('');
     await net.stop(); // idempotent

@@ -55,7 +55,10 @@ async function sanlockHost(name: string): Promise<SanlockDaemon> {
 
 /** Starts `argv` as our child; the cleanup SIGKILLs it by pid and reaps it. */
 function startChild(argv: string[], env: Record<string, string>): { child: ChildProcess; exited: Promise<number> } {
-  const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: 'ignore' });
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    stdio: 'ignore',
+  });
   const exited = new Promise<number>((resolve) => child.once('exit', () => resolve(Date.now())));
   const ref = child.pid === undefined ? undefined : processRef(child.pid);
   cleanups.push(async () => {
@@ -117,9 +120,13 @@ describe.skipIf(cannotRun)('test bed shared storage', () => {
     const out = join(backing, '..', 'read-back');
     await writeFile(src, Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 7) % 251)));
 
-    const write = await runCommand('dd', [`if=${src}`, `of=${join(mountA, 'direct')}`, 'bs=4096', 'oflag=direct'], { timeoutMs: 10_000 });
+    const write = await runCommand('dd', [`if=${src}`, `of=${join(mountA, 'direct')}`, 'bs=4096', 'oflag=direct'], {
+      timeoutMs: 10_000,
+    });
     expect(write.code, write.stderr).toBe(0);
-    const read = await runCommand('dd', [`if=${join(mountB, 'direct')}`, `of=${out}`, 'bs=512', 'iflag=direct'], { timeoutMs: 10_000 });
+    const read = await runCommand('dd', [`if=${join(mountB, 'direct')}`, `of=${out}`, 'bs=512', 'iflag=direct'], {
+      timeoutMs: 10_000,
+    });
     expect(read.code, read.stderr).toBe(0);
     expect((await readFile(out)).equals(await readFile(src))).toBe(true);
   });
@@ -128,7 +135,8 @@ describe.skipIf(cannotRun)('test bed shared storage', () => {
     const d = await sanlockHost('hostK');
     expect((await d.client(['status'])).stdout).toContain('daemon hostK');
     const procs = [processRef(d.pid), d.helperPid === undefined ? undefined : processRef(d.helperPid)];
-    if (procs[0] === undefined || procs[1] === undefined) throw new Error(`daemon or helper not found: ${JSON.stringify(procs)}`);
+    if (procs[0] === undefined || procs[1] === undefined)
+      throw new Error(`daemon or helper not found: ${JSON.stringify(procs)}`);
     await d.kill();
     expect(procs.map((p) => p && isRunning(p))).toEqual([false, false]);
     expect(existsSync(`/proc/${d.pid}`), 'the daemon is reaped').toBe(false);
@@ -137,57 +145,66 @@ describe.skipIf(cannotRun)('test bed shared storage', () => {
     expect(existsSync(d.runDir)).toBe(false);
   });
 
-  it('sanlock on cutfs: a host whose storage is cut loses its lease holder; the other host gets the lease after the dead-host time', { timeout: 150_000 }, async () => {
-    const { backing, mountA, mountB } = await scratch();
-    const [a, b] = await Promise.all([mount(backing, mountA), mount(backing, mountB)]);
-    const leasesA = join(mountA, 'leases');
-    const leasesB = join(mountB, 'leases');
-    await initLeaseFile(leasesA, { lockspace: 'LS', resources: [{ name: 'res', offset: 1 << 20 }], ioTimeout: 1 });
-    const [hostA, hostB] = await Promise.all([sanlockHost('hostA'), sanlockHost('hostB')]);
+  it(
+    'sanlock on cutfs: a host whose storage is cut loses its lease holder; the other host gets the lease after the dead-host time',
+    { timeout: 150_000 },
+    async () => {
+      const { backing, mountA, mountB } = await scratch();
+      const [a, b] = await Promise.all([mount(backing, mountA), mount(backing, mountB)]);
+      const leasesA = join(mountA, 'leases');
+      const leasesB = join(mountB, 'leases');
+      await initLeaseFile(leasesA, { lockspace: 'LS', resources: [{ name: 'res', offset: 1 << 20 }], ioTimeout: 1 });
+      const [hostA, hostB] = await Promise.all([sanlockHost('hostA'), sanlockHost('hostB')]);
 
-    const joinLockspace = async (host: SanlockDaemon, id: number, path: string) => {
-      const t0 = Date.now();
-      const r = await host.client(['add_lockspace', '-o', '1', '-s', `LS:${id}:${path}:0`], 60_000);
-      expect(r.code, r.stdout + r.stderr).toBe(0);
-      return Date.now() - t0;
-    };
-    const [joinA, joinB] = await Promise.all([joinLockspace(hostA, 1, leasesA), joinLockspace(hostB, 2, leasesB)]);
-    console.log(`add_lockspace: host A ${joinA} ms, host B ${joinB} ms`);
+      const joinLockspace = async (host: SanlockDaemon, id: number, path: string) => {
+        const t0 = Date.now();
+        const r = await host.client(['add_lockspace', '-o', '1', '-s', `LS:${id}:${path}:0`], 60_000);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        return Date.now() - t0;
+      };
+      const [joinA, joinB] = await Promise.all([joinLockspace(hostA, 1, leasesA), joinLockspace(hostB, 2, leasesB)]);
+      console.log(`add_lockspace: host A ${joinA} ms, host B ${joinB} ms`);
 
-    const holder = startChild(['sanlock', 'client', 'command', '-r', `LS:res:${leasesA}:1048576`, '-c', '/bin/sleep', '600'], hostA.env);
-    const holds = async () => (await hostA.client(['status'])).stdout.includes('r LS:res:');
-    await pollUntil(holds, 15_000, 100);
-    expect(await holds()).toBe(true);
+      const holder = startChild(
+        ['sanlock', 'client', 'command', '-r', `LS:res:${leasesA}:1048576`, '-c', '/bin/sleep', '600'],
+        hostA.env,
+      );
+      const holds = async () => (await hostA.client(['status'])).stdout.includes('r LS:res:');
+      await pollUntil(holds, 15_000, 100);
+      expect(await holds()).toBe(true);
 
-    const takeLease = () => hostB.client(['command', '-r', `LS:res:${leasesB}:1048576`, '-c', '/bin/true'], 10_000);
-    const refused = await takeLease();
-    expect(refused.code).not.toBe(0);
-    expect(refused.stdout).toContain('acquire done -243');
+      const takeLease = () => hostB.client(['command', '-r', `LS:res:${leasesB}:1048576`, '-c', '/bin/true'], 10_000);
+      const refused = await takeLease();
+      expect(refused.code).not.toBe(0);
+      expect(refused.stdout).toContain('acquire done -243');
 
-    const cutAt = Date.now();
-    await a.cut();
-    const killedAt = (await settledWithin(holder.exited, 30_000)) ? await holder.exited : 0;
-    expect(killedAt, 'host A kills its lease holder within 30 s of the cut').toBeGreaterThan(0);
-    console.log(`storage cut on host A: its lease holder (pid ${holder.child.pid}) killed after ${killedAt - cutAt} ms`);
-    expect((await readFile(leasesB)).length).toBe(2 << 20); // host B's storage still works
+      const cutAt = Date.now();
+      await a.cut();
+      const killedAt = (await settledWithin(holder.exited, 30_000)) ? await holder.exited : 0;
+      expect(killedAt, 'host A kills its lease holder within 30 s of the cut').toBeGreaterThan(0);
+      console.log(
+        `storage cut on host A: its lease holder (pid ${holder.child.pid}) killed after ${killedAt - cutAt} ms`,
+      );
+      expect((await readFile(leasesB)).length).toBe(2 << 20); // host B's storage still works
 
-    let takenAt = 0;
-    let attempts = 0;
-    while (Date.now() - cutAt < 120_000 && attempts < 150) {
-      attempts++;
-      const r = await takeLease();
-      if (r.code === 0) {
-        takenAt = Date.now();
-        break;
+      let takenAt = 0;
+      let attempts = 0;
+      while (Date.now() - cutAt < 120_000 && attempts < 150) {
+        attempts++;
+        const r = await takeLease();
+        if (r.code === 0) {
+          takenAt = Date.now();
+          break;
+        }
+        await sleep(1_000);
       }
-      await sleep(1_000);
-    }
-    expect(takenAt, 'host B gets the lease within 120 s of the cut').toBeGreaterThan(0);
-    console.log(`host B took the lease ${takenAt - cutAt} ms after the cut (${attempts} attempts)`);
-    expect(takenAt).toBeGreaterThan(killedAt);
+      expect(takenAt, 'host B gets the lease within 120 s of the cut').toBeGreaterThan(0);
+      console.log(`host B took the lease ${takenAt - cutAt} ms after the cut (${attempts} attempts)`);
+      expect(takenAt).toBeGreaterThan(killedAt);
 
-    await a.restore();
-    await Promise.all([hostA.stop(), hostB.stop()]);
-    await Promise.all([a.unmount(), b.unmount()]);
-  });
+      await a.restore();
+      await Promise.all([hostA.stop(), hostB.stop()]);
+      await Promise.all([a.unmount(), b.unmount()]);
+    },
+  );
 });

@@ -27,7 +27,10 @@ export async function runScenario(dir: string, opts: { arbitration?: boolean } =
   // Arbitration off from the first fault: every start race before it (the hosts' first start) is the startup
   // scenario's business, so the other scenarios show what their own fault needs from the lease.
   const firstFault = lines.map((l) => /^\s*at\s+(\d+)\s+fault\b/.exec(l)?.[1]).find((t) => t !== undefined);
-  const sim = new HaSimulator(undefined, opts.arbitration === false ? { noArbitrationFrom: Number(firstFault ?? 0) } : {});
+  const sim = new HaSimulator(
+    undefined,
+    opts.arbitration === false ? { noArbitrationFrom: Number(firstFault ?? 0) } : {},
+  );
   for (const raw of lines) {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) continue;

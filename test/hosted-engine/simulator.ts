@@ -114,9 +114,32 @@ export class HaSimulator {
 
   addHost(id: number): void {
     this.hosts.set(id, {
-      id, up: true, removed: false, bootAt: this.t, network: true, storage: true, storageLostAt: null, vdsmUpAt: this.t, cpuLoad: 0.1,
-      memFreeMiB: 16384, localMaintenance: false, qemu: null, downVm: null, idRenewedAt: this.t, gen: 1, inLockspace: true, agent: null,
-      agentStartAt: this.t + (id % 10), sleeper: null, ticksThisSecond: 0, score: 0, transitions: 0, burst: [], last: [], lastAt: 0, repeats: { count: 0, first: 0, last: 0 },
+      id,
+      up: true,
+      removed: false,
+      bootAt: this.t,
+      network: true,
+      storage: true,
+      storageLostAt: null,
+      vdsmUpAt: this.t,
+      cpuLoad: 0.1,
+      memFreeMiB: 16384,
+      localMaintenance: false,
+      qemu: null,
+      downVm: null,
+      idRenewedAt: this.t,
+      gen: 1,
+      inLockspace: true,
+      agent: null,
+      agentStartAt: this.t + (id % 10),
+      sleeper: null,
+      ticksThisSecond: 0,
+      score: 0,
+      transitions: 0,
+      burst: [],
+      last: [],
+      lastAt: 0,
+      repeats: { count: 0, first: 0, last: 0 },
     });
     this.note(`host${id} joins`);
   }
@@ -141,28 +164,54 @@ export class HaSimulator {
     const onOff = (w: string | undefined) => w === 'on' || w === 'down' || w === 'fail';
     this.note(`# ${words.join(' ')}`);
     switch (verb) {
-      case 'add-host': return this.addHost(Number(a));
-      case 'crash': return this.crash(this.host(Number(a)));
-      case 'boot': return this.boot(this.host(Number(a)));
-      case 'remove-host': return this.removeHost(this.host(Number(a)));
-      case 'network': this.host(Number(b)).network = !onOff(a); return;
-      case 'all-networks': for (const h of this.hosts.values()) h.network = !onOff(a); return;
+      case 'add-host':
+        return this.addHost(Number(a));
+      case 'crash':
+        return this.crash(this.host(Number(a)));
+      case 'boot':
+        return this.boot(this.host(Number(a)));
+      case 'remove-host':
+        return this.removeHost(this.host(Number(a)));
+      case 'network':
+        this.host(Number(b)).network = !onOff(a);
+        return;
+      case 'all-networks':
+        for (const h of this.hosts.values()) h.network = !onOff(a);
+        return;
       case 'storage': {
         const h = this.host(Number(b));
         h.storage = !onOff(a);
         h.storageLostAt = h.storage ? null : this.t;
         return;
       }
-      case 'vdsm-crash': this.host(Number(a)).vdsmUpAt = this.t + VDSM_RESTART_SECS; return;
-      case 'kill-vm': return this.killVm();
-      case 'engine-service': this.engineServiceOk = !onOff(a); return;
-      case 'vm-network': this.vmNetworkOk = !onOff(a); return;
-      case 'flap': this.flapEvery = Number(a); return;
-      case 'global-maintenance': this.globalMaintenance = onOff(a); return;
-      case 'local-maintenance': this.host(Number(b)).localMaintenance = onOff(a); return;
-      case 'cpu': this.host(Number(a)).cpuLoad = Number(b); return;
-      case 'mem-free': this.host(Number(a)).memFreeMiB = Number(b); return;
-      default: throw new Error(`unknown command ${words.join(' ')}`);
+      case 'vdsm-crash':
+        this.host(Number(a)).vdsmUpAt = this.t + VDSM_RESTART_SECS;
+        return;
+      case 'kill-vm':
+        return this.killVm();
+      case 'engine-service':
+        this.engineServiceOk = !onOff(a);
+        return;
+      case 'vm-network':
+        this.vmNetworkOk = !onOff(a);
+        return;
+      case 'flap':
+        this.flapEvery = Number(a);
+        return;
+      case 'global-maintenance':
+        this.globalMaintenance = onOff(a);
+        return;
+      case 'local-maintenance':
+        this.host(Number(b)).localMaintenance = onOff(a);
+        return;
+      case 'cpu':
+        this.host(Number(a)).cpuLoad = Number(b);
+        return;
+      case 'mem-free':
+        this.host(Number(a)).memFreeMiB = Number(b);
+        return;
+      default:
+        throw new Error(`unknown command ${words.join(' ')}`);
     }
   }
 
@@ -234,7 +283,8 @@ export class HaSimulator {
 
   /** What vdsm's VM.getStats tells the engine-health monitor on host h (the table in docs/hosted-engine.md). */
   private engineSeenBy(h: SimHost): EngineHealth {
-    if (this.t < h.vdsmUpAt) return { vm: 'unknown', health: 'unknown', detail: 'unknown', reason: 'failed to getVmStats' };
+    if (this.t < h.vdsmUpAt)
+      return { vm: 'unknown', health: 'unknown', detail: 'unknown', reason: 'failed to getVmStats' };
     const q = h.qemu;
     if (!q) return h.downVm ?? notHere;
     if (q.paused) return { vm: 'up', health: 'bad', detail: 'Paused', reason: 'bad vm status' };
@@ -243,7 +293,9 @@ export class HaSimulator {
     const detail = q.stopAt !== null ? 'Powering down' : 'Up';
     const flapping = this.flapEvery > 0 && Math.floor(this.t / this.flapEvery) % 2 === 1;
     const healthy = age >= ENGINE_READY_SECS && this.engineServiceOk && this.vmNetworkOk && h.network && !flapping;
-    return healthy ? { vm: 'up', health: 'good', detail } : { vm: 'up', health: 'bad', detail, reason: 'failed liveliness check' };
+    return healthy
+      ? { vm: 'up', health: 'good', detail }
+      : { vm: 'up', health: 'bad', detail, reason: 'failed liveliness check' };
   }
 
   private vdsm(h: SimHost): void {
@@ -261,13 +313,16 @@ export class HaSimulator {
         h.transitions++;
         return this.hostNote(h, `${msg} [score ${fields.score}]`);
       }
-      const extra = Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`);
+      const extra = Object.entries(fields)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${String(v)}`);
       this.hostNote(h, `${msg}${extra.length ? ` (${extra.join(' ')})` : ''}`);
     };
     const log: AgentLog = { info: line, warn: line, error: line };
     const status = (): BrokerStatus => {
       this.storage(h);
-      if (++h.ticksThisSecond > MAX_TICKS_PER_SECOND) this.fatal ??= `t=${this.t}: host${h.id}'s agent ticks without waiting`;
+      if (++h.ticksThisSecond > MAX_TICKS_PER_SECOND)
+        this.fatal ??= `t=${this.t}: host${h.id}'s agent ticks without waiting`;
       return {
         hostId: h.id,
         globalMaintenance: this.globalMaintenance,
@@ -309,7 +364,8 @@ export class HaSimulator {
       },
       writeBlock: async (block) => {
         this.storage(h);
-        if (!block.stopped && (block.score === 0) !== (h.score === 0) && h.transitions === 0) this.hostNote(h, `score ${h.score} -> ${block.score}`);
+        if (!block.stopped && (block.score === 0) !== (h.score === 0) && h.transitions === 0)
+          this.hostNote(h, `score ${h.score} -> ${block.score}`);
         h.score = block.score;
         h.transitions = 0;
         this.slots.set(h.id, { ...block });
@@ -318,7 +374,8 @@ export class HaSimulator {
       confirmLeaseHold: async () => !this.arbitration || this.leaseHolder()?.hostId === h.id,
       releaseLeaseAfterStop: async () => {
         // sanlock: nothing to do, qemu holds the lease. Worth a line only when this host does hold it.
-        if (this.arbitration && this.leaseHolder()?.hostId === h.id) this.hostNote(h, 'releases the engine VM lease while its qemu holds it');
+        if (this.arbitration && this.leaseHolder()?.hostId === h.id)
+          this.hostNote(h, 'releases the engine VM lease while its qemu holds it');
       },
       prepareLeaseForStart: async () => {
         if (!this.arbitration) return true;
@@ -429,7 +486,10 @@ export class HaSimulator {
         h.ticksThisSecond = 0;
         if (!h.up || h.removed) continue;
         if (h.agentStartAt === this.t) {
-          h.agent = new HaAgent({ hostId: h.id, ha: this.cfg, engineMemMiB: 4096, shutdownDelay: STOP_SECS }, this.env(h));
+          h.agent = new HaAgent(
+            { hostId: h.id, ha: this.cfg, engineMemMiB: 4096, shutdownDelay: STOP_SECS },
+            this.env(h),
+          );
           h.agent.start();
         } else if (h.sleeper && h.sleeper.at <= this.t) {
           const { resolve } = h.sleeper;
@@ -442,8 +502,10 @@ export class HaSimulator {
       if (this.fatal) throw new Error(this.fatal);
       const running = [...this.hosts.values()].filter((h) => h.qemu);
       const r = running[0];
-      if (r && this.slots.get(r.id)?.state === 'EngineUp' && this.engineSeenBy(r).health === 'good') this.healthy.push(this.t);
-      if (running.length > 1) throw new Error(`t=${this.t}: the engine VM runs on hosts ${running.map((h) => h.id).join(' and ')}`);
+      if (r && this.slots.get(r.id)?.state === 'EngineUp' && this.engineSeenBy(r).health === 'good')
+        this.healthy.push(this.t);
+      if (running.length > 1)
+        throw new Error(`t=${this.t}: the engine VM runs on hosts ${running.map((h) => h.id).join(' and ')}`);
     }
     this.t--;
     this.flushBursts(true);

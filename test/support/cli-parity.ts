@@ -29,7 +29,8 @@ export function cliParity(name: string, kind: CliDeviceOptions['device'], login:
       return d;
     },
     // agentArgs adds SSH options that today's OpenSSH accepts (fence_apc's default `-1 -c blowfish` it refuses).
-    argv: (d: CliDevice, transport: 'telnet' | 'ssh' | 'openssh', ...rest: string[]) => agentArgs(d, transport, login, password, ...rest),
+    argv: (d: CliDevice, transport: 'telnet' | 'ssh' | 'openssh', ...rest: string[]) =>
+      agentArgs(d, transport, login, password, ...rest),
     async parity(d: CliDevice, transport: string, args: string[], reset: () => void, stdin?: string) {
       const results = [];
       for (const program of [theirAgent(name), ours]) {
@@ -37,13 +38,26 @@ export function cliParity(name: string, kind: CliDeviceOptions['device'], login:
         const before = d.transitions.length;
         const r = await runFence(program, args, stdin, 25_000);
         const transitions = d.transitions.slice(before);
-        results.push({ lines: lines(r), code: r.code, transitions, after: d.outlets.map((o) => o.on), stderr: r.stderr, ms: r.ms });
+        results.push({
+          lines: lines(r),
+          code: r.code,
+          transitions,
+          after: d.outlets.map((o) => o.on),
+          stderr: r.stderr,
+          ms: r.ms,
+        });
       }
       const [theirs, mine] = results as [(typeof results)[0], (typeof results)[0]];
       const seen = (x: typeof mine) => ({ lines: x.lines, code: x.code, transitions: x.transitions, after: x.after });
       expect(seen(mine), `ours stderr: ${mine.stderr}\ntheirs stderr: ${theirs.stderr}`).toEqual(seen(theirs));
       const action = args[args.indexOf('-o') + 1] ?? (stdin ? 'stdin' : '?');
-      timings.push({ agent: name, transport, action: `${action}${stdin ? ' (stdin)' : ''}`, theirs: theirs.ms, ours: mine.ms });
+      timings.push({
+        agent: name,
+        transport,
+        action: `${action}${stdin ? ' (stdin)' : ''}`,
+        theirs: theirs.ms,
+        ours: mine.ms,
+      });
       return { theirs, ours: mine };
     },
   };

@@ -23,7 +23,11 @@ export function ownerGone(r: OwnerRecord): boolean {
  * `dir`), or nothing for entries that are not ours. At most `max` entries are read. A record that cannot be read
  * or parsed is passed over: its owner may be writing it right now.
  */
-export function deadOwners<T extends OwnerRecord>(dir: string, recordFile: (entry: string) => string | undefined, max: number): { entry: string; record: T }[] {
+export function deadOwners<T extends OwnerRecord>(
+  dir: string,
+  recordFile: (entry: string) => string | undefined,
+  max: number,
+): { entry: string; record: T }[] {
   let entries: string[];
   try {
     entries = readdirSync(dir);

@@ -34,7 +34,10 @@ export class EngineClient {
         clearTimeout(timer);
         engine.connected = frame;
         stomp.subscribe('jms.queue.events', (m) => engine.onMessage(m, true), { id: randomUUID(), ack: 'auto' });
-        stomp.subscribe('jms.topic.vdsm_responses', (m) => engine.onMessage(m, false), { id: randomUUID(), ack: 'auto' });
+        stomp.subscribe('jms.topic.vdsm_responses', (m) => engine.onMessage(m, false), {
+          id: randomUUID(),
+          ack: 'auto',
+        });
         resolve();
       };
       stomp.onWebSocketClose = () => reject(new Error('engine client: connection closed'));

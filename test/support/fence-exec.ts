@@ -29,7 +29,13 @@ export const clusterLabsEnv = (): NodeJS.ProcessEnv => ({ ...process.env, LANG: 
  * environment unless `env` is given. Never rejects: an agent that cannot be started has code null and says why on
  * stderr.
  */
-export function runFence(program: string, args: string[], stdin?: string, timeoutMs = 30_000, env: NodeJS.ProcessEnv = { PATH: process.env.PATH }): Promise<FenceResult> {
+export function runFence(
+  program: string,
+  args: string[],
+  stdin?: string,
+  timeoutMs = 30_000,
+  env: NodeJS.ProcessEnv = { PATH: process.env.PATH },
+): Promise<FenceResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
@@ -40,7 +46,13 @@ export function runFence(program: string, args: string[], stdin?: string, timeou
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
-      resolve({ code: null, signal: null, stdout, stderr: `${stderr}spawn failed: ${err.message}`, ms: performance.now() - started });
+      resolve({
+        code: null,
+        signal: null,
+        stdout,
+        stderr: `${stderr}spawn failed: ${err.message}`,
+        ms: performance.now() - started,
+      });
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -57,7 +69,10 @@ export const lines = (r: FenceResult) => r.stdout.split('\n').filter((l) => l.tr
 /** Metadata as a comparable table: (attributes, getopt, type, default, choices) per parameter, in document order. */
 export function parameterTable(xml: string) {
   return [...xml.matchAll(/<parameter (.*?)<\/parameter>/gs)].map(([block]) => {
-    const attrs = /<parameter ([^>]*)>/.exec(block)![1]!.match(/(\w+)="([^"]*)"/g)!.sort();
+    const attrs = /<parameter ([^>]*)>/
+      .exec(block)![1]!
+      .match(/(\w+)="([^"]*)"/g)!
+      .sort();
     const content = /<content ([^>]*?)\/?>/.exec(block)![1]!;
     return {
       attrs,

@@ -7,7 +7,11 @@ export { type FenceResult, lines, ourAgent, parameterTable, runFence, theirAgent
  * Our agent's metadata against ClusterLabs' under one name: ours exits 0, has the same parameter table and names
  * itself. Returns both documents for the checks a test adds.
  */
-export async function expectMetadataParity(name: string, ours = ourAgent(name), theirs = theirAgent(name)): Promise<{ theirs: string; ours: string }> {
+export async function expectMetadataParity(
+  name: string,
+  ours = ourAgent(name),
+  theirs = theirAgent(name),
+): Promise<{ theirs: string; ours: string }> {
   const [t, o] = await Promise.all([runFence(theirs, ['-o', 'metadata']), runFence(ours, ['-o', 'metadata'])]);
   expect(o.code).toBe(0);
   expect(parameterTable(o.stdout)).toEqual(parameterTable(t.stdout));

@@ -41,7 +41,13 @@ export async function logSince(path: string, offset: number): Promise<string> {
  * Waits (bounded) until the log file matches `re`; gives up early once `running` (the writer) says false. The
  * error shows the file's end.
  */
-export async function waitForLog(path: string, re: RegExp, timeoutMs: number, what: string, opts: { everyMs?: number; running?: () => boolean } = {}): Promise<void> {
+export async function waitForLog(
+  path: string,
+  re: RegExp,
+  timeoutMs: number,
+  what: string,
+  opts: { everyMs?: number; running?: () => boolean } = {},
+): Promise<void> {
   const seen = () => {
     let text = '';
     try {
@@ -57,6 +63,8 @@ export async function waitForLog(path: string, re: RegExp, timeoutMs: number, wh
     await waitFor(what, seen, timeoutMs, opts.everyMs ?? 50);
   } catch (err) {
     const tail = logTail(path);
-    throw new Error(`${(err as Error).message}: ${tail ? `${path} ends:\n${tail}` : `${path} is empty or missing`}`, { cause: err });
+    throw new Error(`${(err as Error).message}: ${tail ? `${path} ends:\n${tail}` : `${path} is empty or missing`}`, {
+      cause: err,
+    });
   }
 }

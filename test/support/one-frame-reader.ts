@@ -24,7 +24,21 @@ import { sleep, waitFor, Wakeup } from './wait.js';
 
 const BUFFER_SIZE = 1024;
 const SELECT_TIMEOUT_MS = 1000;
-const COMMANDS = new Set(['SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT', 'CONNECT', 'RECEIPT', 'CONNECTED', 'ERROR', 'ACK', 'MESSAGE']);
+const COMMANDS = new Set([
+  'SEND',
+  'SUBSCRIBE',
+  'UNSUBSCRIBE',
+  'BEGIN',
+  'COMMIT',
+  'ABORT',
+  'DISCONNECT',
+  'CONNECT',
+  'RECEIPT',
+  'CONNECTED',
+  'ERROR',
+  'ACK',
+  'MESSAGE',
+]);
 
 export interface DeliveredFrame {
   command: string;
@@ -59,7 +73,8 @@ function parse(bytes: Buffer): JavaMessage | null {
   while (lines[line]!.length === 0) line++;
   if (lines.length - line <= 2) return null;
   const command = lines[line]!.replaceAll('\0', '');
-  if (!COMMANDS.has(command)) throw new ClientError(`Unrecognized message received (${JSON.stringify(command.slice(0, 20))})`);
+  if (!COMMANDS.has(command))
+    throw new ClientError(`Unrecognized message received (${JSON.stringify(command.slice(0, 20))})`);
   const headers = new Map<string, string>();
   line++;
   for (let current = lines[line]; current!.length > 0; current = lines[++line]) {
@@ -142,7 +157,9 @@ export class OneFramePerReadClient {
     try {
       await waitFor('the frames waited for', done, timeoutMs, 50, this.deliveries);
     } catch {
-      throw new Error(`not done after ${timeoutMs} ms: ${this.framesArrived} frames arrived, ${this.delivered.length} delivered, ${this.stranded.length} stranded; errors: ${this.errors.join('; ') || 'none'}; delivered: ${this.delivered.map((f) => f.body.trim().slice(0, 120) || f.command).join(' | ')}`);
+      throw new Error(
+        `not done after ${timeoutMs} ms: ${this.framesArrived} frames arrived, ${this.delivered.length} delivered, ${this.stranded.length} stranded; errors: ${this.errors.join('; ') || 'none'}; delivered: ${this.delivered.map((f) => f.body.trim().slice(0, 120) || f.command).join(' | ')}`,
+      );
     }
   }
 

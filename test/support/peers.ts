@@ -9,7 +9,10 @@ const said = new Set<string>();
 
 export function missing(what: string, isMissing: boolean): boolean {
   if (!isMissing) return false;
-  if (NO_SKIP) throw new Error(`${what} is missing: under VDSM_TS_NO_SKIP every real-peer test must run (scripts/setup.sh test installs it)`);
+  if (NO_SKIP)
+    throw new Error(
+      `${what} is missing: under VDSM_TS_NO_SKIP every real-peer test must run (scripts/setup.sh test installs it)`,
+    );
   if (!said.has(what)) {
     said.add(what);
     process.stderr.write(`skipping tests that need ${what}: it is missing here\n`);

@@ -96,7 +96,11 @@ function refsOf(procs: ReadonlyArray<number | ProcessRef>): ProcessRef[] {
  * Resolves true once none of `procs` runs any more, false after `timeoutMs`. A bare pid names the process behind
  * it when the wait starts (one already gone counts as gone), so a pid reused meanwhile is not waited for.
  */
-export async function waitGone(procs: ReadonlyArray<number | ProcessRef>, timeoutMs: number, everyMs = 50): Promise<boolean> {
+export async function waitGone(
+  procs: ReadonlyArray<number | ProcessRef>,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<boolean> {
   const refs = refsOf(procs);
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; i <= Math.ceil(timeoutMs / everyMs); i++) {
@@ -108,7 +112,11 @@ export async function waitGone(procs: ReadonlyArray<number | ProcessRef>, timeou
 }
 
 /** SIGTERM, then SIGKILL to whatever still runs after `graceMs`; true if all were gone within 2 s of that. */
-export async function stopPids(procs: ReadonlyArray<number | ProcessRef>, graceMs: number, everyMs?: number): Promise<boolean> {
+export async function stopPids(
+  procs: ReadonlyArray<number | ProcessRef>,
+  graceMs: number,
+  everyMs?: number,
+): Promise<boolean> {
   const refs = refsOf(procs);
   for (const p of refs) signalProcess(p, 'SIGTERM');
   if (await waitGone(refs, graceMs, everyMs)) return true;
@@ -120,6 +128,11 @@ export async function stopPids(procs: ReadonlyArray<number | ProcessRef>, graceM
 export async function killAll(procs: ProcessRef[], timeoutMs = 5_000): Promise<void> {
   for (const p of procs) signalProcess(p, 'SIGKILL');
   if (!(await waitGone(procs, timeoutMs))) {
-    throw new Error(`processes ${procs.filter(isRunning).map((p) => p.pid).join(', ')} survived SIGKILL for ${timeoutMs} ms`);
+    throw new Error(
+      `processes ${procs
+        .filter(isRunning)
+        .map((p) => p.pid)
+        .join(', ')} survived SIGKILL for ${timeoutMs} ms`,
+    );
   }
 }

@@ -46,7 +46,9 @@ export class RawStomp {
   static connect(port: number, tlsOptions?: tls.ConnectionOptions): Promise<RawStomp> {
     return new Promise((resolve, reject) => {
       const socket = tlsOptions
-        ? tls.connect({ host: '127.0.0.1', port, checkServerIdentity: () => undefined, ...tlsOptions }, () => resolve(new RawStomp(socket)))
+        ? tls.connect({ host: '127.0.0.1', port, checkServerIdentity: () => undefined, ...tlsOptions }, () =>
+            resolve(new RawStomp(socket)),
+          )
         : net.connect({ host: '127.0.0.1', port }, () => resolve(new RawStomp(socket)));
       socket.once('error', reject);
     });
@@ -58,7 +60,9 @@ export class RawStomp {
 
   /** A frame as the engine writes it: content-length when there is a body, NUL at the end. */
   send(command: string, headers: Record<string, string>, body = ''): void {
-    const h = Object.entries(headers).map(([k, v]) => `${k}:${v}\n`).join('');
+    const h = Object.entries(headers)
+      .map(([k, v]) => `${k}:${v}\n`)
+      .join('');
     const cl = body ? `content-length:${Buffer.byteLength(body)}\n` : '';
     this.write(`${command}\n${h}${cl}\n${body}\0`);
   }
@@ -71,7 +75,10 @@ export class RawStomp {
 
   async nextFrame(command: string, timeoutMs = 5000): Promise<Frame> {
     const ok = await this.until(() => this.frames.some((f) => f.command === command), timeoutMs);
-    if (!ok) throw new Error(`no ${command} frame (closed=${this.closed}; got ${this.frames.map((f) => f.command).join(',')})`);
+    if (!ok)
+      throw new Error(
+        `no ${command} frame (closed=${this.closed}; got ${this.frames.map((f) => f.command).join(',')})`,
+      );
     const i = this.frames.findIndex((f) => f.command === command);
     return this.frames.splice(i, 1)[0]!;
   }

@@ -21,12 +21,21 @@ export interface CommandOptions {
 export function runCommand(file: string, args: string[], opts: CommandOptions = {}): Promise<CommandResult> {
   const timeout = opts.timeoutMs ?? 10_000;
   return new Promise((resolve) => {
-    const child = execFile(file, args, { env: opts.env ?? { PATH: process.env.PATH }, timeout, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (!err) return resolve({ code: 0, stdout, stderr });
-      const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
-      const why = e.killed ? `\n[timed out after ${timeout} ms]` : typeof e.code === 'number' ? '' : `\n[${e.message}]`;
-      resolve({ code: typeof e.code === 'number' ? e.code : -1, stdout, stderr: stderr + why });
-    });
+    const child = execFile(
+      file,
+      args,
+      { env: opts.env ?? { PATH: process.env.PATH }, timeout, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (!err) return resolve({ code: 0, stdout, stderr });
+        const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
+        const why = e.killed
+          ? `\n[timed out after ${timeout} ms]`
+          : typeof e.code === 'number'
+            ? ''
+            : `\n[${e.message}]`;
+        resolve({ code: typeof e.code === 'number' ? e.code : -1, stdout, stderr: stderr + why });
+      },
+    );
     child.stdin?.on('error', () => undefined); // a command that exits without reading its input
     child.stdin?.end(opts.input);
   });
@@ -35,6 +44,7 @@ export function runCommand(file: string, args: string[], opts: CommandOptions = 
 /** Like runCommand, but throws (with the output) unless the command exits 0. */
 export async function runChecked(file: string, args: string[], opts: CommandOptions = {}): Promise<CommandResult> {
   const r = await runCommand(file, args, opts);
-  if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+  if (r.code !== 0)
+    throw new Error(`${file} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
   return r;
 }

@@ -30,6 +30,8 @@ export default class SummaryReporter implements Reporter {
     if (count.failed > 0) process.exitCode = 1;
     const file = process.env.VDSM_TS_SUMMARY_FILE;
     if (file) writeFileSync(file, JSON.stringify(count));
-    process.stdout.write(`\n${file ? 'subtotal' : 'vitest'}: ${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped\n`);
+    process.stdout.write(
+      `\n${file ? 'subtotal' : 'vitest'}: ${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped\n`,
+    );
   }
 }

@@ -42,13 +42,32 @@ export interface VdsmdStartOptions {
 /** Starts the built vdsmd as a real process on a free port and waits until it is ready. */
 export async function startVdsmdProcess(options: VdsmdStartOptions = {}): Promise<VdsmdProcess> {
   const tlsArgs = options.pki
-    ? ['--ssl', 'true', '--ssl-key', options.pki.file('vdsm-key.pem'), '--ssl-cert', options.pki.file('vdsm.pem'), '--ssl-ca', options.pki.file('ca.pem')]
+    ? [
+        '--ssl',
+        'true',
+        '--ssl-key',
+        options.pki.file('vdsm-key.pem'),
+        '--ssl-cert',
+        options.pki.file('vdsm.pem'),
+        '--ssl-ca',
+        options.pki.file('ca.pem'),
+      ]
     : ['--ssl', 'false'];
-  const child = spawn(process.execPath, [VDSMD, '--bind', '127.0.0.1', '--port', '0', ...tlsArgs, ...(options.args ?? [])], {
-    // libvirt's in-process test driver unless the test names another hypervisor.
-    env: { PATH: process.env.PATH, VDSM_CONFIG: '/dev/null', VDSM_LIBVIRT_URI: 'test:///default', VDSM_HE_CONF: '/nonexistent/hosted-engine.conf', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [VDSMD, '--bind', '127.0.0.1', '--port', '0', ...tlsArgs, ...(options.args ?? [])],
+    {
+      // libvirt's in-process test driver unless the test names another hypervisor.
+      env: {
+        PATH: process.env.PATH,
+        VDSM_CONFIG: '/dev/null',
+        VDSM_LIBVIRT_URI: 'test:///default',
+        VDSM_HE_CONF: '/nonexistent/hosted-engine.conf',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let exited = false;
   let ready = false;
@@ -64,7 +83,10 @@ export async function startVdsmdProcess(options: VdsmdStartOptions = {}): Promis
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
   let port: number;
   try {
-    port = options.readyBy === 'ping' ? await answering(child, () => exited, startTimeoutMs) : await readyLine(child, () => out, exit, options.readyLine ?? 'vdsmd ready', startTimeoutMs);
+    port =
+      options.readyBy === 'ping'
+        ? await answering(child, () => exited, startTimeoutMs)
+        : await readyLine(child, () => out, exit, options.readyLine ?? 'vdsmd ready', startTimeoutMs);
   } catch (err) {
     // A start that fails must not leave its process behind.
     await stopProcess(child, 0);
@@ -88,7 +110,13 @@ export async function startVdsmdProcess(options: VdsmdStartOptions = {}): Promis
   };
 }
 
-function readyLine(child: ChildProcess, out: () => string, exit: Promise<unknown>, line: string, timeoutMs: number): Promise<number> {
+function readyLine(
+  child: ChildProcess,
+  out: () => string,
+  exit: Promise<unknown>,
+  line: string,
+  timeoutMs: number,
+): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('vdsmd did not become ready')), timeoutMs);
     const check = () => {
@@ -106,9 +134,16 @@ function readyLine(child: ChildProcess, out: () => string, exit: Promise<unknown
 
 async function answering(child: ChildProcess, exited: () => boolean, timeoutMs: number): Promise<number> {
   const ping = { jsonrpc: '2.0', id: 'ready', method: 'Host.ping2', params: {} };
-  return waitFor('vdsmd to answer Host.ping2', async () => {
-    if (exited()) throw new Error('vdsmd exited early');
-    const port = listeningTcpPort(child.pid!);
-    return port !== undefined && (await rawCall(port, ping).catch(() => undefined))?.result === true ? port : undefined;
-  }, timeoutMs, 200);
+  return waitFor(
+    'vdsmd to answer Host.ping2',
+    async () => {
+      if (exited()) throw new Error('vdsmd exited early');
+      const port = listeningTcpPort(child.pid!);
+      return port !== undefined && (await rawCall(port, ping).catch(() => undefined))?.result === true
+        ? port
+        : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 }

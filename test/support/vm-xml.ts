@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 
 /** A small domain XML as the engine would send it (oVirt metadata, ACPI); the test driver runs it as type 'test'. */
-export function engineDomainXml(options: { uuid?: string; name?: string; acpi?: boolean; memoryMiB?: number } = {}): { uuid: string; xml: string } {
+export function engineDomainXml(options: { uuid?: string; name?: string; acpi?: boolean; memoryMiB?: number } = {}): {
+  uuid: string;
+  xml: string;
+} {
   const uuid = options.uuid ?? randomUUID();
   const name = options.name ?? `vm-${uuid.slice(0, 8)}`;
   const xml = `<?xml version="1.0" encoding="UTF-8"?>

@@ -30,7 +30,12 @@ export class Wakeup {
 type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
 
 /** The polling loop of waitFor and pollUntil: the first truthy probe, or `{ last }` when the time is up. */
-async function poll<T>(probe: () => T | Promise<T>, timeoutMs: number, everyMs: number, wakeup?: Wakeup): Promise<{ value: Truthy<T> } | { last: T }> {
+async function poll<T>(
+  probe: () => T | Promise<T>,
+  timeoutMs: number,
+  everyMs: number,
+  wakeup?: Wakeup,
+): Promise<{ value: Truthy<T> } | { last: T }> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -47,10 +52,18 @@ async function poll<T>(probe: () => T | Promise<T>, timeoutMs: number, everyMs: 
  * `timeoutMs`, naming `what` and the last value seen. Bounded in time; every round waits (`everyMs`, or until a
  * `wakeup`), so never a busy loop.
  */
-export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs: number, everyMs = 200, wakeup?: Wakeup): Promise<Truthy<T>> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  timeoutMs: number,
+  everyMs = 200,
+  wakeup?: Wakeup,
+): Promise<Truthy<T>> {
   const r = await poll(probe, timeoutMs, everyMs, wakeup);
   if ('value' in r) return r.value;
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${r.last === undefined ? '' : `; last: ${shown(r.last)}`}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${r.last === undefined ? '' : `; last: ${shown(r.last)}`}`,
+  );
 }
 
 function shown(v: unknown): string {
@@ -62,7 +75,12 @@ function shown(v: unknown): string {
 }
 
 /** Polls `pred` like waitFor, but never throws: whether it held within `timeoutMs` (for `expect(...).toBe(true)`). */
-export async function pollUntil(pred: () => boolean | Promise<boolean>, timeoutMs: number, everyMs: number, wakeup?: Wakeup): Promise<boolean> {
+export async function pollUntil(
+  pred: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs: number,
+  wakeup?: Wakeup,
+): Promise<boolean> {
   return 'value' in (await poll(pred, timeoutMs, everyMs, wakeup));
 }
 

@@ -12,17 +12,20 @@ const done = z.literal(true);
  */
 export const BROKER_METHODS = {
   status: defineMethod({
-    description: "Everything the CLI and vdsmd show, from the local agent's point of view: the whiteboard, the monitors' readings, the maintenance flags, the lockspace.",
+    description:
+      "Everything the CLI and vdsmd show, from the local agent's point of view: the whiteboard, the monitors' readings, the maintenance flags, the lockspace.",
     params: none,
     result: brokerStatus,
   }),
   whiteboard: defineMethod({
-    description: 'The shared whiteboard: global maintenance, every valid host block, and the slots that could not be read.',
+    description:
+      'The shared whiteboard: global maintenance, every valid host block, and the slots that could not be read.',
     params: none,
     result: whiteboardSnapshot,
   }),
   pulse: defineMethod({
-    description: "A short string that changes when the engine VM's state changes here or in any host's block, or global maintenance does: it wakes the agent between ticks.",
+    description:
+      "A short string that changes when the engine VM's state changes here or in any host's block, or global maintenance does: it wakes the agent between ticks.",
     params: none,
     result: z.string(),
   }),
@@ -43,7 +46,8 @@ export const BROKER_METHODS = {
     result: z.boolean(),
   }),
   setMaintenance: defineMethod({
-    description: "Sets or clears a maintenance flag: global (on the whiteboard, every host), local (vdsmd's) or local_manual (the CLI's); as upstream, the two local flags are kept apart.",
+    description:
+      "Sets or clears a maintenance flag: global (on the whiteboard, every host), local (vdsmd's) or local_manual (the CLI's); as upstream, the two local flags are kept apart.",
     params: z.object({ mode: z.enum(['global', 'local', 'local_manual']), enabled: z.boolean() }),
     result: done,
   }),
@@ -54,22 +58,26 @@ export const BROKER_METHODS = {
     result: z.boolean(),
   }),
   leaseRenew: defineMethod({
-    description: 'Whether this host holds the engine VM lease now. The file lock extends the hold as it answers; with sanlock this reads the lease on storage.',
+    description:
+      'Whether this host holds the engine VM lease now. The file lock extends the hold as it answers; with sanlock this reads the lease on storage.',
     params: none,
     result: z.boolean(),
   }),
   leaseRelease: defineMethod({
-    description: "The engine VM stopped here: the file lock gives this host's lease up; with sanlock there is nothing to do (the lease went with QEMU).",
+    description:
+      "The engine VM stopped here: the file lock gives this host's lease up; with sanlock there is nothing to do (the lease went with QEMU).",
     params: none,
     result: done,
   }),
   leaseHolder: defineMethod({
-    description: "Who holds the engine VM lease, with the holder's sanlock host state; null when nobody does or its holder is dead.",
+    description:
+      "Who holds the engine VM lease, with the holder's sanlock host state; null when nobody does or its holder is dead.",
     params: none,
     result: leaseHolder.nullable(),
   }),
   leaseXml: defineMethod({
-    description: "The `<lease>` device for the engine VM's domain XML, through which libvirt takes the lease for QEMU; null with the file lock.",
+    description:
+      "The `<lease>` device for the engine VM's domain XML, through which libvirt takes the lease for QEMU; null with the file lock.",
     params: none,
     result: z.string().nullable(),
   }),

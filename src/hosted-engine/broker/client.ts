@@ -18,7 +18,11 @@ export interface BrokerClient {
    * BrokerError (its code from BROKER_ERRORS) when the broker refuses or fails, with a plain Error when it
    * cannot be reached, does not answer in time, or answers what the schema does not allow.
    */
-  call<M extends BrokerMethodName>(method: M, params: BrokerParams<M>, options?: BrokerCallOptions): Promise<BrokerResult<M>>;
+  call<M extends BrokerMethodName>(
+    method: M,
+    params: BrokerParams<M>,
+    options?: BrokerCallOptions,
+  ): Promise<BrokerResult<M>>;
 }
 
 export function brokerClient(socketPath: string): BrokerClient {
@@ -31,7 +35,10 @@ export function brokerClient(socketPath: string): BrokerClient {
         throw err instanceof JSONRPCErrorException ? new BrokerError(err.code, err.message) : err;
       }
       const parsed = BROKER_METHODS[method].result.safeParse(answer);
-      if (!parsed.success) throw new Error(`the HA broker's answer to ${method} does not match its schema: ${describeIssues(parsed.error, '(result)')}`);
+      if (!parsed.success)
+        throw new Error(
+          `the HA broker's answer to ${method} does not match its schema: ${describeIssues(parsed.error, '(result)')}`,
+        );
       return parsed.data as BrokerResult<typeof method>;
     },
   };

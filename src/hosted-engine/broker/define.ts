@@ -13,6 +13,8 @@ export interface BrokerMethod<P extends z.ZodObject = z.ZodObject, R extends z.Z
   refuses?: readonly BrokerErrorName[];
 }
 
-export function defineMethod<P extends z.ZodObject, R extends z.ZodType>(method: BrokerMethod<P, R>): BrokerMethod<P, R> {
+export function defineMethod<P extends z.ZodObject, R extends z.ZodType>(
+  method: BrokerMethod<P, R>,
+): BrokerMethod<P, R> {
   return method;
 }

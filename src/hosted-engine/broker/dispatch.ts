@@ -9,7 +9,9 @@ import { BrokerError } from './errors.js';
 
 /** The broker's side of each catalogue method: validated params in, a result its schema accepts out. */
 export type BrokerHandlers = {
-  [M in BrokerMethodName]: (params: z.output<BrokerMethods[M]['params']>) => Promise<z.input<BrokerMethods[M]['result']>>;
+  [M in BrokerMethodName]: (
+    params: z.output<BrokerMethods[M]['params']>,
+  ) => Promise<z.input<BrokerMethods[M]['result']>>;
 };
 
 /**
@@ -25,7 +27,8 @@ export function brokerRpcServer(handlers: BrokerHandlers, log: Logger): JSONRPCS
     server.addMethod(name, async (raw: unknown) => {
       try {
         const parsed = params.safeParse(raw ?? {});
-        if (!parsed.success) throw BrokerError.of('invalidParams', `Invalid params: ${describeIssues(parsed.error, '(params)')}`);
+        if (!parsed.success)
+          throw BrokerError.of('invalidParams', `Invalid params: ${describeIssues(parsed.error, '(params)')}`);
         return await handle(parsed.data);
       } catch (err) {
         const answer = toBrokerError(err);

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { BrokerMethod } from './define.js';
 import { BROKER_ERRORS } from './errors.js';
 
-export const DOC_BEGIN = '<!-- broker methods: generated from src/hosted-engine/broker/catalogue.ts by `npm run docs` -->';
+export const DOC_BEGIN =
+  '<!-- broker methods: generated from src/hosted-engine/broker/catalogue.ts by `npm run docs` -->';
 export const DOC_END = '<!-- end of broker methods -->';
 
 interface JsonSchema {
@@ -24,16 +25,21 @@ function typeText(s: JsonSchema): string {
   if (s.type === 'array') return `${s.items ? typeText(s.items) : 'unknown'}[]`;
   if (s.type === 'object' && s.properties) {
     const required = new Set(s.required ?? []);
-    return `{ ${Object.keys(s.properties).map((k) => (required.has(k) ? k : `${k}?`)).join(', ')} }`;
+    return `{ ${Object.keys(s.properties)
+      .map((k) => (required.has(k) ? k : `${k}?`))
+      .join(', ')} }`;
   }
-  if (s.type === 'object' && typeof s.additionalProperties === 'object') return `{ [key]: ${typeText(s.additionalProperties)} }`;
+  if (s.type === 'object' && typeof s.additionalProperties === 'object')
+    return `{ [key]: ${typeText(s.additionalProperties)} }`;
   return Array.isArray(s.type) ? s.type.join(' | ') : (s.type ?? 'unknown');
 }
 
 function paramsText(method: BrokerMethod): string {
   const schema = z.toJSONSchema(method.params, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const required = new Set(schema.required ?? []);
-  const fields = Object.entries(schema.properties ?? {}).map(([k, p]) => `${k}${required.has(k) ? '' : '?'}: ${typeText(p)}`);
+  const fields = Object.entries(schema.properties ?? {}).map(
+    ([k, p]) => `${k}${required.has(k) ? '' : '?'}: ${typeText(p)}`,
+  );
   return fields.length ? `{ ${fields.join(', ')} }` : '{}';
 }
 
@@ -47,7 +53,9 @@ export function renderBrokerDoc(methods: Readonly<Record<string, BrokerMethod>>)
   for (const [name, method] of Object.entries(methods)) {
     const result = typeText(z.toJSONSchema(method.result, { io: 'output', unrepresentable: 'any' }) as JsonSchema);
     const refuses = (method.refuses ?? []).map((r) => `\`${r}\` (${BROKER_ERRORS[r].code})`);
-    out.push(`- \`${name}\` \`${paramsText(method)}\` → \`${result}\`: ${method.description}${refuses.length ? ` Refuses: ${refuses.join(', ')}.` : ''}`);
+    out.push(
+      `- \`${name}\` \`${paramsText(method)}\` → \`${result}\`: ${method.description}${refuses.length ? ` Refuses: ${refuses.join(', ')}.` : ''}`,
+    );
   }
   out.push('', 'Error codes (`BROKER_ERRORS` in `src/hosted-engine/broker/errors.ts`):', '');
   for (const [name, { code, meaning }] of Object.entries(BROKER_ERRORS)) out.push(`- ${code} \`${name}\`: ${meaning}`);
@@ -59,6 +67,7 @@ export function renderBrokerDoc(methods: Readonly<Record<string, BrokerMethod>>)
 export function spliceBrokerDoc(doc: string, section: string): string {
   const begin = doc.indexOf(DOC_BEGIN);
   const end = doc.indexOf(DOC_END);
-  if (begin < 0 || end < begin) throw new Error('docs/hosted-engine.md has no broker methods section (its markers are missing)');
+  if (begin < 0 || end < begin)
+    throw new Error('docs/hosted-engine.md has no broker methods section (its markers are missing)');
   return doc.slice(0, begin) + section + doc.slice(end + DOC_END.length);
 }

@@ -8,7 +8,10 @@ export const BROKER_ERRORS = {
   parseError: { code: JSONRPCErrorCode.ParseError, meaning: 'the line is not JSON' },
   invalidRequest: { code: JSONRPCErrorCode.InvalidRequest, meaning: 'not a JSON-RPC 2.0 request' },
   unknownMethod: { code: JSONRPCErrorCode.MethodNotFound, meaning: 'no such method in the catalogue' },
-  invalidParams: { code: JSONRPCErrorCode.InvalidParams, meaning: "the params do not match the method's schema; the message names the field" },
+  invalidParams: {
+    code: JSONRPCErrorCode.InvalidParams,
+    meaning: "the params do not match the method's schema; the message names the field",
+  },
   internal: { code: JSONRPCErrorCode.InternalError, meaning: 'an unforeseen failure; the message says which' },
   notOwnSlot: { code: 101, meaning: "a block for another host's slot: each broker writes its own host's slot only" },
   leaseHeld: { code: 102, meaning: 'the host holds the engine VM lease: it may be running the engine VM' },
@@ -16,7 +19,10 @@ export const BROKER_ERRORS = {
   uncleanBlock: { code: 104, meaning: "the host's metadata block is not from a clean stop (its agent may run)" },
   notInGlobalMaintenance: { code: 105, meaning: 'the cluster is not in global maintenance' },
   agentActive: { code: 106, meaning: "a host's agent is running (its block is not from a clean stop)" },
-  storageIo: { code: 201, meaning: 'reading or writing a file failed (the whiteboard or lease on shared storage, the local flags)' },
+  storageIo: {
+    code: 201,
+    meaning: 'reading or writing a file failed (the whiteboard or lease on shared storage, the local flags)',
+  },
   sanlockFailed: { code: 202, meaning: 'the sanlock command failed (its daemon, or the storage under the lockspace)' },
 } as const;
 

@@ -21,7 +21,9 @@ export function serveLines(server: JSONRPCServer, socketPath: string): Promise<n
         try {
           request = JSON.parse(line);
         } catch {
-          socket.write(`${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: JSONRPCErrorCode.ParseError, message: 'Parse error' } })}\n`);
+          socket.write(
+            `${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: JSONRPCErrorCode.ParseError, message: 'Parse error' } })}\n`,
+          );
           continue;
         }
         void server.receive(request as JSONRPCRequest).then((response) => {
@@ -40,7 +42,12 @@ export function serveLines(server: JSONRPCServer, socketPath: string): Promise<n
  * One request on a fresh connection, bounded in time: the broker being down or hung must never hang a caller.
  * Untyped: callers go through `brokerClient` (client.ts), which types and parses by the catalogue.
  */
-export async function requestOnce(socketPath: string, method: string, params: unknown, timeoutMs: number): Promise<unknown> {
+export async function requestOnce(
+  socketPath: string,
+  method: string,
+  params: unknown,
+  timeoutMs: number,
+): Promise<unknown> {
   const socket = net.connect(socketPath);
   socket.setEncoding('utf8');
   let buffered = '';
@@ -48,9 +55,16 @@ export async function requestOnce(socketPath: string, method: string, params: un
     socket.write(`${JSON.stringify(request)}\n`);
   });
   const done = new Promise<never>((_, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the HA broker did not answer ${method} within ${timeoutMs / 1000} s`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`the HA broker did not answer ${method} within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
     socket.once('close', () => clearTimeout(timer));
-    socket.on('error', (err) => reject(new Error(`cannot reach the HA broker at ${socketPath}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
+    socket.on('error', (err) =>
+      reject(
+        new Error(`cannot reach the HA broker at ${socketPath}: ${(err as NodeJS.ErrnoException).code ?? err.message}`),
+      ),
+    );
     socket.on('data', (chunk: string) => {
       buffered += chunk;
       let nl: number;

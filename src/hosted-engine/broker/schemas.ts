@@ -61,7 +61,10 @@ export const whiteboardSnapshot = z.object({
 export const brokerStatus = z.object({
   hostId: z.number().int(),
   ...whiteboardSnapshot.shape,
-  alive: z.array(z.number().int()).nullable().describe('host ids the local agent saw alive (itself included); null when the agent has not said so for 60 s'),
+  alive: z
+    .array(z.number().int())
+    .nullable()
+    .describe('host ids the local agent saw alive (itself included); null when the agent has not said so for 60 s'),
   localMaintenance: z.boolean(),
   readings: monitorReadings,
   lockspace: z

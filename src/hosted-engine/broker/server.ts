@@ -28,7 +28,10 @@ const LOCKSPACE_CHECK_MS = 2_000;
  * Keeps this host in the sanlock lockspace: joins at start, and again whenever sanlock dropped us (it does
  * after storage was lost for 8 × io_timeout; it does not rejoin by itself when the storage comes back).
  */
-function keepLockspace(lease: SanlockLease, log: Logger): { state(): { joined: boolean; error: string | null }; stop(): Promise<void> } {
+function keepLockspace(
+  lease: SanlockLease,
+  log: Logger,
+): { state(): { joined: boolean; error: string | null }; stop(): Promise<void> } {
   let joined = false;
   let error: string | null = null;
   let stopped = false;
@@ -83,7 +86,10 @@ export async function startBroker(conf: HeConf, deps: BrokerDeps): Promise<{ clo
   await whiteboard.ensureSize();
   const sanlock =
     conf.lock === 'sanlock'
-      ? new SanlockLease({ name: conf.sanlock.name, path: conf.lockspace, hostId: conf.hostId, ioTimeout: conf.sanlock.ioTimeout }, deps.sanlockRun)
+      ? new SanlockLease(
+          { name: conf.sanlock.name, path: conf.lockspace, hostId: conf.hostId, ioTimeout: conf.sanlock.ioTimeout },
+          deps.sanlockRun,
+        )
       : undefined;
   const lease: EngineLease = sanlock ?? new FileLease(conf.lockspace, conf.leaseTimeout * 1000);
   const lockspace = sanlock ? keepLockspace(sanlock, log) : undefined;
@@ -127,9 +133,13 @@ export async function startBroker(conf: HeConf, deps: BrokerDeps): Promise<{ clo
     {
       whiteboard: snapshot,
       putHost: async ({ block }) => {
-        if (block.hostId !== conf.hostId) throw BrokerError.of('notOwnSlot', `this broker writes slot ${conf.hostId} only, not ${block.hostId}`);
+        if (block.hostId !== conf.hostId)
+          throw BrokerError.of('notOwnSlot', `this broker writes slot ${conf.hostId} only, not ${block.hostId}`);
         // The block's timestamps are the monotonic clock (seconds since boot); the readable part shows them as dates.
-        await whiteboard.writeHost(block, Math.floor(Date.now() / 1000 - Number(process.hrtime.bigint() / 1_000_000n) / 1000));
+        await whiteboard.writeHost(
+          block,
+          Math.floor(Date.now() / 1000 - Number(process.hrtime.bigint() / 1_000_000n) / 1000),
+        );
         return true;
       },
       pushAlive: async ({ ids }) => {
@@ -179,22 +189,37 @@ export async function startBroker(conf: HeConf, deps: BrokerDeps): Promise<{ clo
         const s = await whiteboard.readAll();
         const block = s.hosts.get(hostId);
         const holder = await lease.holder();
-        if (!force && holder?.hostId === hostId) throw BrokerError.of('leaseHeld', `host ${hostId} holds the engine VM lease; it is alive`);
+        if (!force && holder?.hostId === hostId)
+          throw BrokerError.of('leaseHeld', `host ${hostId} holds the engine VM lease; it is alive`);
         const state = hostId === conf.hostId ? undefined : (await sanlock?.hostStates())?.get(hostId);
         // As upstream (which must take the host's id in the lockspace to clean it): no force cleans a live host.
-        if (state === 'LIVE' || state === 'FAIL') throw BrokerError.of('hostAlive', `host ${hostId} is ${state} in the sanlock lockspace; it may still be alive`);
-        if (!force && block && !block.stopped) throw BrokerError.of('uncleanBlock', 'Cannot clean unclean metadata block. Consider --force-cleanup.');
+        if (state === 'LIVE' || state === 'FAIL')
+          throw BrokerError.of(
+            'hostAlive',
+            `host ${hostId} is ${state} in the sanlock lockspace; it may still be alive`,
+          );
+        if (!force && block && !block.stopped)
+          throw BrokerError.of('uncleanBlock', 'Cannot clean unclean metadata block. Consider --force-cleanup.');
         await whiteboard.clearHost(hostId);
         log.warn({ hostId, force }, 'metadata block cleaned');
         return true;
       },
       resetLease: async ({ force }) => {
         const s = await whiteboard.readAll();
-        if (!force && !s.global.maintenance) throw BrokerError.of('notInGlobalMaintenance', 'Lockspace reinitialization is possible in global maintenance mode only');
-        if (!force && [...s.hosts.values()].some((b) => !b.stopped)) throw BrokerError.of('agentActive', 'Lockspace reinitialization cannot be performed with an active agent');
+        if (!force && !s.global.maintenance)
+          throw BrokerError.of(
+            'notInGlobalMaintenance',
+            'Lockspace reinitialization is possible in global maintenance mode only',
+          );
+        if (!force && [...s.hosts.values()].some((b) => !b.stopped))
+          throw BrokerError.of('agentActive', 'Lockspace reinitialization cannot be performed with an active agent');
         // Wiping the lease under a running engine VM would let a second one start (and sanlock kill the first).
         const holder = await lease.holder().catch(() => null);
-        if (!force && holder) throw BrokerError.of('leaseHeld', `Lockspace reinitialization cannot be performed while host ${holder.hostId} holds the engine VM lease`);
+        if (!force && holder)
+          throw BrokerError.of(
+            'leaseHeld',
+            `Lockspace reinitialization cannot be performed while host ${holder.hostId} holds the engine VM lease`,
+          );
         await lease.reset();
         log.warn({ force }, 'lockspace reinitialized');
         return true;

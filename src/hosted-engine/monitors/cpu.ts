@@ -27,7 +27,8 @@ export function parseProcStat(text: string): CpuTicks {
   const aggregate = lines.find((l) => /^cpu\s/.test(l));
   if (!aggregate) throw new Error('no cpu line in /proc/stat');
   const fields = aggregate.trim().split(/\s+/).slice(1, 9).map(Number);
-  if (fields.length < 4 || fields.some((n) => !Number.isFinite(n))) throw new Error(`bad cpu line in /proc/stat: ${aggregate}`);
+  if (fields.length < 4 || fields.some((n) => !Number.isFinite(n)))
+    throw new Error(`bad cpu line in /proc/stat: ${aggregate}`);
   const [user = 0, nice = 0, system = 0] = fields;
   const ncpu = lines.filter((l) => /^cpu\d+\s/.test(l)).length;
   return { busy: user + nice + system, total: fields.reduce((a, b) => a + b, 0), ncpu: Math.max(1, ncpu) };
@@ -71,7 +72,11 @@ export function createCpuMonitor(options: CpuMonitorOptions): PeriodicMonitor<nu
       let share = 0;
       if (prev) {
         try {
-          const list = await options.vdsm('VM.getStats', { vmID: options.vmId }, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS });
+          const list = await options.vdsm(
+            'VM.getStats',
+            { vmID: options.vmId },
+            { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS },
+          );
           const parsed = vmGetStats.result.safeParse(list);
           if (parsed.success) share = engineShareFromStats(parsed.data[0]!, cur.ncpu);
         } catch {

@@ -51,7 +51,13 @@ export function startMonitors(opts: MonitorOptions, extra: { log?: Logger } = {}
   const { vdsm, intervalMs } = opts;
   const log = extra.log;
   const monitors: HeMonitorSet = {
-    network: createNetworkMonitor({ test: opts.networkTest, target: opts.gateway, tcpPort: opts.tcpPort, intervalMs, log }),
+    network: createNetworkMonitor({
+      test: opts.networkTest,
+      target: opts.gateway,
+      tcpPort: opts.tcpPort,
+      intervalMs,
+      log,
+    }),
     bridge: createBridgeMonitor({ vdsm, bridge: opts.bridge, intervalMs, log }),
     memFree: createMemFreeMonitor({ vdsm, intervalMs, log }),
     cpu: createCpuMonitor({ vdsm, vmId: opts.vmId, intervalMs, log }),

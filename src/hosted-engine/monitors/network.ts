@@ -82,7 +82,9 @@ export function pingProbe(address: string, timeoutMs = 5000, signal?: AbortSigna
   args.push(address);
   return new Promise((resolve) => {
     try {
-      execFile('ping', args, { timeout: timeoutMs + 1000, killSignal: 'SIGKILL', signal, windowsHide: true }, (err) => resolve(!err));
+      execFile('ping', args, { timeout: timeoutMs + 1000, killSignal: 'SIGKILL', signal, windowsHide: true }, (err) =>
+        resolve(!err),
+      );
     } catch {
       resolve(false);
     }

@@ -30,7 +30,9 @@ export async function readProbe(path: string): Promise<void> {
   }
 }
 
-export function createStorageMonitor(options: StorageMonitorOptions): PeriodicMonitor<boolean | null> & { readonly hung: boolean } {
+export function createStorageMonitor(
+  options: StorageMonitorOptions,
+): PeriodicMonitor<boolean | null> & { readonly hung: boolean } {
   const timeout = options.timeoutMs ?? STORAGE_TIMEOUT_MS;
   let hung: Promise<unknown> | undefined;
   const monitor = new PeriodicMonitor<boolean | null>({
@@ -58,5 +60,7 @@ export function createStorageMonitor(options: StorageMonitorOptions): PeriodicMo
       return false;
     },
   });
-  return Object.defineProperty(monitor, 'hung', { get: () => hung !== undefined, enumerable: true }) as PeriodicMonitor<boolean | null> & { readonly hung: boolean };
+  return Object.defineProperty(monitor, 'hung', { get: () => hung !== undefined, enumerable: true }) as PeriodicMonitor<
+    boolean | null
+  > & { readonly hung: boolean };
 }

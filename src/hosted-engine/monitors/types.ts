@@ -1,7 +1,11 @@
 import type { EngineHealth } from '../types.js';
 
 /** How a monitor reaches vdsmd: one JSON-RPC call (VdsmClient.call fits). Rejects on RPC errors (with `code`). */
-export type VdsmCall = (method: string, params?: Record<string, unknown>, options?: { timeoutMs?: number }) => Promise<unknown>;
+export type VdsmCall = (
+  method: string,
+  params?: Record<string, unknown>,
+  options?: { timeoutMs?: number },
+) => Promise<unknown>;
 
 /** The broker's monitors' latest readings, as the agent turns them into Observations. null: no result (yet). */
 export interface MonitorReadings {

@@ -51,7 +51,12 @@ interface CommonOptions {
  * A monitor of one figure from Host.getStats; null when vdsmd cannot say (or says what the verb's schema does
  * not allow). `part` is the slice of that schema the figure comes from: the rest of the answer is not judged.
  */
-function hostStatsMonitor<P extends z.ZodType, T>(name: string, options: CommonOptions, part: P, pick: (stats: z.output<P>) => T): PeriodicMonitor<T | null> {
+function hostStatsMonitor<P extends z.ZodType, T>(
+  name: string,
+  options: CommonOptions,
+  part: P,
+  pick: (stats: z.output<P>) => T,
+): PeriodicMonitor<T | null> {
   return new PeriodicMonitor<T | null>({
     name,
     intervalMs: options.intervalMs,
@@ -59,7 +64,9 @@ function hostStatsMonitor<P extends z.ZodType, T>(name: string, options: CommonO
     log: options.log,
     onError: () => null,
     run: async () => {
-      const parsed = part.safeParse(await options.vdsm('Host.getStats', {}, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS }));
+      const parsed = part.safeParse(
+        await options.vdsm('Host.getStats', {}, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS }),
+      );
       return parsed.success ? pick(parsed.data) : null;
     },
   });
@@ -67,7 +74,12 @@ function hostStatsMonitor<P extends z.ZodType, T>(name: string, options: CommonO
 
 /** `mgmt-bridge`: Host.getStats network[bridge].state is 'up'; false when absent or not up; null when vdsmd cannot say. */
 export function createBridgeMonitor(options: CommonOptions & { bridge: string }): PeriodicMonitor<boolean | null> {
-  return hostStatsMonitor('mgmt-bridge', options, hostStatsResult.pick({ network: true }), (stats) => stats.network[options.bridge]?.state === 'up');
+  return hostStatsMonitor(
+    'mgmt-bridge',
+    options,
+    hostStatsResult.pick({ network: true }),
+    (stats) => stats.network[options.bridge]?.state === 'up',
+  );
 }
 
 /** `mem-free`: Host.getStats memFree (MiB); null when vdsmd cannot say. */
@@ -97,7 +109,12 @@ export function engineHealthNoVm(previous: KnownVm): EngineHealth {
   return { vm: previous === 'up' ? 'down_missing' : previous, health: 'bad', detail: 'unknown', reason: REASON.noVm };
 }
 
-const UP_BUT_BAD: ReadonlySet<string> = new Set([VmStatus.Paused, VmStatus.WaitForLaunch, VmStatus.RestoringState, VmStatus.PoweringUp]);
+const UP_BUT_BAD: ReadonlySet<string> = new Set([
+  VmStatus.Paused,
+  VmStatus.WaitForLaunch,
+  VmStatus.RestoringState,
+  VmStatus.PoweringUp,
+]);
 
 /**
  * The decision for one VM.getStats entry given the previous state: a verdict, or 'check-liveliness' when the
@@ -106,18 +123,27 @@ const UP_BUT_BAD: ReadonlySet<string> = new Set([VmStatus.Paused, VmStatus.WaitF
 export function engineHealthFromStats(previous: KnownVm, stats: VmStatsLike): EngineHealth | 'check-liveliness' {
   const { status } = stats;
   if (status === VmStatus.Down) {
-    if (isLockFailure(stats.exitMessage ?? '')) return { vm: 'down', health: 'bad', detail: status, reason: REASON.locked };
-    if (stats.exitReason === ExitReason.MigrationSucceeded) return { vm: 'down', health: 'bad', detail: status, reason: REASON.migrated };
+    if (isLockFailure(stats.exitMessage ?? ''))
+      return { vm: 'down', health: 'bad', detail: status, reason: REASON.locked };
+    if (stats.exitReason === ExitReason.MigrationSucceeded)
+      return { vm: 'down', health: 'bad', detail: status, reason: REASON.migrated };
   }
   if (status === VmStatus.Down || status === VmStatus.MigrationDestination) {
-    return { vm: previous === 'down' ? 'down' : 'down_unexpected', health: 'bad', detail: status, reason: REASON.badStatus };
+    return {
+      vm: previous === 'down' ? 'down' : 'down_unexpected',
+      health: 'bad',
+      detail: status,
+      reason: REASON.badStatus,
+    };
   }
   if (UP_BUT_BAD.has(status)) return { vm: 'up', health: 'bad', detail: status, reason: REASON.badStatus };
   return 'check-liveliness';
 }
 
 export function engineHealthFromLiveliness(status: string, healthy: boolean): EngineHealth {
-  return healthy ? { vm: 'up', health: 'good', detail: status } : { vm: 'up', health: 'bad', detail: status, reason: REASON.liveliness };
+  return healthy
+    ? { vm: 'up', health: 'good', detail: status }
+    : { vm: 'up', health: 'bad', detail: status, reason: REASON.liveliness };
 }
 
 export interface LivelinessResult {
@@ -127,7 +153,11 @@ export interface LivelinessResult {
 }
 
 /** GET of the engine's health page, bounded in wall time; healthy iff a 2xx answer whose body matches /DB Up/. */
-export async function checkLiveliness(url: string, timeoutMs = LIVELINESS_TIMEOUT_MS, signal?: AbortSignal): Promise<LivelinessResult> {
+export async function checkLiveliness(
+  url: string,
+  timeoutMs = LIVELINESS_TIMEOUT_MS,
+  signal?: AbortSignal,
+): Promise<LivelinessResult> {
   let target: URL;
   try {
     target = new URL(url);
@@ -148,7 +178,10 @@ export async function checkLiveliness(url: string, timeoutMs = LIVELINESS_TIMEOU
       res.on('end', () => {
         const code = res.statusCode ?? 0;
         const body = Buffer.concat(chunks).toString('utf8');
-        resolve({ healthy: code >= 200 && code < 300 && /DB Up/.test(body), detail: `HTTP ${code}: ${body.slice(0, 200)}` });
+        resolve({
+          healthy: code >= 200 && code < 300 && /DB Up/.test(body),
+          detail: `HTTP ${code}: ${body.slice(0, 200)}`,
+        });
       });
       res.on('error', (err) => resolve({ healthy: false, detail: String(err) }));
     });
@@ -177,9 +210,16 @@ export function createEngineHealthMonitor(options: EngineHealthMonitorOptions): 
     run: async (signal) => {
       let stats: VmStatsLike;
       try {
-        const list = await options.vdsm('VM.getStats', { vmID: options.vmId }, { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS });
+        const list = await options.vdsm(
+          'VM.getStats',
+          { vmID: options.vmId },
+          { timeoutMs: options.rpcTimeoutMs ?? RPC_TIMEOUT_MS },
+        );
         const parsed = vmGetStats.result.safeParse(list);
-        if (!parsed.success) throw new Error(`VM.getStats answered what its schema does not allow: ${describeIssues(parsed.error, '(answer)')}`);
+        if (!parsed.success)
+          throw new Error(
+            `VM.getStats answered what its schema does not allow: ${describeIssues(parsed.error, '(answer)')}`,
+          );
         stats = parsed.data[0]!;
       } catch (err) {
         if (rpcCode(err) === NO_SUCH_VM) {
@@ -192,8 +232,13 @@ export function createEngineHealthMonitor(options: EngineHealthMonitorOptions): 
       }
       let verdict = engineHealthFromStats(state, stats);
       if (verdict === 'check-liveliness') {
-        const live = await checkLiveliness(options.healthUrl, options.livelinessTimeoutMs ?? LIVELINESS_TIMEOUT_MS, signal);
-        if (!live.healthy) options.log?.warn({ url: options.healthUrl, detail: live.detail }, 'engine-health: bad health status');
+        const live = await checkLiveliness(
+          options.healthUrl,
+          options.livelinessTimeoutMs ?? LIVELINESS_TIMEOUT_MS,
+          signal,
+        );
+        if (!live.healthy)
+          options.log?.warn({ url: options.healthUrl, detail: live.detail }, 'engine-health: bad health status');
         verdict = engineHealthFromLiveliness(stats.status, live.healthy);
       }
       state = verdict.vm as KnownVm;

@@ -83,7 +83,8 @@ class Session {
     let any: Power = 'off';
     for (const plug of this.plugs) {
       const state = String(await this.ctx.agent.getPower(this.conn, plug, this.ctx.options)).toLowerCase();
-      if (state !== 'on' && state !== 'off') throw new FenceError('Failed: Unable to obtain correct plug status or plug is not available');
+      if (state !== 'on' && state !== 'off')
+        throw new FenceError('Failed: Unable to obtain correct plug status or plug is not available');
       if (state === 'on') any = 'on';
     }
     return any;
@@ -115,7 +116,8 @@ class Session {
       return 0;
     }
     const attempts = target === 'on' ? 1 + num(this.ctx.options, 'retry_on') : 1;
-    if (!(await this.setAndConfirm(target, attempts))) throw new FenceError(`Failed: Timed out waiting to power ${label}`);
+    if (!(await this.setAndConfirm(target, attempts)))
+      throw new FenceError(`Failed: Timed out waiting to power ${label}`);
     this.ctx.out(`Success: Powered ${label}`);
     return 0;
   }
@@ -137,7 +139,11 @@ class Session {
     return 0;
   }
 
-  private async oneShot(command: (plug: string | undefined) => Promise<boolean>, success: string, confirm?: Power): Promise<number> {
+  private async oneShot(
+    command: (plug: string | undefined) => Promise<boolean>,
+    success: string,
+    confirm?: Power,
+  ): Promise<number> {
     const attempts = 1 + num(this.ctx.options, 'retry_on');
     for (let i = 0; i < attempts; i++) {
       let accepted = true;

@@ -29,7 +29,8 @@ export interface LoadReport {
 /** Checks a plugin before it may run: its shape, and that its option table and metadata can be built. */
 export async function checkAgent(candidate: unknown): Promise<FenceAgent<unknown>> {
   const parsed = agentShape.safeParse(candidate);
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'agent'}: ${i.message}`).join('; '));
+  if (!parsed.success)
+    throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'agent'}: ${i.message}`).join('; '));
   const agent = candidate as FenceAgent<unknown>;
   await renderMetadata(agent, buildTable(agent));
   return agent;
@@ -58,7 +59,8 @@ export async function loadAgents(builtins: readonly FenceAgent<unknown>[], dropI
     try {
       files = (await readdir(dropInDir)).filter((f) => /\.m?js$/.test(f)).sort();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') report.rejected.push({ source: dropInDir, reason: (err as Error).message });
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        report.rejected.push({ source: dropInDir, reason: (err as Error).message });
     }
     for (const file of files) {
       const source = join(dropInDir, file);

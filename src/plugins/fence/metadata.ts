@@ -2,7 +2,6 @@ import type { FenceAgent } from './agent.js';
 import { newName, type OptionSpec } from './options.js';
 import type { AgentTable } from './table.js';
 
-
 function getopt(spec: OptionSpec): string {
   const long = `--${spec.long ?? spec.key}${spec.arg ? `=[${spec.arg}]` : ''}`;
   return spec.short ? `-${spec.short}, ${long}` : long;
@@ -28,8 +27,18 @@ export async function renderMetadata(agent: FenceAgent<unknown>, table: AgentTab
     if (modern === spec.key) {
       params.push({ name: spec.key, order: spec.order, spec, attrs: { ...base, '@name': spec.key } });
     } else {
-      params.push({ name: spec.key, order: spec.order, spec, attrs: { ...base, '@name': spec.key, '@deprecated': '1' } });
-      params.push({ name: modern, order: spec.order, spec, attrs: { ...base, '@name': modern, '@obsoletes': spec.key } });
+      params.push({
+        name: spec.key,
+        order: spec.order,
+        spec,
+        attrs: { ...base, '@name': spec.key, '@deprecated': '1' },
+      });
+      params.push({
+        name: modern,
+        order: spec.order,
+        spec,
+        attrs: { ...base, '@name': modern, '@obsoletes': spec.key },
+      });
     }
   }
   params.sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -55,6 +64,13 @@ export async function renderMetadata(agent: FenceAgent<unknown>, table: AgentTab
   };
   // Loaded here, not at start-up: a standalone agent's status or reboot never needs an XML library.
   const { XMLBuilder } = await import('fast-xml-parser');
-  const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', textNodeName: '#text', format: true, indentBy: '\t', suppressEmptyNode: true });
+  const builder = new XMLBuilder({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@',
+    textNodeName: '#text',
+    format: true,
+    indentBy: '\t',
+    suppressEmptyNode: true,
+  });
   return '<?xml version="1.0" ?>\n' + builder.build(doc);
 }

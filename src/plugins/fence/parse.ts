@@ -99,7 +99,8 @@ export function parseStdin(text: string, table: AgentTable): Parsed {
     if (takesValue(spec)) values[spec.key] = value;
     else if (TRUE.has(value.toLowerCase()) || value === '') values[spec.key] = spec.key === 'verbose' ? 1 : true;
     else if (FALSE.has(value.toLowerCase())) values[spec.key] = spec.key === 'verbose' ? 0 : false;
-    else warnings.push(`Parse error: Ignoring option '${name}': '${spec.secret ? '********' : value}' is not a boolean`);
+    else
+      warnings.push(`Parse error: Ignoring option '${name}': '${spec.secret ? '********' : value}' is not a boolean`);
   }
   return { values, warnings };
 }

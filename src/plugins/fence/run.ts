@@ -59,9 +59,13 @@ export async function runAgent(agent: FenceAgent<unknown>, input: RunInput, io: 
   }
   try {
     // Secrets from scripts, as ClusterLabs: only once the options are valid, only when not given directly.
-    for (const [secret, script] of [['passwd', 'passwd_script'], ['snmp_priv_passwd', 'snmp_priv_passwd_script']] as const) {
+    for (const [secret, script] of [
+      ['passwd', 'passwd_script'],
+      ['snmp_priv_passwd', 'snmp_priv_passwd_script'],
+    ] as const) {
       const program = options[script];
-      if (typeof program === 'string' && program !== '' && !options[secret]) options[secret] = await passwordFromScript(program);
+      if (typeof program === 'string' && program !== '' && !options[secret])
+        options[secret] = await passwordFromScript(program);
     }
     return await performAction(action, { agent, table, options, log, out: io.out });
   } catch (err) {
@@ -84,7 +88,9 @@ async function passwordFromScript(script: string): Promise<string> {
     const { stdout } = await run(program!, args, { timeout: 30_000, maxBuffer: 64 * 1024 });
     return stdout.replace(/\s+$/, '');
   } catch (err) {
-    throw new FenceError(`Failed: password script ${program} failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new FenceError(
+      `Failed: password script ${program} failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 

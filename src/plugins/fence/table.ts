@@ -52,5 +52,15 @@ export function buildTable(agent: FenceAgent<unknown>, alias?: AgentAlias): Agen
   actions.push('monitor', 'metadata', 'manpage', 'validate-all');
   if (agent.diag) actions.push('diag');
   const hiddenActions = hasPort ? [] : ['list', 'list-status'];
-  return { name: alias?.name ?? agent.name, shortdesc: alias?.shortdesc ?? agent.shortdesc, options: table, byName, byShort, hasPort, portAsIp, actions, hiddenActions };
+  return {
+    name: alias?.name ?? agent.name,
+    shortdesc: alias?.shortdesc ?? agent.shortdesc,
+    options: table,
+    byName,
+    byShort,
+    hasPort,
+    portAsIp,
+    actions,
+    hiddenActions,
+  };
 }

@@ -16,21 +16,29 @@ export interface Resolved {
  * Applies defaults and checks the options with ClusterLabs' rules and messages. Returns every problem (for
  * validate-all); the runner stops at the first for other actions.
  */
-export function resolveOptions(values: RawOptions, table: AgentTable, agent: FenceAgent<unknown>, env: NodeJS.ProcessEnv): Resolved {
+export function resolveOptions(
+  values: RawOptions,
+  table: AgentTable,
+  agent: FenceAgent<unknown>,
+  env: NodeJS.ProcessEnv,
+): Resolved {
   const options: FenceOptions = {};
   for (const spec of table.options) {
     const v = values[spec.key];
     if (v !== undefined) options[spec.key] = typeof v === 'number' ? String(v) : v;
     // As ClusterLabs: --ssh without --ipport means SSH's port, whatever the telnet default.
     else if (spec.key === 'ipport' && values.secure === true) options.ipport = '22';
-    else if (spec.default !== undefined) options[spec.key] = spec.type === 'boolean' ? spec.default === '1' : spec.default;
+    else if (spec.default !== undefined)
+      options[spec.key] = spec.type === 'boolean' ? spec.default === '1' : spec.default;
   }
-  if (values.verbose !== undefined && options.verbose_level === undefined) options.verbose_level = String(values.verbose);
+  if (values.verbose !== undefined && options.verbose_level === undefined)
+    options.verbose_level = String(values.verbose);
   const errors: string[] = [];
   let action = String(options.action ?? 'reboot').toLowerCase();
   if (action === 'meta-data') action = 'metadata';
   options.action = action;
-  if (!table.actions.includes(action) && !table.hiddenActions.includes(action)) errors.push(`Unrecognised action '${action}'`);
+  if (!table.actions.includes(action) && !table.hiddenActions.includes(action))
+    errors.push(`Unrecognised action '${action}'`);
   if (INFO_ACTIONS.has(action) || values.help || values.version) return { options, action, errors: [] };
 
   const has = (key: string) => table.byName.has(key);
@@ -53,7 +61,10 @@ export function resolveOptions(values: RawOptions, table: AgentTable, agent: Fen
     if (spec.type === 'select') {
       const choice = spec.choices!.find((c) => c.toLowerCase() === v.toLowerCase());
       if (choice) options[spec.key] = choice;
-      else errors.push(`You have to enter a valid choice for ${flag} from the valid values: [${spec.choices!.map((c) => `'${c}'`).join(', ')}]`);
+      else
+        errors.push(
+          `You have to enter a valid choice for ${flag} from the valid values: [${spec.choices!.map((c) => `'${c}'`).join(', ')}]`,
+        );
     } else if (spec.type === 'second' && !/^\d+(\.\d+)?$/.test(v.trim())) {
       errors.push(`The value you have entered for ${flag} is not a valid time in seconds`);
     } else if (spec.type === 'integer' && !/^-?\d+$/.test(v.trim())) {

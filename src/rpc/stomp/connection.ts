@@ -205,7 +205,11 @@ export class StompConnection {
     const answered = this.answeredSinceFlush;
     this.answeredSinceFlush = 0;
     if (this.recordPerFrame && out.length > 1 && answered > PIPELINED_REPLIES) {
-      this.socket.write(out.every((c) => typeof c === 'string') ? out.join('') : Buffer.concat(out.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))));
+      this.socket.write(
+        out.every((c) => typeof c === 'string')
+          ? out.join('')
+          : Buffer.concat(out.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))),
+      );
     } else {
       this.socket.cork();
       for (const chunk of out) this.socket.write(chunk);

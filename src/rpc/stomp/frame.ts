@@ -56,7 +56,8 @@ export function encodeFrame(command: string, headers: Record<string, string>, bo
   const bodyBuf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   let head = command + '\n';
   for (const key in headers) head += escape(key) + ':' + escape(headers[key]!) + '\n';
-  if (bodyBuf.length > 0 || command === 'MESSAGE' || command === 'ERROR') head += 'content-length:' + bodyBuf.length + '\n';
+  if (bodyBuf.length > 0 || command === 'MESSAGE' || command === 'ERROR')
+    head += 'content-length:' + bodyBuf.length + '\n';
   head += '\n';
   const headBuf = Buffer.from(head, 'utf8');
   const out = Buffer.allocUnsafe(headBuf.length + bodyBuf.length + 1);
@@ -82,7 +83,12 @@ const PADDING = ' '.repeat(ENGINE_READ_BYTES);
  * `minBytes` gets its body padded with spaces up to that length.
  */
 export function encodeJsonMessage(destination: string, subscription: string, json: string, minBytes = 0): string {
-  const head = 'MESSAGE\ndestination:' + escapeHeader(destination) + '\ncontent-type:application/json\nsubscription:' + escapeHeader(subscription) + '\ncontent-length:';
+  const head =
+    'MESSAGE\ndestination:' +
+    escapeHeader(destination) +
+    '\ncontent-type:application/json\nsubscription:' +
+    escapeHeader(subscription) +
+    '\ncontent-length:';
   let bodyBytes = Buffer.byteLength(json, 'utf8');
   // head, content-length digits, blank line, body, NUL. Padding can only add digits, never make it shorter.
   const short = minBytes - (Buffer.byteLength(head, 'utf8') + String(bodyBytes).length + 2 + bodyBytes + 1);

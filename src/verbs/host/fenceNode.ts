@@ -17,9 +17,17 @@ const fencingPolicy = z.looseObject({
   storageDomainHostIdMap: z
     .record(z.string(), hostId)
     .nullish()
-    .describe("{<storage domain UUID = sanlock lockspace name>: <the target's host id in it>}; skip on/off/reboot if the target's lease is live in any"),
-  skipFencingIfGlusterBricksUp: z.union([z.boolean(), z.string()]).optional().describe('not evaluated (no gluster support): fencing goes ahead'),
-  skipFencingIfGlusterQuorumNotMet: z.union([z.boolean(), z.string()]).optional().describe('not evaluated (no gluster support): fencing goes ahead'),
+    .describe(
+      "{<storage domain UUID = sanlock lockspace name>: <the target's host id in it>}; skip on/off/reboot if the target's lease is live in any",
+    ),
+  skipFencingIfGlusterBricksUp: z
+    .union([z.boolean(), z.string()])
+    .optional()
+    .describe('not evaluated (no gluster support): fencing goes ahead'),
+  skipFencingIfGlusterQuorumNotMet: z
+    .union([z.boolean(), z.string()])
+    .optional()
+    .describe('not evaluated (no gluster support): fencing goes ahead'),
   glusterServerUuid: z.string().optional(),
 });
 type FencingPolicy = z.output<typeof fencingPolicy>;
@@ -41,9 +49,15 @@ async function targetLeaseIsLive(policy: FencingPolicy | null | undefined, log: 
   const map = policy?.storageDomainHostIdMap;
   if (!map || Object.keys(map).length === 0) return false;
   const report = await hostLeaseStatus(map);
-  if (report.error) log.error({ error: report.error }, 'fencing policy: cannot read host lease status from sanlock; fencing');
+  if (report.error)
+    log.error({ error: report.error }, 'fencing policy: cannot read host lease status from sanlock; fencing');
   const live = Object.keys(report.domains).filter((sd) => report.domains[sd] === 'live');
-  log.info({ domains: report.domains }, live.length > 0 ? 'fencing policy: target has a live host-id lease; skipping' : 'fencing policy: no live host-id lease');
+  log.info(
+    { domains: report.domains },
+    live.length > 0
+      ? 'fencing policy: target has a live host-id lease; skipping'
+      : 'fencing policy: no live host-id lease',
+  );
   return live.length > 0;
 }
 
@@ -62,7 +76,10 @@ export default defineVerb({
     password: z.string().default(''),
     action: z.enum(['status', 'on', 'off', 'reboot']),
     secure: z.union([z.boolean(), z.string()]).optional().describe('use ssh (true, "true" or "yes")'),
-    options: z.string().default('').describe("more agent options, newline-separated key=value lines (the engine's form)"),
+    options: z
+      .string()
+      .default('')
+      .describe("more agent options, newline-separated key=value lines (the engine's form)"),
     policy: fencingPolicy.nullish().describe('fencing policy (vdsm FencingPolicy); never affects status'),
   }),
   result: z.union([
@@ -73,7 +90,8 @@ export default defineVerb({
   ]),
   handler: async (p, ctx) => {
     // As vdsm, the policy comes first (nothing runs when it says skip) and never applies to status.
-    if (p.action !== 'status' && (await targetLeaseIsLive(p.policy, ctx.log))) return { operationStatus: 'skipped' as const };
+    if (p.action !== 'status' && (await targetLeaseIsLive(p.policy, ctx.log)))
+      return { operationStatus: 'skipped' as const };
     // vdsm puts the agent name into a path unchecked; only names of loaded plugins run here.
     const name = `fence_${p.agent}`;
     const agent = /^[a-z0-9_]+$/.test(p.agent) ? ctx.fence?.agents.get(name) : undefined;
@@ -81,10 +99,15 @@ export default defineVerb({
     // Options travel as the stdin lines vdsm writes for the agent; no process and no shell involved.
     const stdin = [`ipaddr=${p.addr}`, `login=${p.username}`, `action=${p.action}`, `passwd=${p.password}`];
     if (p.port) stdin.push(`port=${p.port}`);
-    if (p.secure === true || (typeof p.secure === 'string' && /^(true|yes|1|on)$/i.test(p.secure))) stdin.push('secure=yes');
+    if (p.secure === true || (typeof p.secure === 'string' && /^(true|yes|1|on)$/i.test(p.secure)))
+      stdin.push('secure=yes');
     stdin.push(p.options);
     const out: string[] = [];
-    const code = await runAgent(agent, { name, argv: [], stdin: stdin.join('\n'), env: {} }, { out: (l) => out.push(l + '\n'), err: (t) => out.push(t) });
+    const code = await runAgent(
+      agent,
+      { name, argv: [], stdin: stdin.join('\n'), env: {} },
+      { out: (l) => out.push(l + '\n'), err: (t) => out.push(t) },
+    );
     const message = out.join('').trim();
     if (p.action === 'status') {
       if (code === 0) return { power: 'on' as const };

@@ -33,7 +33,10 @@ export const capabilitiesResult = z.object({
   cpuSockets: uintString,
   onlineCpus: z.string().regex(/^\d+(,\d+)*$/),
   cpuTopology: z.array(z.object({ cpu_id: uint, numa_cell_id: uint, socket_id: uint, die_id: uint, core_id: uint })),
-  cpuSpeed: z.string().regex(/^\d+(\.\d+)?$/).describe('MHz'),
+  cpuSpeed: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/)
+    .describe('MHz'),
   cpuModel: z.string(),
   cpuFlags: z.string().describe('comma-separated'),
   vdsmToCpusAffinity: z.array(uint),
@@ -80,10 +83,18 @@ export const capabilitiesResult = z.object({
   tscScaling: z.boolean(),
   ovnConfigured: z.boolean(),
   networks: z.record(z.string(), z.never()).describe('engine-defined networks; none until network setup exists'),
-  nics: z.record(z.string(), z.object({ ...devInfo, hwaddr: z.string(), speed: int.describe('Mbps, 0 when down or unknown') })),
+  nics: z.record(
+    z.string(),
+    z.object({ ...devInfo, hwaddr: z.string(), speed: int.describe('Mbps, 0 when down or unknown') }),
+  ),
   bridges: z.record(
     z.string(),
-    z.object({ ...devInfo, ports: z.array(z.string()), stp: z.enum(['on', 'off']), opts: z.record(z.string(), z.string()) }),
+    z.object({
+      ...devInfo,
+      ports: z.array(z.string()),
+      stp: z.enum(['on', 'off']),
+      opts: z.record(z.string(), z.string()),
+    }),
   ),
   bondings: z.record(
     z.string(),

@@ -9,7 +9,10 @@ export const hardwareInfoResult = z.object({
   systemProductName: dmiString.optional(),
   systemVersion: dmiString.optional(),
   systemSerialNumber: dmiString.optional(),
-  systemUUID: z.string().regex(/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/).optional(),
+  systemUUID: z
+    .string()
+    .regex(/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/)
+    .optional(),
   systemFamily: dmiString.optional(),
 });
 

@@ -23,7 +23,10 @@ const interfaceStats = z.object({
   txErrors: uintString,
   rxDropped: uintString,
   txDropped: uintString,
-  sampleTime: z.number().refine((t) => !Number.isInteger(t), 'must stay a float on the wire').describe('epoch seconds'),
+  sampleTime: z
+    .number()
+    .refine((t) => !Number.isInteger(t), 'must stay a float on the wire')
+    .describe('epoch seconds'),
 });
 
 const hugepageCounters = z.object({
@@ -106,7 +109,13 @@ export default defineVerb({
   handler: async (_params, ctx) => {
     const ha = await haStatusOrDefaults(ctx);
     const counts = ctx.vms?.counts() ?? { total: 0, active: 0 };
-    const vms = { vmCount: counts.total, vmActive: counts.active, vmMigrating: 0, incomingVmMigrations: 0, outgoingVmMigrations: 0 };
+    const vms = {
+      vmCount: counts.total,
+      vmActive: counts.active,
+      vmMigrating: 0,
+      incomingVmMigrations: 0,
+      outgoingVmMigrations: 0,
+    };
     return toVdsmStats(await ctx.hostStats.sample(), ha, new Date(), vms);
   },
 });

@@ -18,7 +18,8 @@ export default defineVerb({
   handler: async ({ mode, enabled }, { ha }) => {
     const wanted = mode.toUpperCase();
     // vdsm answers an unknown mode with 61, not with an invalid-params error; the engine expects that.
-    if (!(MODES as readonly string[]).includes(wanted)) throw VdsmError.of('haErr', { reason: `unknown mode '${mode}'` });
+    if (!(MODES as readonly string[]).includes(wanted))
+      throw VdsmError.of('haErr', { reason: `unknown mode '${mode}'` });
     await ha.setMaintenance(wanted as (typeof MODES)[number], enabled);
     return { code: 0 as const, message: 'Done' as const };
   },

@@ -5,7 +5,8 @@ import { vmID } from './schemas.js';
 
 export default defineVerb({
   name: 'VM.cont',
-  description: 'Resumes a paused VM (the engine calls it "resume"). 1 for an unknown VM, 16 when it is Down, 100 before it started.',
+  description:
+    'Resumes a paused VM (the engine calls it "resume"). 1 for an unknown VM, 16 when it is Down, 100 before it started.',
   params: z.object({ vmID }),
   result: z.object({ vmList: z.object({}) }),
   handler: async ({ vmID: id }, ctx) => {

@@ -13,8 +13,15 @@ export const vmStatsSchema = z.looseObject({
   acpiEnable: z.enum(['true', 'false']).optional(),
   elapsedTime: z.string().regex(/^\d+$/).optional().describe('seconds since start'),
   monitorResponse: z.enum(['0', '-1']).optional().describe('-1: statistics are stale (the engine shows NotResponding)'),
-  cpuUser: z.string().regex(/^\d+\.\d\d$/).optional().describe('percent of one CPU'),
-  cpuSys: z.string().regex(/^\d+\.\d\d$/).optional(),
+  cpuUser: z
+    .string()
+    .regex(/^\d+\.\d\d$/)
+    .optional()
+    .describe('percent of one CPU'),
+  cpuSys: z
+    .string()
+    .regex(/^\d+\.\d\d$/)
+    .optional(),
   cpuUsage: z.string().optional().describe('cumulative CPU ns ("0.00" before two samples)'),
   cpuActual: z.boolean().optional(),
   pauseCode: z.string().optional(),

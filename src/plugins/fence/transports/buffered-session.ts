@@ -88,7 +88,8 @@ export abstract class BufferedSession implements CliSession {
         if (found) done(() => resolve(found));
         else if (this.ended) done(() => reject(new ExpectEof('Connection closed by the device')));
       };
-      if (timeoutMs > 0) timer = setTimeout(() => done(() => reject(new ExpectTimeout(`No answer within ${timeoutMs} ms`))), timeoutMs);
+      if (timeoutMs > 0)
+        timer = setTimeout(() => done(() => reject(new ExpectTimeout(`No answer within ${timeoutMs} ms`))), timeoutMs);
       this.waiter = check;
       check();
     });

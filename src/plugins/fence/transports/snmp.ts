@@ -19,7 +19,12 @@ type Callback<T> = (error: Error | null, result: T) => void;
 interface RawSession {
   get(oids: string[], cb: Callback<RawVarbind[]>): void;
   set(varbinds: RawVarbind[], cb: Callback<RawVarbind[]>): void;
-  subtree(oid: string, maxRepetitions: number, feed: (vbs: RawVarbind[]) => boolean | void, done: (error: Error | null) => void): void;
+  subtree(
+    oid: string,
+    maxRepetitions: number,
+    feed: (vbs: RawVarbind[]) => boolean | void,
+    done: (error: Error | null) => void,
+  ): void;
   close(): void;
   on(event: 'error', cb: (e: Error) => void): void;
 }
@@ -82,14 +87,21 @@ export class SnmpSession {
   private user(o: FenceOptions): Record<string, unknown> {
     const given = (k: string) => typeof o[k] === 'string' && o[k] !== '';
     let level = String(o.snmp_sec_level ?? '');
-    if (!level) level = given('snmp_priv_passwd') && given('passwd') ? 'authPriv' : given('passwd') ? 'authNoPriv' : 'noAuthNoPriv';
-    const user: Record<string, unknown> = { name: String(o.login ?? ''), level: snmp.SecurityLevel[level as 'authPriv'] };
+    if (!level)
+      level =
+        given('snmp_priv_passwd') && given('passwd') ? 'authPriv' : given('passwd') ? 'authNoPriv' : 'noAuthNoPriv';
+    const user: Record<string, unknown> = {
+      name: String(o.login ?? ''),
+      level: snmp.SecurityLevel[level as 'authPriv'],
+    };
     if (level !== 'noAuthNoPriv') {
-      user.authProtocol = String(o.snmp_auth_prot ?? 'MD5').toUpperCase() === 'SHA' ? snmp.AuthProtocols.sha : snmp.AuthProtocols.md5;
+      user.authProtocol =
+        String(o.snmp_auth_prot ?? 'MD5').toUpperCase() === 'SHA' ? snmp.AuthProtocols.sha : snmp.AuthProtocols.md5;
       user.authKey = String(o.passwd ?? '');
     }
     if (level === 'authPriv') {
-      user.privProtocol = String(o.snmp_priv_prot ?? 'DES').toUpperCase() === 'AES' ? snmp.PrivProtocols.aes : snmp.PrivProtocols.des;
+      user.privProtocol =
+        String(o.snmp_priv_prot ?? 'DES').toUpperCase() === 'AES' ? snmp.PrivProtocols.aes : snmp.PrivProtocols.des;
       user.privKey = String(o.snmp_priv_passwd ?? '');
     }
     return user;
@@ -101,15 +113,23 @@ export class SnmpSession {
   }
 
   async setInteger(oid: string, value: number): Promise<void> {
-    const vbs = await this.call<RawVarbind[]>((cb) => this.session.set([{ oid, type: snmp.ObjectType.Integer, value }], cb));
-    for (const vb of vbs) if (snmp.isVarbindError(vb)) throw new FenceError(`Failed: SNMP set ${oid}: ${snmp.varbindError(vb)}`);
+    const vbs = await this.call<RawVarbind[]>((cb) =>
+      this.session.set([{ oid, type: snmp.ObjectType.Integer, value }], cb),
+    );
+    for (const vb of vbs)
+      if (snmp.isVarbindError(vb)) throw new FenceError(`Failed: SNMP set ${oid}: ${snmp.varbindError(vb)}`);
   }
 
   /** Every varbind under `oid`, in order (each request of the walk gets the whole budget). */
   async walk(oid: string): Promise<Varbind[]> {
     const out: Varbind[] = [];
-    await this.call<void>(
-      (cb) => this.session.subtree(oid, 20, (vbs) => void vbs.forEach((vb) => snmp.isVarbindError(vb) || out.push(convert(vb))), (e) => cb(e, undefined)),
+    await this.call<void>((cb) =>
+      this.session.subtree(
+        oid,
+        20,
+        (vbs) => void vbs.forEach((vb) => snmp.isVarbindError(vb) || out.push(convert(vb))),
+        (e) => cb(e, undefined),
+      ),
     );
     return out;
   }
@@ -120,7 +140,9 @@ export class SnmpSession {
 
   private call<T>(run: (cb: Callback<T>) => void): Promise<T> {
     return new Promise((resolve, reject) =>
-      run((error, result) => (error ? reject(new FenceError(`Failed: SNMP request failed: ${error.message}`)) : resolve(result))),
+      run((error, result) =>
+        error ? reject(new FenceError(`Failed: SNMP request failed: ${error.message}`)) : resolve(result),
+      ),
     );
   }
 }

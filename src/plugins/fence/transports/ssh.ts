@@ -65,7 +65,12 @@ export function sshConfigOptions(text: string): Map<string, string> {
 }
 
 function glob(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.').replace(/\[/g, '\\[').replace(/\]/g, '\\]');
+  const re = pattern
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
+    .replace(/\[/g, '\\[')
+    .replace(/\]/g, '\\]');
   return new RegExp(`^${re}$`, 'i').test(name);
 }
 
@@ -111,7 +116,10 @@ export function openSsh(opts: FenceOptions, timeoutMs: number): Promise<SshSessi
   const port = Number(opts.ipport ?? 22) || 22;
   const config = sshConfigOptions(typeof opts.ssh_options === 'string' ? opts.ssh_options : '');
   const knownFiles = config.has('userknownhostsfile')
-    ? config.get('userknownhostsfile')!.split(/\s+/).map((f) => f.replace(/^~/, homedir()))
+    ? config
+        .get('userknownhostsfile')!
+        .split(/\s+/)
+        .map((f) => f.replace(/^~/, homedir()))
     : [`${homedir()}/.ssh/known_hosts`, '/etc/ssh/ssh_known_hosts'];
   const strict = config.get('stricthostkeychecking')?.toLowerCase() === 'yes';
   const password = typeof opts.passwd === 'string' ? opts.passwd : undefined;

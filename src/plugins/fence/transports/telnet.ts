@@ -61,7 +61,8 @@ export class TelnetSession extends BufferedSession {
   private option(verb: number, opt: number): void {
     switch (verb) {
       case WILL:
-        if (this.askedHim.delete(opt)) this.him.add(opt); // the answer to our DO
+        if (this.askedHim.delete(opt))
+          this.him.add(opt); // the answer to our DO
         else if (this.him.has(opt)) return;
         else if (SERVER_MAY.has(opt)) {
           this.him.add(opt);
@@ -93,7 +94,8 @@ export class TelnetSession extends BufferedSession {
       switch (this.state) {
         case 'data':
           if (byte === IAC) this.state = 'iac';
-          else if (this.lastCR && byte === 0) this.lastCR = false; // CR NUL is a bare CR
+          else if (this.lastCR && byte === 0)
+            this.lastCR = false; // CR NUL is a bare CR
           else {
             this.lastCR = byte === 13;
             data.push(byte);
