@@ -10,6 +10,21 @@ const USER = 'admin';
 const PASSWORD = 'Secr3t-pw_42';
 const IPMITOOL = '/usr/bin/ipmitool';
 let sim: IpmiSim;
+
+/** `-o status` against the simulator, every option but the password (the tests give it their own way). */
+const statusWithoutPassword = () => [
+  '--ip',
+  '127.0.0.1',
+  '--ipport',
+  String(sim.port),
+  '-l',
+  USER,
+  '--lanplus',
+  '-C',
+  '3',
+  '-o',
+  'status',
+];
 const dir = mkdtempSync(join(tmpdir(), 'fence-ipmilan-'));
 
 beforeAll(async () => {
@@ -198,19 +213,7 @@ describe.skipIf(noTheirs)('fence_ipmilan parity with ClusterLabs against ipmi_si
   });
 
   it('--password-script: its output is the password, on both (a wrong one fails on both)', async () => {
-    const base = [
-      '--ip',
-      '127.0.0.1',
-      '--ipport',
-      String(sim.port),
-      '-l',
-      USER,
-      '--lanplus',
-      '-C',
-      '3',
-      '-o',
-      'status',
-    ];
+    const base = statusWithoutPassword();
     const right = script('pw-right', `printf '%s\\n' '${PASSWORD}'\n`);
     expect((await parity('fence_ipmilan', [...base, '-S', right], 'on')).ours).toMatchObject({
       lines: ['Status: ON'],
@@ -315,19 +318,7 @@ describe('secrets', () => {
   it('--password-script runs without a shell: its arguments reach it, shell syntax stays literal', async () => {
     const echo = script('pw-echo', 'printf \'%s\\n\' "$1"\n');
     const marker = join(dir, 'pwned');
-    const base = [
-      '--ip',
-      '127.0.0.1',
-      '--ipport',
-      String(sim.port),
-      '-l',
-      USER,
-      '--lanplus',
-      '-C',
-      '3',
-      '-o',
-      'status',
-    ];
+    const base = statusWithoutPassword();
     sim.setPower('on');
     const ok = await runFence(ourAgent('fence_ipmilan'), [...base, '-S', `${echo} ${PASSWORD}`]);
     expect({ lines: lines(ok), code: ok.code }, ok.stderr).toEqual({ lines: ['Status: ON'], code: 0 });
