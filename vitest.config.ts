@@ -14,6 +14,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 export const UNIT = [
   'test/api-doc.test.ts',
+  'test/cluster/safety-rules.test.ts',
   'test/fence-agents.test.ts',
   'test/he-broker.test.ts',
   'test/he-core.test.ts',
@@ -76,7 +77,7 @@ export default defineConfig({
           exclude: [...configDefaults.exclude, ...UNIT, ...HEAVY],
         },
       },
-      { extends: true, test: { name: 'heavy', include: HEAVY } },
+      { extends: true, test: { name: 'heavy', include: HEAVY, exclude: [...configDefaults.exclude, ...UNIT] } },
     ],
   },
 });
