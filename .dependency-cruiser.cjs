@@ -2,6 +2,7 @@
  * Which folder may import which (README's layout table): arrows point one way, from the outside in.
  *
  *   src/cli ──▶ everything in src/ and plugins/ (the composition roots: vdsmd, the HA daemons, the CLIs)
+ *   coordinator ──▶ verbs, rpc, src/plugins/fence, common
  *   hosted-engine ──▶ verbs, rpc, host, virt, storage, common
  *   verbs ──▶ rpc, host, virt, storage, src/plugins/fence, common
  *   plugins/<agent> ──▶ src/plugins/fence, common (and its own folder)
@@ -84,11 +85,20 @@ module.exports = {
       '^src/hosted-engine/',
       ['^src/hosted-engine/', '^src/common/', '^src/rpc/', '^src/verbs/', '^src/virt/', '^src/storage/', '^src/host/'],
     ),
+    onlyTo(
+      'coordinator-below-cli',
+      "The HA coordinator (state and leadership on etcd, fencing, VM restarts) reaches hosts through the wire, their verbs' schemas and the fence framework; only the CLIs start it, and nothing else imports it.",
+      '^src/coordinator/',
+      ['^src/coordinator/', '^src/common/', '^src/rpc/', '^src/verbs/', '^src/plugins/fence/'],
+    ),
     {
       name: 'every-folder-has-a-rule',
       comment: 'A new folder of src/ states what it may import here (src/cli may import anything).',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(common|rpc|host|virt|storage|plugins/fence|verbs|hosted-engine|cli)/' },
+      from: {
+        path: '^src/',
+        pathNot: '^src/(common|rpc|host|virt|storage|plugins/fence|verbs|hosted-engine|coordinator|cli)/',
+      },
       to: { path: '^(src|plugins)/' },
     },
   ],
