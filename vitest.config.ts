@@ -15,6 +15,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 export const UNIT = [
   'test/api-doc.test.ts',
   'test/cluster/safety-rules.test.ts',
+  'test/coordinator-etcd-unit.test.ts',
   'test/fence-agents.test.ts',
   'test/he-broker.test.ts',
   'test/he-core.test.ts',
