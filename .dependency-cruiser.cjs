@@ -5,7 +5,7 @@
  *   hosted-engine ──▶ verbs, rpc, host, virt, storage, common
  *   verbs ──▶ rpc, host, virt, storage, src/plugins/fence, common
  *   plugins/<agent> ──▶ src/plugins/fence, common (and its own folder)
- *   rpc, host, virt, storage, src/plugins/fence ──▶ common
+ *   rpc, host, virt, storage, src/plugins/fence, coordinator/core ──▶ common
  *   common ──▶ nothing of ours
  *
  * Type-only imports count (a type is a dependency too), and so do dynamic imports. `npm run lint:deps` checks it.
@@ -84,11 +84,20 @@ module.exports = {
       '^src/hosted-engine/',
       ['^src/hosted-engine/', '^src/common/', '^src/rpc/', '^src/verbs/', '^src/virt/', '^src/storage/', '^src/host/'],
     ),
+    onlyTo(
+      'coordinator-core-only-common',
+      'The coordinator core is pure decisions plus one Env interface: etcd, the hosts and SSH reach it through the Env, never by import.',
+      '^src/coordinator/core/',
+      ['^src/coordinator/core/', '^src/common/'],
+    ),
     {
       name: 'every-folder-has-a-rule',
       comment: 'A new folder of src/ states what it may import here (src/cli may import anything).',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(common|rpc|host|virt|storage|plugins/fence|verbs|hosted-engine|cli)/' },
+      from: {
+        path: '^src/',
+        pathNot: '^src/(common|rpc|host|virt|storage|plugins/fence|verbs|hosted-engine|coordinator/core|cli)/',
+      },
       to: { path: '^(src|plugins)/' },
     },
   ],

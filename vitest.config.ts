@@ -14,6 +14,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 export const UNIT = [
   'test/api-doc.test.ts',
+  'test/coordinator-core.test.ts',
+  'test/coordinator-random.test.ts',
+  'test/coordinator-scenarios.test.ts',
   'test/fence-agents.test.ts',
   'test/he-broker.test.ts',
   'test/he-core.test.ts',
