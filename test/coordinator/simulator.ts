@@ -274,8 +274,8 @@ export class CoordSimulator {
         if (this.reach(p) !== 'ok') throw new Error(`proxy ${proxy} unreachable`);
         if (epoch < p.maxEpoch) return 'error';
         p.maxEpoch = epoch;
+        this.stale(r, `Host.fenceNode ${op} for ${target}`); // even a status read: nothing but the leader reaches a BMC
         if (op !== 'status') {
-          this.stale(r, `power ${op} of ${target}`);
           const view = r.coord.state ? partitionView(Object.values(r.coord.state.hosts), this.cfg) : null;
           if (view?.holds)
             this.violations.push(`t=${this.t}: power ${op} of ${target} while the partition guard holds`);
