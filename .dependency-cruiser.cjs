@@ -6,7 +6,7 @@
  *   hosted-engine ──▶ verbs, rpc, host, virt, storage, common
  *   verbs ──▶ rpc, host, virt, storage, src/plugins/fence, common
  *   plugins/<agent> ──▶ src/plugins/fence, common (and its own folder)
- *   rpc, host, virt, storage, src/plugins/fence ──▶ common
+ *   rpc, host, virt, storage, src/plugins/fence, coordinator/core ──▶ common
  *   common ──▶ nothing of ours
  *
  * Type-only imports count (a type is a dependency too), and so do dynamic imports. `npm run lint:deps` checks it.
@@ -90,6 +90,12 @@ module.exports = {
       "The HA coordinator (state and leadership on etcd, fencing, VM restarts) reaches hosts through the wire, their verbs' schemas and the fence framework; only the CLIs start it, and nothing else imports it.",
       '^src/coordinator/',
       ['^src/coordinator/', '^src/common/', '^src/rpc/', '^src/verbs/', '^src/plugins/fence/'],
+    ),
+    onlyTo(
+      'coordinator-core-only-common',
+      'The coordinator core is pure decisions plus one Env interface: etcd, the hosts and SSH reach it through the Env, never by import.',
+      '^src/coordinator/core/',
+      ['^src/coordinator/core/', '^src/common/'],
     ),
     {
       name: 'every-folder-has-a-rule',

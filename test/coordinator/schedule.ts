@@ -1,0 +1,72 @@
+/** Seeded random fault schedules for test/coordinator-random.test.ts, as the text of a `cmds` file. */
+/** When every fault is undone, and how long after that every HA VM must run again. */
+export const HEAL_AT = 450;
+export const RECOVERY_BOUND = 450;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One schedule, as the text of a `cmds` file. */
+export function schedule(seed: number): string {
+  const rand = mulberry32(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const hosts = int(2, 5);
+  const host = () => `host${int(1, hosts)}`;
+  const lines = [`# seed ${seed}`, `replicas ${int(1, 2)}`, `hosts ${hosts}`];
+  if (rand() < 0.3) lines.push('policy A all');
+  const vms = int(2, 6);
+  for (let i = 1; i <= vms; i++)
+    lines.push(
+      `vm vm${i} ${host()}${rand() < 0.7 ? ' ha' : ''} prio ${pick([0, 10, 50])} mem ${pick([1024, 2048, 4096])}${
+        rand() < 0.1 ? ' stopped' : ''
+      }`,
+    );
+  const faults = int(1, 3);
+  for (let i = 0; i < faults; i++) {
+    const at = int(15, 350);
+    const kind = pick([
+      'hang',
+      'power-loss',
+      'kill-vdsmd',
+      'cut',
+      'isolate',
+      'proxy-broken',
+      'bmc-dead',
+      'flap',
+      'failover',
+      'pause-leader',
+      'etcd-down',
+      'isolate-coordinator',
+    ] as const);
+    switch (kind) {
+      case 'flap':
+        lines.push(`at ${at} fault flap ${host()} ${pick([15, 30])}`);
+        break;
+      case 'failover':
+        lines.push(`at ${at} fault failover`);
+        break;
+      case 'pause-leader':
+        lines.push(`at ${at} fault pause-leader ${int(5, 20)}`);
+        break;
+      case 'etcd-down':
+        lines.push(`at ${at} fault etcd-down`, `at ${Math.min(HEAL_AT, at + int(5, 90))} etcd-up`);
+        break;
+      case 'isolate-coordinator':
+        lines.push(`at ${at} fault isolate-coordinator`, `at ${Math.min(HEAL_AT, at + int(5, 90))} heal-coordinator`);
+        break;
+      default:
+        lines.push(`at ${at} fault ${kind} ${host()}`);
+    }
+  }
+  lines.push(`at ${HEAL_AT} heal-all`, `end ${HEAL_AT + RECOVERY_BOUND}`);
+  return `${lines.join('\n')}\n`;
+}

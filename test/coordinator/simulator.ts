@@ -1,0 +1,557 @@
+/**
+ * A deterministic world for the HA coordinator (the Proxmox ha-manager way): every replica runs the REAL
+ * Coordinator driver and pure core (src/coordinator/core/) through a simulated CoordinatorEnv: a clock in whole
+ * seconds, hosts with vdsmd, their VMs and a BMC each, SSH, peer probes, and a store with etcd's leadership and
+ * epoch-guarded transactions. Every simulated call settles at once (promises only), so a run is a pure function
+ * of its commands. It writes an event log to compare line by line and checks the invariants after every second.
+ */
+import { Coordinator, type TickReport } from '../../src/coordinator/core/coordinator.js';
+import { partitionView } from '../../src/coordinator/core/cluster.js';
+import { DEFAULT_COORDINATOR_CONFIG, type CoordinatorConfig } from '../../src/coordinator/core/config.js';
+import { PollFailure, type CoordinatorEnv } from '../../src/coordinator/core/env.js';
+import type {
+  AuditEvent,
+  Command,
+  FenceAgentRef,
+  FenceIntent,
+  HostSpec,
+  Power,
+  VmRecord,
+} from '../../src/coordinator/core/types.js';
+
+const BOOT_SECS = 60; // power on to vdsmd answering
+const VDSM_RESTART_SECS = 5; // systemctl restart vdsmd
+const BMC_OFF_SECS = 2; // `off` initiated to power actually off
+const LEASE_FAIL_SECS = 80; // sanlock: a host lease not renewed this long is no longer LIVE
+const LEADER_TTL = 10;
+
+interface SimHost {
+  id: string;
+  cluster: string;
+  agents: FenceAgentRef[];
+  memMiB: number;
+  powered: boolean;
+  upAt: number; // booted (vdsmd may answer) from this second
+  vdsm: 'ok' | 'dead' | 'hung';
+  vdsmUpAt: number | null;
+  coordNet: boolean;
+  peerNet: boolean;
+  storage: boolean;
+  storageLostAt: number | null;
+  bmc: 'ok' | 'dead' | 'lies';
+  offAt: number | null;
+  fenceErrors: boolean;
+  vms: Map<string, 'Up' | 'Paused'>;
+  /** VMs paused by a kernel hang (they run on when it ends; those paused by lost storage stay paused). */
+  hungVms: string[];
+  maxEpoch: number;
+  flap: { period: number; from: number } | null;
+}
+
+interface Replica {
+  name: string;
+  coord: Coordinator;
+  belief: { epoch: number; since: number } | null;
+  pausedUntil: number | null;
+  crashed: boolean;
+}
+
+export interface SimOptions {
+  cfg?: CoordinatorConfig;
+  /** Log every world line (off in the randomized test, which only keeps them for a failure report). */
+  quiet?: boolean;
+}
+
+const pad = (t: number) => String(t).padStart(5, '0');
+
+export class CoordSimulator {
+  readonly log: string[] = [];
+  readonly violations: string[] = [];
+  readonly hosts = new Map<string, SimHost>();
+  readonly replicas: Replica[] = [];
+  readonly vmDefs = new Map<string, VmRecord>();
+  /** The store. */
+  intents: Record<string, FenceIntent> = {};
+  vms: Record<string, VmRecord> = {};
+  readonly audit: AuditEvent[] = [];
+  private pendingCommands: Command[] = [];
+  private etcdUp = true;
+  private leader: { replica: string; epoch: number; since: number; renewedAt: number } | null = null;
+  private epochs = 100;
+  private triggers: { on: string; words: string[] }[] = [];
+  private fired: string[] = [];
+  /** Power actions (off/on) sent and when, for the scenario summaries. */
+  readonly powerActions: { t: number; host: string; op: string }[] = [];
+  readonly creates: { t: number; vm: string; host: string }[] = [];
+  t = 0;
+  readonly cfg: CoordinatorConfig;
+
+  constructor(private readonly opts: SimOptions = {}) {
+    this.cfg = opts.cfg ?? DEFAULT_COORDINATOR_CONFIG;
+  }
+
+  note(line: string): void {
+    if (!this.opts.quiet) this.log.push(`t=${pad(this.t)} ${line}`);
+  }
+
+  addHost(id: string, cluster = 'A', opts: { pm?: boolean; memMiB?: number; agents?: FenceAgentRef[] } = {}): void {
+    this.hosts.set(id, {
+      id,
+      cluster,
+      agents: opts.agents ?? (opts.pm === false ? [] : [{ name: 'ipmilan', order: 1 }]),
+      memMiB: opts.memMiB ?? 16384,
+      powered: true,
+      upAt: 0,
+      vdsm: 'ok',
+      vdsmUpAt: null,
+      coordNet: true,
+      peerNet: true,
+      storage: true,
+      storageLostAt: null,
+      bmc: 'ok',
+      offAt: null,
+      fenceErrors: false,
+      vms: new Map(),
+      hungVms: [],
+      maxEpoch: 0,
+      flap: null,
+    });
+  }
+
+  addVm(id: string, host: string, o: { ha?: boolean; priority?: number; memMiB?: number; state?: string }): void {
+    const given = o.state ?? 'running';
+    const state = (given === 'error-ever-up' ? 'error' : given) as VmRecord['state'];
+    const rec: VmRecord = {
+      id,
+      ha: o.ha ?? false,
+      priority: o.priority ?? 0,
+      memMiB: o.memMiB ?? 1024,
+      owner: host,
+      state,
+      everUp: given === 'running' || given === 'error-ever-up',
+      generation: 1,
+      restart: false,
+      from: null,
+      queuedAt: null,
+      attempts: 0,
+      nextTryAt: null,
+      startSentAt: null,
+    };
+    this.vms[id] = rec;
+    this.vmDefs.set(id, { ...rec });
+    if (rec.state === 'running') this.host(host).vms.set(id, 'Up');
+  }
+
+  addReplica(name: string): void {
+    const r: Replica = { name, coord: null as unknown as Coordinator, belief: null, pausedUntil: null, crashed: false };
+    r.coord = this.coordinator(r);
+    this.replicas.push(r);
+  }
+
+  when(on: string, words: string[]): void {
+    this.triggers.push({ on, words });
+  }
+
+  host(id: string): SimHost {
+    const h = this.hosts.get(id);
+    if (!h) throw new Error(`no host ${id}`);
+    return h;
+  }
+
+  // --- the world's rules -------------------------------------------------------------------------------------
+
+  private booted(h: SimHost): boolean {
+    return h.powered && this.t >= h.upAt;
+  }
+
+  /** What a call from the coordinator to the host's vdsmd meets. */
+  private reach(h: SimHost): 'ok' | 'refused' | 'timeout' {
+    if (!this.booted(h) || !h.coordNet || h.vdsm === 'hung' || this.flapDown(h)) return 'timeout';
+    if (h.vdsm === 'dead') return 'refused';
+    return 'ok';
+  }
+
+  private flapDown(h: SimHost): boolean {
+    return h.flap !== null && Math.floor((this.t - h.flap.from) / h.flap.period) % 2 === 0;
+  }
+
+  private peerReach(h: SimHost): boolean {
+    return this.booted(h) && h.peerNet && h.vdsm === 'ok' && !this.flapDown(h);
+  }
+
+  private leaseLive(h: SimHost): boolean {
+    if (!h.powered) return false;
+    if (h.storage && h.vdsm !== 'hung') return true;
+    return h.storageLostAt !== null && this.t - h.storageLostAt < LEASE_FAIL_SECS;
+  }
+
+  private powerOff(h: SimHost, why: string): void {
+    h.powered = false;
+    h.offAt = null;
+    h.vms.clear();
+    h.hungVms = [];
+    h.vdsm = 'ok';
+    h.vdsmUpAt = null;
+    this.note(`${h.id} powered off (${why})`);
+  }
+
+  private powerOn(h: SimHost): void {
+    if (h.powered) return;
+    h.powered = true;
+    h.upAt = this.t + BOOT_SECS;
+    this.note(`${h.id} powered on (boots in ${BOOT_SECS} s)`);
+  }
+
+  private stale(r: Replica, what: string): void {
+    const cur = this.leader;
+    if (!this.etcdUp || !cur || r.belief === null || cur.epoch !== r.belief.epoch || cur.replica !== r.name)
+      this.violations.push(`t=${this.t}: ${r.name} did ${what} without being the leader`);
+  }
+
+  private guarded(r: Replica, epoch: number): boolean {
+    const ok =
+      !r.crashed &&
+      this.etcdUp &&
+      this.leader !== null &&
+      this.leader.epoch === epoch &&
+      this.leader.replica === r.name;
+    if (!ok && r.belief !== null) {
+      this.note(`${r.name}: transaction refused (epoch ${epoch} is not the leader's): stops acting`);
+      r.belief = null;
+    }
+    return ok;
+  }
+
+  private env(r: Replica): CoordinatorEnv {
+    const vdsmCall = (id: string) => {
+      const h = this.host(id);
+      const s = this.reach(h);
+      if (s !== 'ok') throw new PollFailure(s);
+      return h;
+    };
+    return {
+      log: { info: () => {}, warn: () => {} },
+      now: () => this.t,
+      sleep: async () => {},
+      leadership: async () => (r.crashed ? null : r.belief),
+      load: async () => ({
+        hosts: [...this.hosts.values()].map((h): HostSpec => ({ id: h.id, cluster: h.cluster, agents: h.agents })),
+        intents: structuredClone(this.intents),
+        vms: Object.values(structuredClone(this.vms)),
+      }),
+      writeFence: async (epoch, host, intent) => {
+        if (!this.guarded(r, epoch)) return false;
+        if (intent) this.intents[host] = intent;
+        else delete this.intents[host];
+        return true;
+      },
+      writeVm: async (epoch, vm) => {
+        if (!this.guarded(r, epoch)) return false;
+        this.vms[vm.id] = { ...vm };
+        return true;
+      },
+      confirmEpoch: async (epoch) => this.guarded(r, epoch),
+      audit: async (epoch, event) => {
+        if (this.guarded(r, epoch)) this.audit.push(event);
+      },
+      commands: async () => this.pendingCommands.splice(0),
+      ping: async (id) => {
+        vdsmCall(id);
+      },
+      stats: async (id) => {
+        const h = vdsmCall(id);
+        const used = [...h.vms.keys()].reduce((s, v) => s + (this.vmDefs.get(v)?.memMiB ?? 0), 0);
+        return { freeMemMiB: h.memMiB - used, vms: [...h.vms].map(([vid, status]) => ({ id: vid, status })) };
+      },
+      probe: async (via, target) => {
+        const v = this.host(via);
+        if (this.reach(v) !== 'ok' || !v.peerNet) return null;
+        return this.peerReach(this.host(target));
+      },
+      fence: async (proxy, target, agent, op, epoch): Promise<Power> => {
+        const p = this.host(proxy);
+        const h = this.host(target);
+        if (this.reach(p) !== 'ok') throw new Error(`proxy ${proxy} unreachable`);
+        if (epoch < p.maxEpoch) return 'error';
+        p.maxEpoch = epoch;
+        this.stale(r, `Host.fenceNode ${op} for ${target}`); // even a status read: nothing but the leader reaches a BMC
+        if (op !== 'status') {
+          const view = r.coord.state ? partitionView(Object.values(r.coord.state.hosts), this.cfg) : null;
+          if (view?.holds)
+            this.violations.push(`t=${this.t}: power ${op} of ${target} while the partition guard holds`);
+        }
+        if (p.fenceErrors) {
+          this.note(`${proxy}: Host.fenceNode ${op} for ${target} (${agent.name}) failed: proxy broken`);
+          return 'error';
+        }
+        if (h.bmc === 'dead') {
+          if (op !== 'status') this.note(`${proxy}: Host.fenceNode ${op} for ${target}: BMC does not answer`);
+          return 'error';
+        }
+        if (h.bmc === 'lies') {
+          if (op !== 'status') this.note(`${proxy}: Host.fenceNode ${op} for ${target}: the wrong BMC says done`);
+          return op === 'status' ? 'off' : 'unknown';
+        }
+        if (op === 'status') return h.powered ? 'on' : 'off';
+        if (this.leaseLive(h)) {
+          this.note(`${proxy}: Host.fenceNode ${op} for ${target}: skipped, its storage lease is live`);
+          return 'skipped';
+        }
+        this.powerActions.push({ t: this.t, host: target, op });
+        this.note(`${proxy}: Host.fenceNode ${op} for ${target} (${agent.name}, epoch ${epoch})`);
+        if (op === 'off') {
+          if (h.powered) h.offAt ??= this.t + BMC_OFF_SECS;
+          this.fire('off-sent');
+        } else this.powerOn(h);
+        return 'unknown';
+      },
+      sshRestart: async (id) => {
+        const h = this.host(id);
+        this.stale(r, `SSH restart of ${id}`);
+        if (!this.booted(h) || !h.coordNet || h.vdsm === 'hung' || this.flapDown(h)) {
+          this.note(`ssh ${id}: connect timeout`);
+          return { ok: false, detail: 'connect timeout' };
+        }
+        this.note(`ssh ${id}: systemctl restart vdsmd`);
+        h.vdsm = 'dead';
+        h.vdsmUpAt = this.t + VDSM_RESTART_SECS;
+        return { ok: true };
+      },
+      listVms: async (id) => {
+        const h = this.host(id);
+        if (this.reach(h) !== 'ok') return null;
+        return [...h.vms].map(([vid, status]) => ({ id: vid, status }));
+      },
+      createVm: async (id, vm, epoch) => {
+        const h = this.host(id);
+        this.stale(r, `VM.create ${vm.id} on ${id}`);
+        if (this.reach(h) !== 'ok') return { ok: false, detail: 'host unreachable' };
+        if (epoch < h.maxEpoch) return { ok: false, detail: `epoch ${epoch} < ${h.maxEpoch}` };
+        h.maxEpoch = epoch;
+        if (h.vms.has(vm.id)) return { ok: false, detail: 'already exists' };
+        const prev = vm.from ? this.hosts.get(vm.from) : undefined;
+        // The danger is the old copy: still on a powered host (running or paused), and no person took the blame.
+        if (prev?.powered && prev.vms.has(vm.id) && !this.intents[prev.id]?.manual)
+          this.violations.push(
+            `t=${this.t}: ${vm.id} started on ${id} while ${prev.id} still holds it, powered, unconfirmed`,
+          );
+        h.vms.set(vm.id, 'Up');
+        this.creates.push({ t: this.t, vm: vm.id, host: id });
+        this.note(`${id}: VM.create ${vm.id} (epoch ${epoch})`);
+        this.fire('vm-create');
+        return { ok: true };
+      },
+      destroyVm: async (id, vm, epoch) => {
+        const h = this.host(id);
+        this.stale(r, `VM.destroy ${vm} on ${id}`);
+        if (this.reach(h) !== 'ok' || epoch < h.maxEpoch) return false;
+        h.maxEpoch = epoch;
+        const had = h.vms.delete(vm);
+        if (had) this.note(`${id}: VM.destroy ${vm}`);
+        return had;
+      },
+    };
+  }
+
+  private fire(on: string): void {
+    for (const tr of this.triggers)
+      if (tr.on === on && !this.fired.includes(on)) {
+        this.fired.push(on);
+        this.note(`# when ${on}: ${tr.words.join(' ')}`);
+        this.command(tr.words, false);
+      }
+  }
+
+  // --- commands --------------------------------------------------------------------------------------------
+
+  command(words: string[], echo = true): void {
+    const [verb, ...args] = words;
+    const h = () => this.host(args[0]!);
+    if (echo) this.note(`# ${words.join(' ')}`);
+    switch (verb) {
+      case 'kill-vdsmd':
+        h().vdsm = 'dead';
+        return;
+      case 'hang': // kernel hang: nothing answers, the BMC still does
+        h().vdsm = 'hung';
+        for (const [k, st] of h().vms)
+          if (st === 'Up') {
+            h().vms.set(k, 'Paused');
+            h().hungVms.push(k);
+          }
+        return;
+      case 'power-loss':
+        return this.powerOff(h(), 'power loss');
+      case 'bmc-dead':
+        h().bmc = 'dead';
+        return;
+      case 'bmc-lies':
+        h().bmc = 'lies';
+        return;
+      case 'cut': // coordinator <-> host only
+        h().coordNet = false;
+        return;
+      case 'isolate': // from the coordinator and the peers; storage still reached
+        h().coordNet = false;
+        h().peerNet = false;
+        return;
+      case 'storage-cut': {
+        const x = h();
+        x.storage = false;
+        x.storageLostAt = this.t;
+        for (const k of x.vms.keys()) x.vms.set(k, 'Paused');
+        return;
+      }
+      case 'heal': {
+        // Networks, storage and the kernel are back; VMs paused meanwhile stay paused (nobody resumes them here).
+        const x = h();
+        Object.assign(x, { coordNet: true, peerNet: true, flap: null, fenceErrors: false });
+        if (x.vdsm === 'hung') x.vdsm = 'ok';
+        for (const k of x.hungVms) if (x.vms.has(k)) x.vms.set(k, 'Up');
+        x.hungVms = [];
+        if (!x.storage) {
+          x.storage = true;
+          x.storageLostAt = null;
+        }
+        return;
+      }
+      case 'heal-all': // the end of a randomized schedule: every fault undone
+        for (const x of this.hosts.values()) {
+          this.command(['heal', x.id], false);
+          x.bmc = 'ok';
+          if (x.vdsm === 'dead' && x.vdsmUpAt === null) x.vdsm = 'ok';
+          this.powerOn(x);
+        }
+        this.etcdUp = true;
+        for (const r of this.replicas)
+          if (r.crashed) {
+            r.crashed = false;
+            r.coord = this.coordinator(r);
+          }
+        return;
+      case 'flap':
+        h().flap = { period: Number(args[1] ?? 20), from: this.t };
+        return;
+      case 'power-on':
+        return this.powerOn(h());
+      case 'proxy-broken':
+        h().fenceErrors = true;
+        return;
+      case 'isolate-coordinator':
+        for (const x of this.hosts.values()) x.coordNet = false;
+        return;
+      case 'heal-coordinator':
+        for (const x of this.hosts.values()) x.coordNet = true;
+        return;
+      case 'etcd-down':
+        this.etcdUp = false;
+        this.leader = null;
+        for (const r of this.replicas) r.belief = null;
+        return;
+      case 'etcd-up':
+        this.etcdUp = true;
+        return;
+      case 'failover': {
+        const r = this.replicas.find((x) => x.name === this.leader?.replica);
+        if (!r) return;
+        r.crashed = true;
+        r.belief = null;
+        this.note(`${r.name} crashes (its lease runs out in ${LEADER_TTL} s)`);
+        return;
+      }
+      case 'pause-leader': {
+        const r = this.replicas.find((x) => x.name === this.leader?.replica);
+        if (!r) return;
+        r.pausedUntil = this.t + Number(args[0] ?? 15);
+        this.note(`${r.name} paused for ${args[0] ?? 15} s (still believes it leads)`);
+        return;
+      }
+      case 'confirm':
+        this.pendingCommands.push({ kind: 'confirm-rebooted', host: args[0]!, by: args[1] ?? 'admin' });
+        return;
+      case 'maintenance':
+        this.pendingCommands.push({ kind: 'maintenance', host: args[0]!, on: args[1] !== 'off' });
+        return;
+      default:
+        throw new Error(`unknown command ${words.join(' ')}`);
+    }
+  }
+
+  // --- time ------------------------------------------------------------------------------------------------
+
+  private worldSecond(): void {
+    for (const h of this.hosts.values()) {
+      if (h.offAt !== null && this.t >= h.offAt) this.powerOff(h, 'BMC');
+      if (h.vdsmUpAt !== null && this.t >= h.vdsmUpAt) {
+        h.vdsm = 'ok';
+        h.vdsmUpAt = null;
+      }
+    }
+    // etcd: the leader's lease runs out LEADER_TTL after its last renewal (a paused or crashed replica renews nothing).
+    if (this.leader) {
+      const lr = this.replicas.find((x) => x.name === this.leader?.replica);
+      if (lr && !lr.crashed && (lr.pausedUntil === null || this.t >= lr.pausedUntil)) this.leader.renewedAt = this.t;
+      if (this.t - this.leader.renewedAt >= LEADER_TTL) {
+        this.note(`etcd: ${this.leader.replica}'s lease expired`);
+        this.leader = null;
+      }
+    }
+    if (this.etcdUp && this.leader === null) {
+      const next = this.replicas.find(
+        (x) => !x.crashed && (x.pausedUntil === null || this.t >= x.pausedUntil) && x.belief === null,
+      );
+      if (next) {
+        this.epochs += 1;
+        this.leader = { replica: next.name, epoch: this.epochs, since: this.t, renewedAt: this.t };
+        next.belief = { epoch: this.epochs, since: this.t };
+        this.note(`${next.name} leads (epoch ${this.epochs})`);
+      }
+    }
+  }
+
+  private checkInvariants(): void {
+    const where = new Map<string, string[]>();
+    for (const h of this.hosts.values())
+      for (const [vm, s] of h.vms) if (h.powered && s === 'Up') where.set(vm, [...(where.get(vm) ?? []), h.id]);
+    for (const [vm, hs] of where)
+      if (hs.length > 1) this.violations.push(`t=${this.t}: ${vm} runs on ${hs.join(' and ')}`);
+  }
+
+  /** The real driver, its step's log lines noted before its actions run (the world's lines follow them). */
+  private coordinator(r: Replica): Coordinator {
+    return new Coordinator(this.env(r), this.cfg, (rep) => {
+      for (const line of rep.log) this.note(`${r.name} ${line}`);
+    });
+  }
+
+  private report(r: Replica, rep: TickReport | null): void {
+    // A stale tick's decisions were computed but not carried out (its first guarded transaction failed).
+    if (rep?.stale)
+      this.note(`${r.name}: a transaction failed: the actions after it in this tick were not carried out`);
+  }
+
+  async run(end: number, commands: { at: number; words: string[] }[]): Promise<void> {
+    for (this.t = 0; this.t <= end; this.t++) {
+      for (const c of commands.filter((x) => x.at === this.t)) this.command(c.words);
+      this.worldSecond();
+      for (const r of this.replicas) {
+        if (r.crashed || (r.pausedUntil !== null && this.t < r.pausedUntil)) continue;
+        if (r.pausedUntil !== null) {
+          r.pausedUntil = null;
+          this.note(`${r.name} resumes`);
+        }
+        this.report(r, await r.coord.tick());
+        await r.coord.drain();
+      }
+      this.checkInvariants();
+    }
+  }
+
+  /** Where each VM runs now (Up copies on powered hosts). */
+  placement(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const h of [...this.hosts.values()].sort((a, b) => (a.id < b.id ? -1 : 1)))
+      for (const [vm, s] of h.vms) if (h.powered && s === 'Up') (out[vm] ??= []).push(h.id);
+    return out;
+  }
+}
