@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../src/cli/config.js';
+import { readConfigLayers } from '../src/cli/config-files.js';
 import { SETTINGS } from '../src/cli/settings.js';
 import { runChecked, runCommand } from './support/run-command.js';
 import { makePki, startVdsmdProcess, VDSMD } from './support/vdsmd-process.js';
@@ -92,6 +93,27 @@ describe('configuration', () => {
         '90-port.conf~': 'not an INI file at all',
       });
       expect(loadConfig(['--config', file], {})).toMatchObject({ port: 2222, logLevel: 'info' });
+    });
+
+    it("the vendor's and run-time drop-in directories sort with the admin's by file name (as vdsm's)", () => {
+      const file = withDropIns('[addresses]\nmanagement_port = 1111\n', {
+        '50-admin.conf': '[addresses]\nmanagement_port = 2222\n',
+      });
+      const vendor = mkdtempSync(join(dir, 'vendor-'));
+      const run = mkdtempSync(join(dir, 'run-'));
+      writeFileSync(join(vendor, '90-package.conf'), '[addresses]\nmanagement_port = 3333\n');
+      writeFileSync(join(run, '10-early.conf'), '[addresses]\nmanagement_port = 4444\n');
+      writeFileSync(join(run, '50-admin.conf'), '[addresses]\nmanagement_port = 5555\n');
+      const layers = readConfigLayers(file, [vendor, run]);
+      // 10-early (run), 50-admin (run, then the admin's own: same name, directory order), 90-package (vendor).
+      expect(layers.map((l) => l.file)).toEqual([
+        file,
+        join(run, '10-early.conf'),
+        join(run, '50-admin.conf'),
+        join(`${file}.d`, '50-admin.conf'),
+        join(vendor, '90-package.conf'),
+      ]);
+      expect(readConfigLayers(file).map((l) => l.file)).toEqual([file, join(`${file}.d`, '50-admin.conf')]);
     });
 
     it('a bad drop-in is refused with a message naming the file', () => {

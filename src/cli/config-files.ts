@@ -10,15 +10,25 @@ export interface ConfigLayer {
 }
 
 /**
- * The config file, then its drop-ins (`FILE.d/*.conf`, by name): as vdsm, a later file overrides an earlier one key
- * by key, so a package or an admin can change one setting without editing vdsm.conf.
+ * Where vdsm also looks for drop-ins of /etc/vdsm/vdsm.conf: the vendor's (a package's) and the run-time ones. Their
+ * files are sorted together with the admin's (`/etc/vdsm/vdsm.conf.d`) by file name, so `90-x.conf` from a package
+ * still overrides an admin's `50-y.conf`: the name, not the directory, orders them.
  */
-export function readConfigLayers(file: string): ConfigLayer[] {
-  return [readLayer(file, 'config file'), ...dropInsOf(file).map((dropIn) => readLayer(dropIn, 'config drop-in'))];
+export const VENDOR_DROP_IN_DIRS = ['/usr/lib/vdsm/vdsm.conf.d', '/run/vdsm/vdsm.conf.d'];
+
+/**
+ * The config file, then its drop-ins (`*.conf` of `vendorDirs` and `FILE.d`, by file name): as vdsm, a later file
+ * overrides an earlier one key by key, so a package or an admin can change one setting without editing vdsm.conf.
+ */
+export function readConfigLayers(file: string, vendorDirs: readonly string[] = []): ConfigLayer[] {
+  const dropIns = [...vendorDirs, `${file}.d`]
+    .flatMap((dir) => dropInsIn(dir).map((name) => ({ name, path: join(dir, name) })))
+    // A stable sort: a name present in two directories applies in directory order (the admin's last).
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [readLayer(file, 'config file'), ...dropIns.map((d) => readLayer(d.path, 'config drop-in'))];
 }
 
-function dropInsOf(file: string): string[] {
-  const dir = `${file}.d`;
+function dropInsIn(dir: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -28,10 +38,7 @@ function dropInsOf(file: string): string[] {
     throw new ConfigError(`cannot read config drop-in directory ${dir}: ${code ?? String(err)}`);
   }
   // Hidden files are left out as vdsm's glob does; plain sort() is lexical by code point, like vdsm's.
-  return names
-    .filter((name) => name.endsWith('.conf') && !name.startsWith('.'))
-    .sort()
-    .map((name) => join(dir, name));
+  return names.filter((name) => name.endsWith('.conf') && !name.startsWith('.'));
 }
 
 function readLayer(file: string, what: string): ConfigLayer {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from './config-error.js';
-import { readConfigLayers, type ConfigLayer } from './config-files.js';
+import { readConfigLayers, VENDOR_DROP_IN_DIRS, type ConfigLayer } from './config-files.js';
 import { SETTINGS, settingsSchema, type Setting, type SettingName, type SettingValues } from './settings.js';
 
 export { ConfigError } from './config-error.js';
@@ -25,7 +25,8 @@ The vdsm-ts host service: JSON-RPC 2.0 over STOMP 1.2 on one port, as the oVirt 
 
 Settings come from, highest precedence first: flags, environment, the config file, defaults.
 Config file: --config FILE, else $VDSM_CONFIG, else ${DEFAULT_CONFIG_FILE} when it exists; then the drop-ins
-FILE.d/*.conf in lexical order, each overriding what comes before it key by key.
+FILE.d/*.conf (for ${DEFAULT_CONFIG_FILE} also ${VENDOR_DROP_IN_DIRS.map((d) => `${d}/*.conf`).join(' and ')}), all
+in lexical order of their file names, each overriding what comes before it key by key.
 Without any config file vdsmd runs its embedded default: plaintext on 127.0.0.1:54321 (a development setup).
 With a config file the production defaults apply: TLS with client certificates required, listening on ::.
 
@@ -71,7 +72,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): VdsmdConfig 
 
   const explicit = flag('config') ?? env.VDSM_CONFIG;
   const configFile = explicit ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : null);
-  const layers = configFile === null ? [] : readConfigLayers(configFile);
+  const layers =
+    configFile === null
+      ? []
+      : readConfigLayers(configFile, configFile === DEFAULT_CONFIG_FILE ? VENDOR_DROP_IN_DIRS : []);
   const given = (name: SettingName): Given => {
     const s: Setting = SETTINGS[name];
     const fromFlag = flag(s.flag);
