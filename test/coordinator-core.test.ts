@@ -14,6 +14,7 @@ import {
 import { DEFAULT_COORDINATOR_CONFIG as CFG, graceSeconds } from '../src/coordinator/core/config.js';
 import { newFlow, restoreState, step, type CoreState } from '../src/coordinator/core/step.js';
 import type { Action, Command, HostSpec, HostState, Poll, Result, VmRecord } from '../src/coordinator/core/types.js';
+import { NOT_IN_RECOVERY } from '../src/coordinator/core/types.js';
 
 const spec = (id: string, cluster = 'A', pm = true): HostSpec => ({
   id,
@@ -30,12 +31,7 @@ const vm = (id: string, owner: string | null, o: Partial<VmRecord> = {}): VmReco
   state: 'running',
   everUp: true,
   generation: 1,
-  restart: false,
-  from: null,
-  queuedAt: null,
-  attempts: 0,
-  nextTryAt: null,
-  startSentAt: null,
+  ...NOT_IN_RECOVERY,
   ...o,
 });
 

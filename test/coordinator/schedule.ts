@@ -1,22 +1,13 @@
 /** Seeded random fault schedules for test/coordinator-random.test.ts, as the text of a `cmds` file. */
+import { rng } from '../support/rng.js';
+
 /** When every fault is undone, and how long after that every HA VM must run again. */
 export const HEAL_AT = 450;
 export const RECOVERY_BOUND = 450;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** One schedule, as the text of a `cmds` file. */
 export function schedule(seed: number): string {
-  const rand = mulberry32(seed);
+  const rand = rng(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const hosts = int(2, 5);

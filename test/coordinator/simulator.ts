@@ -18,6 +18,7 @@ import type {
   Power,
   VmRecord,
 } from '../../src/coordinator/core/types.js';
+import { NOT_IN_RECOVERY } from '../../src/coordinator/core/types.js';
 
 const BOOT_SECS = 60; // power on to vdsmd answering
 const VDSM_RESTART_SECS = 5; // systemctl restart vdsmd
@@ -130,12 +131,7 @@ export class CoordSimulator {
       state,
       everUp: given === 'running' || given === 'error-ever-up',
       generation: 1,
-      restart: false,
-      from: null,
-      queuedAt: null,
-      attempts: 0,
-      nextTryAt: null,
-      startSentAt: null,
+      ...NOT_IN_RECOVERY,
     };
     this.vms[id] = rec;
     this.vmDefs.set(id, { ...rec });

@@ -31,6 +31,7 @@ import type {
   Result,
   VmRecord,
 } from './types.js';
+import { NOT_IN_RECOVERY } from './types.js';
 
 export interface CoreState {
   /** The fencing token this state acts under; null: not leader (no actions at all). */
@@ -311,16 +312,7 @@ function missingVms(c: Ctx, h: HostState, present: readonly { id: string }[]): v
     const fate = vmFate(vm, h.spec.cluster, c.cfg);
     vm.generation += 1;
     if (fate === 'restart') {
-      Object.assign(vm, {
-        owner: null,
-        state: 'down',
-        restart: true,
-        from: h.spec.id,
-        queuedAt: c.now,
-        attempts: 0,
-        nextTryAt: c.now,
-        startSentAt: null,
-      } satisfies Partial<VmRecord>);
+      queueForRestart(vm, h.spec.id, c.now);
       c.log.push(`${vm.id} no longer on ${h.spec.id}: Down; queued for restart`);
     } else {
       Object.assign(vm, { state: 'down', restart: false } satisfies Partial<VmRecord>);
@@ -330,18 +322,22 @@ function missingVms(c: Ctx, h: HostState, present: readonly { id: string }[]): v
   }
 }
 
-function settleRunning(c: Ctx, vm: VmRecord, host: string): void {
+/** Down, off any host, and queued for a restart now: it came from `from`, a fenced or vanished host's copy. */
+function queueForRestart(vm: VmRecord, from: string, now: number): void {
   Object.assign(vm, {
-    owner: host,
-    state: 'running',
-    everUp: true,
-    restart: false,
-    from: null,
-    queuedAt: null,
+    owner: null,
+    state: 'down',
+    restart: true,
+    from,
+    queuedAt: now,
     attempts: 0,
-    nextTryAt: null,
+    nextTryAt: now,
     startSentAt: null,
   } satisfies Partial<VmRecord>);
+}
+
+function settleRunning(c: Ctx, vm: VmRecord, host: string): void {
+  Object.assign(vm, { owner: host, state: 'running', everUp: true, ...NOT_IN_RECOVERY } satisfies Partial<VmRecord>);
   c.actions.push({ kind: 'write-vm', vm: { ...vm } });
 }
 
@@ -831,15 +827,7 @@ function recoverHost(c: Ctx, h: HostState): void {
     vm.generation += 1;
     switch (fate) {
       case 'restart':
-        Object.assign(vm, {
-          state: 'down',
-          restart: true,
-          from: h.spec.id,
-          queuedAt: now,
-          attempts: 0,
-          nextTryAt: now,
-          startSentAt: null,
-        });
+        queueForRestart(vm, h.spec.id, now);
         c.log.push(`${vm.id} Down (host fenced); queued for restart (priority ${vm.priority})`);
         break;
       case 'rehome': {

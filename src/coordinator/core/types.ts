@@ -121,6 +121,16 @@ export interface VmRecord {
   startSentAt: number | null;
 }
 
+/** A VM's recovery bookkeeping when it is not being recovered (running where it is, or never asked back). */
+export const NOT_IN_RECOVERY = {
+  restart: false,
+  from: null,
+  queuedAt: null,
+  attempts: 0,
+  nextTryAt: null,
+  startSentAt: null,
+} as const satisfies Partial<VmRecord>;
+
 export type PollError = 'refused' | 'timeout';
 export type Power = 'on' | 'off' | 'unknown' | 'error' | 'skipped';
 
