@@ -57,6 +57,8 @@ export interface FailoverBed {
     opts?: { elsewhere?: boolean; timeoutMs?: number; faulted?: number[] },
   ): Promise<number>;
   secondStart(opts?: { lease?: boolean }): Promise<void>;
+  /** Registers the first test: the bed starts the engine VM on one host, Up, healthy, its broker in the lockspace. */
+  startsOnOneHost(): void;
   /** Registers the last test: over the whole run no sample saw the engine VM on two hosts. */
   neverTwice(): void;
 }
@@ -74,6 +76,7 @@ export function failoverBed(name: string): FailoverBed {
     expectSafe,
     recovery,
     secondStart,
+    startsOnOneHost,
     neverTwice,
   };
 
@@ -174,6 +177,19 @@ export function failoverBed(name: string): FailoverBed {
       await c.vdsmClient(other.id, ['VM', 'destroy', `vmID=${c.vmId}`]);
       c.startAgent(other.id);
     }
+  }
+
+  function startsOnOneHost(): void {
+    it('starts the engine VM on exactly one host', async () => {
+      const host = await bed.settled();
+      const s = await bed.c.hostedEngine(host, ['--vm-status', '--json']);
+      const status = JSON.parse(s.stdout) as Record<
+        string,
+        { 'engine-status'?: { vm: string; health: string }; score?: number }
+      >;
+      expect(status[String(host)]?.['engine-status']).toMatchObject({ vm: 'up', health: 'good' });
+      expect((await bed.c.broker(host)).lockspace).toEqual({ joined: true, error: null });
+    }, 150_000);
   }
 
   // Over the whole run, between scenarios too (set-up, recovery, hosts coming back): no sample ever saw the engine VM
