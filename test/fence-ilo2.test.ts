@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ilo2Sim, type Ilo2SimOptions, startIlo2Sim } from './fixtures/ilo2-sim.js';
-import { expectMetadataParity, lines, ourAgent, runFence, theirAgent } from './support/fence-run.js';
+import { expectMetadataParity, lines, ourAgent, PATIENT, runFence, theirAgent } from './support/fence-run.js';
 import { makePki, type Pki } from './support/pki.js';
 import { closedPort } from './support/ports.js';
 
@@ -47,6 +47,7 @@ const argvFor = (port: number, password = PASSWORD) => [
   '-p',
   password,
   '--ssl-insecure',
+  ...PATIENT,
 ];
 
 /** Runs ClusterLabs' agent and ours from the same power state; they must agree on stdout, exit code, effect and RIBCL commands. */

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startIlo2Sim, type Ilo2Sim, type Ilo2SimOptions } from './fixtures/ilo2-sim.js';
-import { clusterLabsEnv, type FenceResult, runFence } from './support/fence-exec.js';
+import { clusterLabsEnv, type FenceResult, PATIENT, runFence } from './support/fence-exec.js';
 import { makePki, type Pki } from './support/pki.js';
 import { closedPort } from './support/ports.js';
 
@@ -58,14 +58,26 @@ function argv(port: number, ...extra: string[]): string[] {
 }
 
 function argvWith(password: string, port: number, ...extra: string[]): string[] {
-  return ['--ip', '127.0.0.1', '--ipport', String(port), '-l', USER, '-p', password, '--ssl-insecure', ...extra];
+  return [
+    '--ip',
+    '127.0.0.1',
+    '--ipport',
+    String(port),
+    '-l',
+    USER,
+    '-p',
+    password,
+    '--ssl-insecure',
+    ...PATIENT,
+    ...extra,
+  ];
 }
 
 describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('status of a host that is on: "Status: ON", exit 0', async () => {
     const s = await sim({ power: 'on' });
     const r = await agent('status (on)', argv(s.port, '-o', 'status'));
-    expect(r.stdout).toBe('Status: ON\n');
+    expect(r.stdout, r.stderr).toBe('Status: ON\n');
     expect(r.code).toBe(0);
     expect(s.requests).toEqual(['GET_FW_VERSION', 'GET_HOST_POWER_STATUS']);
   });
@@ -73,14 +85,14 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('status of a host that is off: "Status: OFF", exit 2', async () => {
     const s = await sim({ power: 'off' });
     const r = await agent('status (off)', argv(s.port, '-o', 'status'));
-    expect(r.stdout).toBe('Status: OFF\n');
+    expect(r.stdout, r.stderr).toBe('Status: OFF\n');
     expect(r.code).toBe(2);
   });
 
   it('off: "Success: Powered OFF", exit 0, host off (iLO2 fw 1.50 uses HOLD_PWR_BTN TOGGLE)', async () => {
     const s = await sim({ power: 'on' });
     const r = await agent('off', argv(s.port, '-o', 'off'));
-    expect(r.stdout).toBe('Success: Powered OFF\n');
+    expect(r.stdout, r.stderr).toBe('Success: Powered OFF\n');
     expect(r.code).toBe(0);
     expect(s.power).toBe('off');
     expect(s.requests).toEqual([
@@ -94,7 +106,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('on: "Success: Powered ON", exit 0, host on', async () => {
     const s = await sim({ power: 'off' });
     const r = await agent('on', argv(s.port, '-o', 'on'));
-    expect(r.stdout).toBe('Success: Powered ON\n');
+    expect(r.stdout, r.stderr).toBe('Success: Powered ON\n');
     expect(r.code).toBe(0);
     expect(s.power).toBe('on');
     expect(s.requests.filter((q) => q.startsWith('HOLD_PWR_BTN'))).toEqual(['HOLD_PWR_BTN TOGGLE']);
@@ -103,7 +115,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('off when already off: "Success: Already OFF" and no button press', async () => {
     const s = await sim({ power: 'off' });
     const r = await agent('off (already off)', argv(s.port, '-o', 'off'));
-    expect(r.stdout).toBe('Success: Already OFF\n');
+    expect(r.stdout, r.stderr).toBe('Success: Already OFF\n');
     expect(r.code).toBe(0);
     expect(s.requests).toEqual(['GET_FW_VERSION', 'GET_HOST_POWER_STATUS']);
   });
@@ -111,7 +123,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('reboot: "Success: Rebooted", exit 0, host on again after an off and an on', async () => {
     const s = await sim({ power: 'on' });
     const r = await agent('reboot', argv(s.port, '-o', 'reboot'));
-    expect(r.stdout).toBe('Success: Rebooted\n');
+    expect(r.stdout, r.stderr).toBe('Success: Rebooted\n');
     expect(r.code).toBe(0);
     expect(s.power).toBe('on');
     expect(s.requests.filter((q) => q.startsWith('HOLD_PWR_BTN'))).toHaveLength(2);
@@ -120,7 +132,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('polls until a slow power change lands (power takes 300 ms)', async () => {
     const s = await sim({ power: 'on', powerDelayMs: 300 });
     const r = await agent('off (300 ms device delay, polled)', argv(s.port, '-o', 'off', '--power-wait', '0'));
-    expect(r.stdout).toBe('Success: Powered OFF\n');
+    expect(r.stdout, r.stderr).toBe('Success: Powered OFF\n');
     expect(r.code).toBe(0);
     expect(s.power).toBe('off');
     // one status before, then at least two polls: the first still sees ON
@@ -140,7 +152,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
       '',
     ].join('\n');
     const r = await agent('stdin off', [], input);
-    expect(r.stdout).toBe('Success: Powered OFF\n');
+    expect(r.stdout, r.stderr).toBe('Success: Powered OFF\n');
     expect(r.code).toBe(0);
     expect(s.power).toBe('off');
   });
@@ -152,7 +164,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
         `status (password ${JSON.stringify(password)})`,
         argvWith(password, s.port, '-o', 'status'),
       );
-      expect(r.stdout).toBe('Status: ON\n');
+      expect(r.stdout, r.stderr).toBe('Status: ON\n');
       expect(r.code).toBe(0);
       expect(s.rejectedLogins).toBe(0);
     }
@@ -162,7 +174,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
     const s = await sim({ power: 'on' });
     const r = await agent('status, wrong password', argvWith('wrong', s.port, '-o', 'status', '--shell-timeout', '1'));
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
+    expect(r.stdout, r.stderr).toBe('');
     expect(r.stderr).toMatch(/ERROR: Unable to connect\/login to fencing device/);
     expect(s.rejectedLogins).toBeGreaterThanOrEqual(1);
     expect(s.requests).not.toContain('GET_FW_VERSION');
@@ -181,7 +193,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
     const port = await closedPort();
     const r = await agent('status, closed port', argv(port, '-o', 'status'));
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
+    expect(r.stdout, r.stderr).toBe('');
     expect(r.stderr).toMatch(/ERROR: Unable to connect\/login to fencing device/);
   });
 
@@ -203,7 +215,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
       argvWith('wrong', s.port, '-o', 'status', '--power-timeout', '1'),
     );
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
+    expect(r.stdout, r.stderr).toBe('');
     expect(r.stderr).toMatch(/ERROR: Connection timed out/);
     expect(s.rejectedLogins).toBe(2); // the version-probe LOGIN and the status LOGIN
   });
@@ -226,7 +238,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('an iLO (not iLO2) with RIBCL 2.22: HOLD_PWR_BTN for off, PRESS_PWR_BTN for on', async () => {
     const s = await sim({ power: 'on', processor: 'iLO', firmwareVersion: '1.91' });
     const r = await agent('iLO RIBCL 2.22 reboot', argv(s.port, '-o', 'reboot'));
-    expect(r.stdout).toBe('Success: Rebooted\n');
+    expect(r.stdout, r.stderr).toBe('Success: Rebooted\n');
     expect(r.code).toBe(0);
     expect(s.power).toBe('on');
     expect(s.requests.filter((q) => q.endsWith('_PWR_BTN'))).toEqual(['HOLD_PWR_BTN', 'PRESS_PWR_BTN']);
@@ -235,7 +247,7 @@ describe('real fence_ilo2 against the iLO2 simulator', () => {
   it('iLO2 firmware 1.22: a bare HOLD_PWR_BTN toggles, so "on" works too', async () => {
     const s = await sim({ power: 'off', firmwareVersion: '1.22' });
     const r = await agent('iLO2 fw 1.22 on', argv(s.port, '-o', 'on'));
-    expect(r.stdout).toBe('Success: Powered ON\n');
+    expect(r.stdout, r.stderr).toBe('Success: Powered ON\n');
     expect(r.code).toBe(0);
     expect(s.requests.filter((q) => q.startsWith('HOLD_PWR_BTN'))).toEqual(['HOLD_PWR_BTN']);
   });

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVdsmd, type Vdsmd } from '../src/cli/service.js';
-import type { LifecycleEvent } from '../src/virt/hypervisor.js';
+import { LifecycleEventType, type LifecycleEvent } from '../src/virt/hypervisor.js';
 import { captureLog } from './support/capture-log.js';
 import { testConfig } from './support/config.js';
 import { EngineClient } from './support/engine.js';
+import { HeldEvents } from './support/held-events.js';
 import { engineDomainXml } from './support/vm-xml.js';
 
 // libvirt's test driver, in this process: it starts with one running domain named "test".
@@ -36,13 +37,17 @@ const RUNNING_KEYS = [
 
 let service: Vdsmd;
 let engine: EngineClient;
+let logs: ReturnType<typeof captureLog>;
+const held = new HeldEvents();
 const libvirtEvents: (LifecycleEvent & { seen: number })[] = [];
 const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 beforeAll(async () => {
-  service = await startVdsmd(testConfig({ guestWaitTimeout: 60 }), { log: captureLog().log });
+  logs = captureLog();
+  service = await startVdsmd(testConfig({ guestWaitTimeout: 60 }), { log: logs.log, openHypervisor: held.open });
   await service.recovered;
-  service.virt.vms!.hypervisor.onLifecycle((e) => libvirtEvents.push({ ...e, seen: monotonicMs() }));
+  // On libvirt's own connection: this listener sees every event when libvirt delivers it, held or not.
+  held.inner!.onLifecycle((e) => libvirtEvents.push({ ...e, seen: monotonicMs() }));
   engine = await EngineClient.connect(service.port);
   await engine.request('Host.ping2');
 });
@@ -224,6 +229,41 @@ describe('events follow libvirt', () => {
     expect(published).toBeGreaterThanOrEqual(Math.floor(libvirtStop.at));
     expect(published).toBeLessThanOrEqual(libvirtStop.seen);
     expect((await ok('Host.getVMList', {})).map((v: any) => v.vmId)).not.toContain(uuid);
+  });
+
+  it("VM.destroy while libvirt's Stopped event is late (held 1.5 s): the Down still waits for it and carries its stamp", async () => {
+    const { uuid, xml } = engineDomainXml();
+    await ok('VM.create', { vmParams: { xml } });
+    await eventWith(uuid, 'Powering up');
+    held.type = LifecycleEventType.Stopped;
+    held.holdMs = 1500;
+    try {
+      expect(await ok('VM.destroy', { vmID: uuid })).toBe(true);
+      const down = await eventWith(uuid, 'Down');
+      expect(down).toMatchObject({ exitCode: 0, exitReason: 6 });
+      // Published once the held event reached vdsmd, not by the destroy before it: a busy host's order of things.
+      const published = down.notify_time - 2147483647;
+      expect(published).toBeGreaterThanOrEqual(Math.floor(held.delivered.get(uuid)!));
+      expect(libvirtEvents.find((e) => e.uuid === uuid && e.event === LifecycleEventType.Stopped)).toBeDefined();
+    } finally {
+      held.holdMs = 0;
+    }
+  });
+
+  it("VM.destroy when libvirt's Stopped event never comes: Down 0/6 all the same, and a warning says why", async () => {
+    const { uuid, xml } = engineDomainXml();
+    await ok('VM.create', { vmParams: { xml } });
+    await eventWith(uuid, 'Powering up');
+    held.type = LifecycleEventType.Stopped;
+    held.holdMs = Infinity;
+    try {
+      expect(await ok('VM.destroy', { vmID: uuid })).toBe(true);
+      expect(await eventWith(uuid, 'Down')).toMatchObject({ exitCode: 0, exitReason: 6 });
+      expect(logs.lines().some((l) => l.vmId === uuid && /Stopped event did not come/.test(String(l.msg)))).toBe(true);
+      expect((await ok('Host.getVMList', {})).map((v: any) => v.vmId)).not.toContain(uuid);
+    } finally {
+      held.holdMs = 0;
+    }
   });
 
   it('a pause done behind our back (virsh suspend) is reported too, and a guest shutdown is 0/7', async () => {

@@ -11,6 +11,7 @@ import { StompBroker } from '../rpc/stomp/broker.js';
 import { bindVerb } from '../verbs/bind.js';
 import { VERBS } from '../verbs/catalogue.js';
 import type { VerbContext } from '../verbs/context.js';
+import type { Hypervisor } from '../virt/hypervisor.js';
 import { VirtSupervisor } from '../virt/supervisor.js';
 import type { VdsmdConfig } from './config.js';
 import { BUILTIN_FENCE_AGENTS } from './fence-agents.js';
@@ -31,6 +32,8 @@ export interface Vdsmd {
 export interface ServiceDeps {
   log: Logger;
   ha?: HaStatusProvider;
+  /** Opens the hypervisor connection (default: libvirt at config.libvirtUri); tests wrap it to delay or drop events. */
+  openHypervisor?: (uri: string) => Promise<Hypervisor>;
 }
 
 /** Wires the parts of vdsmd together: verbs into the JSON-RPC dispatcher, the dispatcher and events into STOMP. */
@@ -70,6 +73,7 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
       ctx.vms = vms;
       ready = vms !== undefined;
     },
+    open: deps.openHypervisor,
   });
   const recovered = virt.start();
 

@@ -45,6 +45,11 @@ export type VmListEntry = { vmId: string; status: VmStatusName; statusTime: stri
 export type VmCreated = { vmId: string; status: typeof VmStatus.WaitForLaunch; statusTime: string; xml: string };
 
 const OVIRT_METADATA = 'http://ovirt.org/vm/1.0';
+/**
+ * How long VM.destroy waits for libvirt's Stopped event once the domain is destroyed, so that the Down event carries
+ * libvirt's reason and time as vdsm's does; only past it (an event lost) does the Down come from the destroy itself.
+ */
+const STOPPED_EVENT_WAIT_MS = 5000;
 const GUEST_AGENT_CHANNEL = 'org.qemu.guest_agent.0';
 
 const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
@@ -59,6 +64,8 @@ export class VmManager {
   private readonly launches = new Map<string, Promise<void>>();
   private readonly samples = new Map<string, SampleWindow>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Called when a VM goes Down (or the manager closes): the waits of VM.destroy and VM.shutdown. */
+  private readonly downWaiters = new Map<string, Set<() => void>>();
   private sampler: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
   private closed = false;
@@ -207,6 +214,7 @@ export class VmManager {
     vm.down(this.now(), exit);
     this.samples.delete(vm.id);
     this.publish(vm, { vmId: vm.id, ...exit }, libvirtAt);
+    for (const wake of this.downWaiters.get(vm.id) ?? []) wake();
   }
 
   /** `|virt|VM_status|<vmId>` with `{<vmId>: {status, …}}`: never a statusTime, as vdsm. */
@@ -255,8 +263,10 @@ export class VmManager {
         }
       }
     }
-    // Transient domains vanish on destroy; if libvirt's event has not come yet, the Down comes from here.
-    if (!vm.isDown) this.setDown(vm, vm.stopping ?? exitInfo(ExitReason.AdminShutdown));
+    if (await this.waitDown(vm, STOPPED_EVENT_WAIT_MS)) return;
+    if (this.closed) return;
+    this.options.log.warn({ vmId: vm.id }, "libvirt's Stopped event did not come after destroy; reporting Down anyway");
+    this.setDown(vm, vm.stopping ?? exitInfo(ExitReason.AdminShutdown));
   }
 
   /**
@@ -293,15 +303,24 @@ export class VmManager {
     if (!vm.isDown) this.options.log.warn({ vmId: vm.id }, 'VM did not shut down; it keeps running');
   }
 
+  /** Resolves true when the VM is Down, false when `timeoutMs` passes or the manager closes first. */
   private waitDown(vm: Vm, timeoutMs: number): Promise<boolean> {
-    const deadline = this.now() + timeoutMs;
+    if (vm.isDown || this.closed) return Promise.resolve(vm.isDown);
     return new Promise((resolve) => {
-      const check = () => {
-        if (vm.isDown || this.closed) resolve(vm.isDown);
-        else if (this.now() >= deadline) resolve(false);
-        else this.after(Math.min(100, deadline - this.now()), check);
+      const waiters = this.downWaiters.get(vm.id) ?? new Set<() => void>();
+      this.downWaiters.set(vm.id, waiters);
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        waiters.delete(settle);
+        if (waiters.size === 0) this.downWaiters.delete(vm.id);
+        resolve(vm.isDown);
       };
-      check();
+      waiters.add(settle);
+      const timer = this.after(timeoutMs, settle);
     });
   }
 
@@ -372,7 +391,7 @@ export class VmManager {
     }
   }
 
-  private after(ms: number, fn: () => void): void {
+  private after(ms: number, fn: () => void): NodeJS.Timeout {
     const timer = setTimeout(
       () => {
         this.timers.delete(timer);
@@ -382,6 +401,7 @@ export class VmManager {
     );
     timer.unref();
     this.timers.add(timer);
+    return timer;
   }
 
   private assertOpen(): void {
@@ -392,6 +412,7 @@ export class VmManager {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sampler);
+    for (const waiters of [...this.downWaiters.values()]) for (const wake of [...waiters]) wake();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await this.sampling;

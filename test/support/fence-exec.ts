@@ -21,6 +21,15 @@ export function ourAgent(name: string): string {
 /** ClusterLabs' agent, run directly: its shebang names Debian's /usr/bin/python3. */
 export const theirAgent = (name: string) => `/usr/sbin/${name}`;
 
+/**
+ * Login and prompt timeouts for tests that are not about timeouts. ClusterLabs' defaults (login 5 s, 10 s for iLO;
+ * 3 s for each prompt or answer) cover starting gnutls-cli, ssh or telnet under a pty and one device answer; on a CI
+ * machine under load that has taken longer (fence_ilo2 exited 1, "Unable to connect/login", after 6.8 s: its 3 s wait
+ * for GET_FW_VERSION ran out). Put them first: a test about a timeout sets its own later on the line, and in both
+ * ClusterLabs' agents and ours the last one given wins.
+ */
+export const PATIENT = ['--login-timeout', '20', '--shell-timeout', '10'];
+
 /** What ClusterLabs' agents are run with when a test does not want a bare environment: ours, in the C locale. */
 export const clusterLabsEnv = (): NodeJS.ProcessEnv => ({ ...process.env, LANG: 'C', LC_ALL: 'C' });
 

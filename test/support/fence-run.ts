@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { ourAgent, parameterTable, runFence, theirAgent } from './fence-exec.js';
 
-export { type FenceResult, lines, ourAgent, parameterTable, runFence, theirAgent } from './fence-exec.js';
+export { type FenceResult, lines, ourAgent, parameterTable, PATIENT, runFence, theirAgent } from './fence-exec.js';
 
 /**
  * Our agent's metadata against ClusterLabs' under one name: ours exits 0, has the same parameter table and names
