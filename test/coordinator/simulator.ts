@@ -246,6 +246,14 @@ export class CoordSimulator {
         this.vms[vm.id] = { ...vm };
         return true;
       },
+      writeHost: async (epoch) => this.guarded(r, epoch),
+      removeVm: async (epoch, vm) => {
+        if (!this.guarded(r, epoch)) return false;
+        delete this.vms[vm];
+        return true;
+      },
+      stopVm: async () => false,
+      setHaMaintenance: async () => false,
       confirmEpoch: async (epoch) => this.guarded(r, epoch),
       audit: async (epoch, event) => {
         if (this.guarded(r, epoch)) this.audit.push(event);
@@ -466,7 +474,7 @@ export class CoordSimulator {
         this.pendingCommands.push({ kind: 'confirm-rebooted', host: args[0]!, by: args[1] ?? 'admin' });
         return;
       case 'maintenance':
-        this.pendingCommands.push({ kind: 'maintenance', host: args[0]!, on: args[1] !== 'off' });
+        this.pendingCommands.push({ kind: 'maintenance', host: args[0]!, on: args[1] !== 'off', by: 'admin' });
         return;
       default:
         throw new Error(`unknown command ${words.join(' ')}`);

@@ -131,6 +131,12 @@ export class Coordinator {
         return env.writeFence(epoch, a.host, a.intent);
       case 'write-vm':
         return env.writeVm(epoch, a.vm);
+      case 'write-host':
+        return env.writeHost(epoch, a.host, a.state);
+      case 'remove-vm':
+        return env.removeVm(epoch, a.vm);
+      case 'stop-vm':
+      case 'set-ha-maintenance':
       case 'probe':
       case 'power':
       case 'ssh-restart':
@@ -189,6 +195,22 @@ export class Coordinator {
             .destroyVm(a.host, a.vm, epoch)
             .catch(() => false)
             .then((ok) => this.deliver(gen, { kind: 'destroy-vm', id: a.id, vm: a.vm, host: a.host, ok })),
+        );
+        return true;
+      case 'stop-vm':
+        this.track(
+          env
+            .stopVm(a.host, a.vm, epoch)
+            .catch(() => false)
+            .then((ok) => this.deliver(gen, { kind: 'stop-vm', id: a.id, vm: a.vm, host: a.host, ok })),
+        );
+        return true;
+      case 'set-ha-maintenance':
+        this.track(
+          env
+            .setHaMaintenance(a.host, a.on)
+            .catch(() => false)
+            .then((ok) => this.deliver(gen, { kind: 'set-ha-maintenance', id: a.id, host: a.host, on: a.on, ok })),
         );
         return true;
     }

@@ -6,7 +6,17 @@
  * it on simulated time.
  */
 import type { StoreSnapshot } from './step.js';
-import type { AuditEvent, Command, FenceAgentRef, FenceIntent, PollError, Power, VmRecord, VmSeen } from './types.js';
+import type {
+  AuditEvent,
+  Command,
+  FenceAgentRef,
+  FenceIntent,
+  HaSeen,
+  PollError,
+  Power,
+  VmRecord,
+  VmSeen,
+} from './types.js';
 
 export interface CoordinatorLog {
   info(fields: Record<string, unknown>, msg: string): void;
@@ -23,6 +33,8 @@ export class PollFailure extends Error {
 export interface HostStats {
   freeMemMiB: number;
   vms: VmSeen[];
+  /** From getStats' haStats; absent when the host reports none. */
+  ha?: HaSeen;
 }
 
 export interface CoordinatorEnv {
@@ -40,6 +52,10 @@ export interface CoordinatorEnv {
   /** Transactions guarded by `createRevision(leader key) == epoch`: false means nothing was written (stale). */
   writeFence(epoch: number, host: string, intent: FenceIntent | null): Promise<boolean>;
   writeVm(epoch: number, vm: VmRecord): Promise<boolean>;
+  /** The leader's part of a host (maintenance); null: the host was removed (its state and fence intent go too). */
+  writeHost(epoch: number, host: string, state: { maintenance: boolean } | null): Promise<boolean>;
+  /** Deletes a VM's record (and its definition) under the guard. */
+  removeVm(epoch: number, vm: string): Promise<boolean>;
   /** The same guard writing nothing: proves leadership right before a side effect that has no write of its own. */
   confirmEpoch(epoch: number): Promise<boolean>;
   /** Appends to the audit log (guarded too); alerts go out from there. */
@@ -70,4 +86,8 @@ export interface CoordinatorEnv {
   createVm(host: string, vm: VmRecord, epoch: number): Promise<{ ok: boolean; detail?: string }>;
   /** VM.destroy of a stale copy. */
   destroyVm(host: string, vm: string, epoch: number): Promise<boolean>;
+  /** VM.shutdown, then VM.destroy when it is not Down within the bound; true once the host no longer runs it. */
+  stopVm(host: string, vm: string, epoch: number): Promise<boolean>;
+  /** Host.setHaMaintenanceMode(mode local, enabled on) on `host`. */
+  setHaMaintenance(host: string, on: boolean): Promise<boolean>;
 }

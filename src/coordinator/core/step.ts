@@ -190,6 +190,11 @@ export function step(prev: CoreState, obs: Observations, cfg: CoordinatorConfig)
 // Inputs
 
 function command(c: Ctx, cmd: Command): void {
+  if (cmd.kind !== 'confirm-rebooted' && cmd.kind !== 'maintenance') {
+    // TODO(issue 13): inventory commands (host-add/remove, vm-define/start/stop/remove).
+    c.audit.push({ at: c.now, kind: 'command', alert: false, text: `${cmd.kind} by ${cmd.by}: not implemented yet` });
+    return;
+  }
   const h = c.st.hosts[cmd.host];
   if (!h) {
     c.audit.push({ at: c.now, kind: 'command', alert: false, text: `${cmd.kind} ${cmd.host}: no such host` });

@@ -44,6 +44,26 @@ export interface HostSpec {
   cluster: string;
   /** Empty: no power management; the host is never hard-fenced. */
   agents: readonly FenceAgentRef[];
+  /** Put in maintenance by a person (persisted by the leader, `write-host`); absent: false. */
+  maintenance?: boolean;
+}
+
+/** Hosted-engine HA as the host's Host.getStats `haStats` block reports it (absent when the host does not say). */
+export interface HaSeen {
+  configured: boolean;
+  active: boolean;
+  score: number;
+  localMaintenance: boolean;
+  globalMaintenance: boolean;
+}
+
+/** What `vm define` gives the core about a VM (its domain XML stays in the store, the core never needs it). */
+export interface VmDefinition {
+  id: string;
+  ha: boolean;
+  /** 0..100, higher first. */
+  priority: number;
+  memMiB: number;
 }
 
 export type FenceStep =
@@ -147,6 +167,7 @@ export interface Poll {
   error?: PollError;
   vms?: VmSeen[];
   freeMemMiB?: number;
+  ha?: HaSeen;
 }
 
 export type Action =
@@ -157,7 +178,15 @@ export type Action =
   | { kind: 'write-vm'; vm: VmRecord }
   | { kind: 'scan'; id: number; hosts: string[] }
   | { kind: 'start-vm'; id: number; vm: string; host: string }
-  | { kind: 'destroy-vm'; id: number; vm: string; host: string };
+  | { kind: 'destroy-vm'; id: number; vm: string; host: string }
+  /** VM.shutdown (clean), then VM.destroy once it is Down or the shutdown's bound passed: maintenance, `vm stop`. */
+  | { kind: 'stop-vm'; id: number; vm: string; host: string }
+  /** Host.setHaMaintenanceMode local on/off on a host that runs hosted-engine HA (maintenance, activate). */
+  | { kind: 'set-ha-maintenance'; id: number; host: string; on: boolean }
+  /** The leader's part of a host in the store (maintenance); null: the host was removed, drop its state and intent. */
+  | { kind: 'write-host'; host: string; state: { maintenance: boolean } | null }
+  /** The VM record is deleted (`vm remove` of a stopped VM). */
+  | { kind: 'remove-vm'; vm: string };
 
 /** What the store keeps per host under fence (`/vdsm-ts/hosts/<id>/fence`). */
 export interface FenceIntent {
@@ -172,10 +201,29 @@ export type Result =
   | { kind: 'ssh-restart'; id: number; host: string; ok: boolean; detail?: string }
   | { kind: 'scan'; id: number; lists: Record<string, VmSeen[] | null> }
   | { kind: 'start-vm'; id: number; vm: string; host: string; ok: boolean; detail?: string }
-  | { kind: 'destroy-vm'; id: number; vm: string; host: string; ok: boolean };
+  | { kind: 'destroy-vm'; id: number; vm: string; host: string; ok: boolean }
+  | { kind: 'stop-vm'; id: number; vm: string; host: string; ok: boolean }
+  | { kind: 'set-ha-maintenance'; id: number; host: string; on: boolean; ok: boolean };
 
+/**
+ * Operator commands, queued in the store by the CLI or the HTTP API of any replica and applied by the leader's core
+ * (so that every change of what the core knows is a decision under the leader's epoch). `by` names the person.
+ */
 export type Command =
-  { kind: 'confirm-rebooted'; host: string; by: string } | { kind: 'maintenance'; host: string; on: boolean };
+  | { kind: 'confirm-rebooted'; host: string; by: string }
+  /** on: out of fencing and placement, its VMs moved away (refused while it runs VMs when keepVms). off: activate. */
+  | { kind: 'maintenance'; host: string; on: boolean; by: string; keepVms?: boolean }
+  /** The host's inventory record is already in the store; the core starts watching it (Up until polls say else). */
+  | { kind: 'host-add'; spec: HostSpec; by: string }
+  /** Refused unless in maintenance with no VM. */
+  | { kind: 'host-remove'; host: string; by: string }
+  /** The VM's definition (XML) is already in the store; the record starts `stopped`, owned by nobody. */
+  | { kind: 'vm-define'; vm: VmDefinition; by: string }
+  /** Placed like a recovered VM, or on `host` when given (refused if that host is not Up or lacks the memory). */
+  | { kind: 'vm-start'; vm: string; host?: string; by: string }
+  | { kind: 'vm-stop'; vm: string; by: string }
+  /** Refused unless the VM is stopped or down. */
+  | { kind: 'vm-remove'; vm: string; by: string };
 
 export interface Observations {
   now: number;
