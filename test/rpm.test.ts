@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand } from './support/run-command.js';
 import { missing } from './support/peers.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -58,10 +59,17 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
   let rpmFile = '';
   let root = '';
 
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'vdsm-rpm-test-'));
-    const out = run('bash', [join(repo, 'rpm/build.sh'), join(tmp, 'out')], { cwd: repo });
-    rpmFile = out.trim().split('\n').pop()!;
+    // Asynchronous: the build takes a minute or more on a loaded machine, and a worker whose event loop is blocked
+    // that long misses vitest's 60 s RPC deadline ("Timeout calling onTaskUpdate", an unhandled error failing CI).
+    const build = await runCommand('bash', [join(repo, 'rpm/build.sh'), join(tmp, 'out')], {
+      cwd: repo,
+      env: process.env,
+      timeoutMs: 230_000,
+    });
+    if (build.code !== 0) throw new Error(`rpm/build.sh exited ${build.code}\n${build.stdout}\n${build.stderr}`);
+    rpmFile = build.stdout.trim().split('\n').pop()!;
     root = join(tmp, 'root');
     mkdirSync(root);
   }, 240_000);

@@ -15,6 +15,7 @@ export interface CommandOptions {
   timeoutMs?: number;
   /** Written to its stdin, which is then closed (it is closed at once without). */
   input?: string;
+  cwd?: string;
 }
 
 /** Runs `file args` (no shell), bounded by `timeoutMs`; never rejects: why it failed is at the end of stderr. */
@@ -24,7 +25,13 @@ export function runCommand(file: string, args: string[], opts: CommandOptions = 
     const child = execFile(
       file,
       args,
-      { env: opts.env ?? { PATH: process.env.PATH }, timeout, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      {
+        env: opts.env ?? { PATH: process.env.PATH },
+        cwd: opts.cwd,
+        timeout,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 << 20,
+      },
       (err, stdout, stderr) => {
         if (!err) return resolve({ code: 0, stdout, stderr });
         const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
