@@ -23,6 +23,8 @@ export default defineConfig([
     entry: {
       'cli/vdsmd': 'src/cli/vdsmd.ts',
       'cli/vdsm-client': 'src/cli/vdsm-client.ts',
+      'cli/vdsm-ts-coordinator': 'src/cli/coordinator.ts',
+      'cli/gen-coordinator-api-doc': 'src/cli/gen-coordinator-api-doc.ts',
       'cli/gen-api-doc': 'src/cli/gen-api-doc.ts',
       'cli/gen-broker-doc': 'src/cli/gen-broker-doc.ts',
       'cli/hosted-engine': 'src/cli/hosted-engine.ts',

@@ -14,6 +14,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 export const UNIT = [
   'test/api-doc.test.ts',
+  'test/coordinator-api.test.ts',
   'test/cluster/safety-rules.test.ts',
   'test/coordinator-etcd-unit.test.ts',
   'test/coordinator-core.test.ts',

@@ -28,7 +28,7 @@ cd "$root"
 command -v rpmbuild >/dev/null || { echo "build.sh: rpmbuild not found (apt-get install -y rpm)" >&2; exit 1; }
 
 addon=build/Release/vdsm_libvirt.node
-bundles=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js dist/cli/hosted-engine.js dist/cli/he-broker.js dist/cli/he-agent.js)
+bundles=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js dist/cli/hosted-engine.js dist/cli/he-broker.js dist/cli/he-agent.js dist/cli/vdsm-ts-coordinator.js)
 entries=("${bundles[@]}" "$addon")
 # Each output against its own inputs: the bundles against the TypeScript and the build config, the addon against its
 # C++ source (comparing the addon with every .ts file rebuilt dist/ under the feet of a running test suite).
