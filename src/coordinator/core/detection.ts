@@ -1,0 +1,36 @@
+/** Detection: Up -> Suspect at the first failed poll; NonResponsive only on BOTH enough failures AND the grace. */
+import { graceSeconds } from './config.js';
+import { go, type Ctx } from './context.js';
+import { treat } from './soft-fence.js';
+import type { HostState } from './types.js';
+
+export function detect(c: Ctx, h: HostState): void {
+  const { now, cfg } = c;
+  switch (h.status) {
+    case 'Up':
+      if (h.failures > 0) go(c, h, 'Suspect', `no answer (${h.lastError ?? 'error'})`);
+      return;
+    case 'Suspect': {
+      if (h.failures === 0) return go(c, h, 'Up', 'answers again');
+      const grace = graceSeconds(cfg, h.vmCount);
+      // Both, never either: oVirt once fenced after 20 s because one of the two sufficed.
+      if (h.failures >= cfg.failuresForNonResponsive && now - h.lastOk >= grace) {
+        go(
+          c,
+          h,
+          'NonResponsive',
+          `${h.failures} failed polls and ${now - h.lastOk} s without an answer (grace ${grace} s)`,
+        );
+        for (const vm of Object.values(c.st.vms))
+          if (vm.owner === h.spec.id && (vm.state === 'running' || vm.state === 'starting')) {
+            vm.state = 'unknown';
+            c.actions.push({ kind: 'write-vm', vm: { ...vm } });
+          }
+        treat(c, h);
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
