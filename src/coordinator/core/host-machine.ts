@@ -52,6 +52,9 @@ export function advanceHost(c: Ctx, h: HostState): void {
       }
       return hardFence(c, h);
     case 'PowerOffConfirmed':
+      // A new leader restores it from the intent; if the host answers by now it is back (rebooted, or its VMs never
+      // stopped): what it runs is what it lists, and nothing is restarted from the intent alone.
+      if (h.failures === 0) return backUp(c, h, 'answers again');
       return recoverHost(c, h);
     case 'RecoveringVMs': {
       // Back before its VMs are all placed (a short reboot): it is Up again and may take some of them.

@@ -2,6 +2,7 @@
 import { combinePower } from './cluster.js';
 import type { Ctx } from './context.js';
 import { hardPowerDone } from './hard-fence.js';
+import { haDone, stopDone } from './maintenance.js';
 import { sshDone, softStatusDone } from './soft-fence.js';
 import type { Result } from './types.js';
 import { scanDone } from './vm-recovery.js';
@@ -43,5 +44,9 @@ export function takeResult(c: Ctx, r: Result): void {
     case 'destroy-vm':
       c.log.push(`${r.vm}: stale copy on ${r.host} ${r.ok ? 'destroyed' : 'not destroyed (will retry)'}`);
       return;
+    case 'stop-vm':
+      return stopDone(c, r);
+    case 'set-ha-maintenance':
+      return haDone(c, r);
   }
 }

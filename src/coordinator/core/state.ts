@@ -12,6 +12,41 @@ export interface CoreState {
   vms: Record<string, VmRecord>;
   seq: number;
   scan: { id: number; at: number } | null;
+  /** VM.shutdowns asked for, by VM id (not persisted: the VM records and host states say what is wanted). */
+  stops: Record<string, VmStop>;
+  /** Host.setHaMaintenanceMode (local) asked for, by host id. */
+  haOps: Record<string, HaOp>;
+}
+
+/**
+ * One VM to shut down on `host`: `move` (its host is in maintenance: it starts again on another host once it is
+ * down) or `stop` (a person stopped it: it stays stopped, HA or not).
+ */
+export interface VmStop {
+  host: string;
+  why: 'move' | 'stop';
+  /** Who asked (null: a former leader's request, found again in the records). */
+  by: string | null;
+  /** The stop-vm action whose result this waits for. */
+  awaiting: number | null;
+  /** Failed tries so far. */
+  attempts: number;
+  /** Not before this (retry spacing; a move waits for room on another host). */
+  nextAt: number;
+  /** A move found no other host with room (said once until it finds one). */
+  noRoom: boolean;
+}
+
+/** Hosted-engine local maintenance to set on a host (maintenance on) or clear (activate). */
+export interface HaOp {
+  on: boolean;
+  by: string | null;
+  awaiting: number | null;
+  attempts: number;
+  nextAt: number;
+  done: boolean;
+  /** Only when the host does not already say so (a new leader restoring a host in maintenance). */
+  unlessSeen: boolean;
 }
 
 export interface StepResult {
@@ -48,6 +83,8 @@ export function freshHost(spec: HostSpec, now: number): HostState {
     guard: null,
     recheckAt: null,
     manual: null,
+    ha: null,
+    everUp: true,
   };
 }
 

@@ -3,13 +3,15 @@
  * events + log lines. The clock is `observations.now`; nothing here does I/O or reads a clock. The driver
  * (coordinator.ts) runs the actions through the CoordinatorEnv and feeds their results into a later step.
  * One file per job: inputs (commands.ts, polls.ts, results.ts), the per-host machine (host-machine.ts,
- * detection.ts, soft-fence.ts, hard-fence.ts), VM recovery (vm-recovery.ts, vm-records.ts).
+ * detection.ts, soft-fence.ts, hard-fence.ts), VM recovery (vm-recovery.ts, vm-records.ts), VM shutdowns and
+ * hosted-engine maintenance (maintenance.ts).
  */
 import { partitionView } from './cluster.js';
 import { command } from './commands.js';
 import type { CoordinatorConfig } from './config.js';
 import type { Ctx } from './context.js';
 import { advanceHost } from './host-machine.js';
+import { maintain, newHaOp } from './maintenance.js';
 import { takePoll } from './polls.js';
 import { takeResult } from './results.js';
 import { freshHost, newFlow, type CoreState, type StepResult, type StoreSnapshot } from './state.js';
@@ -22,12 +24,21 @@ export { newFlow, type CoreState, type StepResult, type StoreSnapshot } from './
  * The state a new leader starts from: every host Up with its grace counted from now (the leader knows no
  * better), except hosts with a fence intent, which continue where the intent says: `off-sent` re-polls the
  * power status, `off-confirmed` recovers VMs (idempotently: the VM records say what is done), `failed` waits for
- * a person. A VM recorded `starting` is looked for on every host before anything is started again.
+ * a person. A host in maintenance stays there (intent or not) and gets its hosted-engine local maintenance set
+ * unless its stats already say so. A VM recorded `starting` is looked for on every host before anything is started
+ * again.
  */
 export function restoreState(snap: StoreSnapshot, now: number): CoreState {
   const hosts: Record<string, HostState> = {};
+  const haOps: CoreState['haOps'] = {};
   for (const spec of snap.hosts) {
     const h = freshHost(spec, now);
+    hosts[spec.id] = h;
+    if (spec.maintenance) {
+      h.status = 'Maintenance';
+      haOps[spec.id] = newHaOp(true, null, now, true);
+      continue;
+    }
     const intent = snap.intents[spec.id];
     if (intent) {
       // Not heard from since the intent was written: an answer from now on is news (and aborts a flow before OFF).
@@ -44,11 +55,21 @@ export function restoreState(snap: StoreSnapshot, now: number): CoreState {
     } else if (intent?.phase === 'failed') {
       h.status = 'AwaitingManualConfirm';
     }
-    hosts[spec.id] = h;
   }
   const vms: Record<string, VmRecord> = {};
   for (const vm of snap.vms) vms[vm.id] = { ...vm, startSentAt: null };
-  return { epoch: null, leaderSince: null, roundDoneAt: null, polledSinceLeader: [], hosts, vms, seq: 0, scan: null };
+  return {
+    epoch: null,
+    leaderSince: null,
+    roundDoneAt: null,
+    polledSinceLeader: [],
+    hosts,
+    vms,
+    seq: 0,
+    scan: null,
+    stops: {},
+    haOps,
+  };
 }
 
 export function step(prev: CoreState, obs: Observations, cfg: CoordinatorConfig): StepResult {
@@ -80,6 +101,7 @@ export function step(prev: CoreState, obs: Observations, cfg: CoordinatorConfig)
   for (const r of obs.results) takeResult(c, r);
   c.partition = partitionView(Object.values(st.hosts), cfg);
   for (const id of Object.keys(st.hosts).sort()) advanceHost(c, st.hosts[id]!);
+  maintain(c);
   recoverVms(c);
   return { state: st, actions: c.actions, audit: c.audit, log: c.log };
 }

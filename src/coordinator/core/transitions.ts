@@ -5,7 +5,9 @@ import type { GuardName, HostState } from './types.js';
 export function backUp(c: Ctx, h: HostState, why: string): void {
   const inFence = FENCE_STATES.includes(h.status) || ['Rebooting', 'Down'].includes(h.status);
   if (inFence) h.returns = [...h.returns.filter((t) => c.now - t <= c.cfg.flapWindow), c.now];
-  if (h.flow !== null || inFence) c.actions.push({ kind: 'write-fence', host: h.spec.id, intent: null });
+  // After OFF was confirmed the intent stays until the host is back: a leader that found it would recover again.
+  const afterOff = h.status === 'PowerOffConfirmed' || h.status === 'RecoveringVMs';
+  if (h.flow !== null || inFence || afterOff) c.actions.push({ kind: 'write-fence', host: h.spec.id, intent: null });
   h.flow = null;
   h.guard = null;
   h.recheckAt = null;

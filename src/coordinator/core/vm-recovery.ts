@@ -59,14 +59,19 @@ export function recoverHost(c: Ctx, h: HostState): void {
 export function recoverVms(c: Ctx): void {
   const { now, cfg, st } = c;
   for (const vm of Object.values(st.vms))
-    if (vm.state === 'starting' && vm.startSentAt !== null && now - vm.startSentAt >= cfg.startConfirmWithin)
-      failedStart(c, vm, `not Up within ${cfg.startConfirmWithin} s`);
+    if (vm.state === 'starting' && vm.startSentAt !== null && now - vm.startSentAt >= cfg.startConfirmWithin) {
+      // Failed only if its host answers without listing it: a silent host may run it (its own fate decides).
+      const target = vm.owner === null ? undefined : st.hosts[vm.owner];
+      if (!target || (target.failures === 0 && !target.vmsSeen.includes(vm.id)))
+        failedStart(c, vm, `not Up within ${cfg.startConfirmWithin} s`);
+    }
   if (st.scan !== null && now - st.scan.at > cfg.statsInterval) st.scan = null; // lost: ask again
   // Placement needs every host's free memory: the first stats of this leadership come in the first poll round.
   if (st.scan !== null || st.roundDoneAt === null) return;
   if (dueStarts(Object.values(st.vms), now, cfg).length === 0) return;
+  // Hosts in maintenance are read too: one may still run a VM it is shutting down.
   const hosts = Object.values(st.hosts)
-    .filter((h) => h.status === 'Up')
+    .filter((h) => h.status === 'Up' || (h.status === 'Maintenance' && h.failures === 0))
     .map((h) => h.spec.id)
     .sort();
   st.scan = { id: ++st.seq, at: now };
@@ -88,13 +93,24 @@ export function scanDone(c: Ctx, lists: Record<string, { id: string; status: str
       settleRunning(c, vm, where[0]);
       continue;
     }
-    if (vm.owner !== null && lists[vm.owner] === null) {
-      c.log.push(`${vm.id}: ${vm.owner} did not list its VMs: not starting it elsewhere yet`);
+    // Recorded `starting` (or `unknown`) on a host: it may run there unless that host listed its VMs without it.
+    // A host that did not answer, or was not even asked (not Up), says nothing: the VM is not started elsewhere yet.
+    const mayRunOn = vm.owner !== null && (vm.state === 'starting' || vm.state === 'unknown') ? vm.owner : null;
+    if (mayRunOn !== null && !lists[mayRunOn]) {
+      c.log.push(`${vm.id}: ${mayRunOn} did not list its VMs: not starting it elsewhere yet`);
+      vm.nextTryAt = now + cfg.retryShort;
       continue;
     }
     const hosts = Object.values(st.hosts).filter((h) => lists[h.spec.id] !== undefined && lists[h.spec.id] !== null);
     // The host it comes from is excluded while it is not Up (placeVm takes Up hosts only); once back, it may.
-    const target = placeVm(hosts, vm, placed);
+    // A queued VM that names a host (vm-start on HOST: stopped, down or error) goes there if it still can, or anywhere.
+    const pin = vm.owner !== null && mayRunOn === null ? vm.owner : null;
+    let target = placeVm(pin === null ? hosts : hosts.filter((h) => h.spec.id === pin), vm, placed);
+    if (pin !== null && target === null) {
+      c.log.push(`${vm.id}: ${pin} cannot take it now: placed like a recovered VM`);
+      vm.owner = null;
+      target = placeVm(hosts, vm, placed);
+    }
     if (target === null) {
       // Not a failed start: nothing was tried. Looked at again every short interval, without escalating to the
       // long one (a host coming back, or another VM leaving, makes room).
