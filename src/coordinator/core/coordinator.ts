@@ -102,7 +102,15 @@ export class Coordinator {
         this.nextPing[id] = now + this.cfg.pingInterval;
         this.track(
           this.env.stats(id).then(
-            (s) => this.pushPoll(gen, { host: id, kind: 'stats', ok: true, vms: s.vms, freeMemMiB: s.freeMemMiB }),
+            (s) =>
+              this.pushPoll(gen, {
+                host: id,
+                kind: 'stats',
+                ok: true,
+                vms: s.vms,
+                freeMemMiB: s.freeMemMiB,
+                ...(s.ha ? { ha: s.ha } : {}),
+              }),
             (err: unknown) => this.pushPoll(gen, { host: id, kind: 'stats', ok: false, error: reason(err) }),
           ),
         );
