@@ -31,6 +31,11 @@ export class Coordinator {
     private readonly onStep?: (r: StepResult) => void,
   ) {}
 
+  /** The host's next stats poll goes out at the next tick (a VM_status event said something changed there). */
+  pollSoon(host: string): void {
+    this.nextStats[host] = 0;
+  }
+
   /** Waits until every call started so far has settled (the simulator's calls settle at once). */
   async drain(): Promise<void> {
     while (this.inflight.size > 0) await Promise.all([...this.inflight]);
