@@ -21,12 +21,19 @@ const HEAVY_WORKERS = process.env.VDSM_TS_HEAVY_WORKERS ?? '2';
 const VITEST = join(ROOT, 'node_modules/vitest/vitest.mjs');
 const summaries = mkdtempSync(join(tmpdir(), 'vdsm-ts-summary-'));
 
+// The heavy files emulate whole clusters on this machine: their daemons (sanlock, QEMU, the agents) and their safety
+// samplers keep time, and a sampler starved for a second fails closed ("could not tell" is never "fine"). As root
+// they run at a higher CPU priority (nice -5, inherited by every process they start) than the light files, which
+// only wait longer when the machine is busy.
+const HEAVY_NICE = process.getuid?.() === 0 ? ['nice', '-n', '-5'] : [];
+
 const runs = [
-  { name: 'heavy', args: ['--project', 'heavy', '--maxWorkers', HEAVY_WORKERS] },
-  { name: 'light', args: ['--project', 'unit', '--project', 'peers', '--maxWorkers', LIGHT_WORKERS] },
-].map(({ name, args }) => {
+  { name: 'heavy', nice: HEAVY_NICE, args: ['--project', 'heavy', '--maxWorkers', HEAVY_WORKERS] },
+  { name: 'light', nice: [], args: ['--project', 'unit', '--project', 'peers', '--maxWorkers', LIGHT_WORKERS] },
+].map(({ name, nice, args }) => {
   const summary = join(summaries, `${name}.json`);
-  const child = spawn(process.execPath, [VITEST, 'run', ...args, ...process.argv.slice(2)], {
+  const [file, ...pre] = [...nice, process.execPath];
+  const child = spawn(file, [...pre, VITEST, 'run', ...args, ...process.argv.slice(2)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
