@@ -39,6 +39,18 @@ async function createOn(host: string, name: string): Promise<BedVm> {
   return vm;
 }
 
+/** `ipmitool chassis power ACTION` against a host's BMC, as a fence agent would send it. */
+const chassis = (host: string, action: string) =>
+  runCommand(
+    'ipmitool',
+    ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(bed.bmc(host).port), '-U', 'admin', '-E', '-C', '3'].concat([
+      'chassis',
+      'power',
+      action,
+    ]),
+    { env: { PATH: process.env.PATH, IPMI_PASSWORD: `bmc-${host}-pw` }, timeoutMs: 15_000 },
+  );
+
 const listed = async (host: string) =>
   (await vmList(bed.host(host).port, bed.client)).map((v) => `${v.vmId} ${v.status}`);
 
@@ -59,16 +71,7 @@ describe('a bed host', () => {
     const h = bed.host('host1');
     const bmc = bed.bmc('host1');
     const port = h.port;
-    const ipmi = (action: string) =>
-      runCommand(
-        'ipmitool',
-        ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(bmc.port), '-U', 'admin', '-E', '-C', '3'].concat([
-          'chassis',
-          'power',
-          action,
-        ]),
-        { env: { PATH: process.env.PATH, IPMI_PASSWORD: 'bmc-host1-pw' }, timeoutMs: 15_000 },
-      );
+    const ipmi = (action: string) => chassis('host1', action);
     expect((await ipmi('off')).code).toBe(0);
     await waitFor('host1 vdsmd gone after the BMC power-off', () => !h.alive(), 10_000, 100);
     expect(bmc.transitions()).toEqual(['power 0']);
@@ -86,6 +89,16 @@ describe('a bed host', () => {
     );
     expect(await listed('host1')).toEqual([]);
     expect(bmc.errors).toEqual([]);
+  }, 90_000);
+
+  it('loses a frozen vdsmd too when its BMC powers it off', async () => {
+    const h = bed.host('host1');
+    h.freeze();
+    expect((await chassis('host1', 'off')).code).toBe(0);
+    await waitFor('the frozen host1 vdsmd gone after the BMC power-off', () => !h.alive(), 10_000, 100);
+    expect((await chassis('host1', 'on')).code).toBe(0);
+    await waitFor('host1 vdsmd back after power on', () => h.alive(), 40_000, 200);
+    expect(bed.bmc('host1').errors).toEqual([]);
   }, 90_000);
 
   it("restarts vdsmd through its sshd's command, keeping its VMs, and the command exits 0 only once vdsmd answers", async () => {

@@ -133,7 +133,8 @@ export class BedHost {
   private async hardStop(): Promise<void> {
     const p = this.proc;
     if (!p?.alive()) return;
-    p.child.kill('SIGCONT');
+    // SIGKILL alone, frozen or not: a SIGCONT first could let a frozen vdsmd answer a request it had queued, after
+    // its power went off (the coordinator would then see a host answering that its BMC switched off).
     const gone = new Promise<void>((r) => p.child.once('exit', () => r()));
     p.child.kill('SIGKILL');
     await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
