@@ -17,6 +17,7 @@ export const UNIT = [
   'test/coordinator-api.test.ts',
   'test/cluster/safety-rules.test.ts',
   'test/coordinator-etcd-unit.test.ts',
+  'test/coordinator-hosts-secrets.test.ts',
   'test/coordinator-core.test.ts',
   'test/coordinator-random.test.ts',
   'test/coordinator-scenarios.test.ts',

@@ -13,7 +13,16 @@ import {
 } from '../src/coordinator/core/cluster.js';
 import { DEFAULT_COORDINATOR_CONFIG as CFG, graceSeconds } from '../src/coordinator/core/config.js';
 import { newFlow, restoreState, step, type CoreState } from '../src/coordinator/core/step.js';
-import type { Action, Command, HostSpec, HostState, Poll, Result, VmRecord } from '../src/coordinator/core/types.js';
+import type {
+  Action,
+  Command,
+  HaSeen,
+  HostSpec,
+  HostState,
+  Poll,
+  Result,
+  VmRecord,
+} from '../src/coordinator/core/types.js';
 import { NOT_IN_RECOVERY } from '../src/coordinator/core/types.js';
 
 const spec = (id: string, cluster = 'A', pm = true): HostSpec => ({
@@ -362,5 +371,378 @@ describe('no leader, no action', () => {
     const r = step(s, { now: 22, leader: null, polls: [bad('h1')], results: [], commands: [] }, CFG);
     expect(r.actions).toEqual([]);
     expect(r.state.epoch).toBeNull();
+  });
+});
+
+// --- operator commands, maintenance ------------------------------------------------------------------------------
+
+const stats = (host: string, vms: string[] = [], freeMemMiB = 8192, ha?: HaSeen): Poll => ({
+  host,
+  kind: 'stats',
+  ok: true,
+  vms: vms.map((id) => ({ id, status: 'Up' })),
+  freeMemMiB,
+  ...(ha ? { ha } : {}),
+});
+const heHa = (localMaintenance: boolean): HaSeen => ({
+  configured: true,
+  active: true,
+  score: localMaintenance ? 0 : 3400,
+  localMaintenance,
+  globalMaintenance: false,
+});
+const by = (c: Command) => ({ commands: [c] });
+const kinds = (actions: Action[]) => actions.map((a) => a.kind);
+const ofKind = <K extends Action['kind']>(actions: Action[], kind: K) =>
+  actions.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);
+
+/** h1 runs `vms` (those recorded running there); h2 and h3 are empty with 8 GiB free; every host polled at 0. */
+function cluster(vms: VmRecord[], o: { ha?: HaSeen; free?: number } = {}): CoreState {
+  const s = world([spec('h1'), spec('h2'), spec('h3')], vms);
+  const on1 = vms.filter((v) => v.owner === 'h1' && v.state === 'running').map((v) => v.id);
+  return tick(s, 0, [stats('h1', on1, 8192, o.ha), stats('h2', [], o.free), stats('h3', [], o.free)]).state;
+}
+
+describe('maintenance', () => {
+  it('is persisted first, then every running VM of the host is shut down, HA or not; no power action', () => {
+    const s = cluster([
+      vm('ha1', 'h1', { ha: true, priority: 50 }),
+      vm('plain', 'h1'),
+      vm('off', 'h1', { state: 'stopped' }),
+    ]);
+    const r = tick(s, 20, [], by({ kind: 'maintenance', host: 'h1', on: true, by: 'alice' }));
+    expect(r.state.hosts.h1!.status).toBe('Maintenance');
+    expect(r.actions[0]).toEqual({ kind: 'write-host', host: 'h1', state: { maintenance: true } });
+    expect(ofKind(r.actions, 'stop-vm')).toMatchObject([
+      { vm: 'ha1', host: 'h1' },
+      { vm: 'plain', host: 'h1' },
+    ]);
+    expect(r.actions.some((a) => ['power', 'ssh-restart', 'destroy-vm', 'start-vm'].includes(a.kind))).toBe(false);
+    expect(r.audit).toMatchObject([
+      { kind: 'command', host: 'h1', text: expect.stringMatching(/^maintenance on h1 by alice: /) },
+    ]);
+  });
+
+  it('keep-vms is refused while the host runs a VM (nothing written or stopped), accepted when it runs none', () => {
+    const s = cluster([vm('a', 'h1')]);
+    const r = tick(s, 20, [], by({ kind: 'maintenance', host: 'h1', on: true, by: 'bob', keepVms: true }));
+    expect(r.state.hosts.h1!.status).toBe('Up');
+    expect(r.actions).toEqual([]);
+    expect(r.audit).toMatchObject([
+      { text: 'maintenance on h1 keep-vms by bob refused: it runs a and keep-vms moves none' },
+    ]);
+    const r2 = tick(s, 20, [], by({ kind: 'maintenance', host: 'h2', on: true, by: 'bob', keepVms: true }));
+    expect(r2.state.hosts.h2!.status).toBe('Maintenance');
+  });
+
+  it('is refused during a fence flow past NonResponsive, with the reason', () => {
+    const s = cluster([]);
+    Object.assign(s.hosts.h1!, { status: 'HardFencing', failures: 5, flow: newFlow('confirm', 15) });
+    const r = tick(s, 20, [bad('h1'), ok('h2'), ok('h3')], by({ kind: 'maintenance', host: 'h1', on: true, by: 'c' }));
+    expect(r.state.hosts.h1!.status).toBe('HardFencing');
+    expect(r.audit[0]!.text).toBe(
+      'maintenance on h1 by c refused: a fence flow is under way (HardFencing): it ends first',
+    );
+  });
+
+  it('shuts a VM down only when another host has room for it now; else it keeps running, looked at again', () => {
+    const s = cluster([vm('big', 'h1', { memMiB: 4096 })], { free: 1024 });
+    const r = tick(s, 20, [], by({ kind: 'maintenance', host: 'h1', on: true, by: 'a' }));
+    expect(ofKind(r.actions, 'stop-vm')).toEqual([]);
+    expect(r.log).toContain(
+      'big: no other Up host has 4096 MiB free: it keeps running on h1 (looked at again every 30 s)',
+    );
+    const r2 = tick(r.state, 30, [stats('h2', [], 8192)]);
+    expect(ofKind(r2.actions, 'stop-vm')).toEqual([]); // not before 50
+    const r3 = tick(r2.state, 50, []);
+    expect(ofKind(r3.actions, 'stop-vm')).toMatchObject([{ vm: 'big', host: 'h1' }]);
+  });
+
+  it('a VM down on its host in maintenance is queued to start on another host (a plain VM too)', () => {
+    const s = cluster([vm('plain', 'h1')]);
+    const r = tick(s, 20, [], by({ kind: 'maintenance', host: 'h1', on: true, by: 'a' }));
+    const stop = ofKind(r.actions, 'stop-vm')[0]!;
+    const r2 = tick(r.state, 24, [], {
+      results: [{ kind: 'stop-vm', id: stop.id, vm: 'plain', host: 'h1', ok: true }],
+    });
+    expect(r2.state.vms.plain).toMatchObject({ owner: null, state: 'down', restart: true, from: 'h1' });
+    expect(kinds(r2.actions)).toEqual(['write-vm', 'scan']);
+    const scan = ofKind(r2.actions, 'scan')[0]!;
+    expect(scan.hosts).toEqual(['h1', 'h2', 'h3']); // the host in maintenance is read too: it may still run it
+    const r3 = tick(r2.state, 25, [], { results: [{ kind: 'scan', id: scan.id, lists: { h1: [], h2: [], h3: [] } }] });
+    expect(ofKind(r3.actions, 'start-vm')).toMatchObject([{ vm: 'plain', host: 'h2' }]);
+  });
+
+  it("the host's own VM list settles a move too, before the shutdown's answer (plain VMs are not dropped)", () => {
+    const s = cluster([vm('plain', 'h1')]);
+    const r = tick(s, 20, [], by({ kind: 'maintenance', host: 'h1', on: true, by: 'a' }));
+    const r2 = tick(r.state, 24, [stats('h1', [])]);
+    expect(r2.state.vms.plain).toMatchObject({ state: 'down', restart: true, from: 'h1' });
+  });
+
+  it('a failed shutdown is an alert, tried again 30 s later 5 times, then every 30 min; no power action', () => {
+    let s = tick(cluster([vm('a', 'h1')]), 20, [], by({ kind: 'maintenance', host: 'h1', on: true, by: 'x' })).state;
+    let now = 20;
+    for (let i = 1; i <= 6; i++) {
+      const id = s.stops.a!.awaiting!;
+      const r = tick(s, now + 1, [], { results: [{ kind: 'stop-vm', id, vm: 'a', host: 'h1', ok: false }] });
+      expect(r.audit).toMatchObject([{ kind: 'alert', alert: true, host: 'h1' }]);
+      expect(r.actions).toEqual([]);
+      const wait = i < 5 ? 30 : 1800;
+      expect(r.state.stops.a).toMatchObject({ attempts: i, nextAt: now + 1 + wait, awaiting: null });
+      expect(ofKind(tick(r.state, now + wait, []).actions, 'stop-vm')).toEqual([]);
+      const again = tick(r.state, now + 1 + wait, []);
+      expect(ofKind(again.actions, 'stop-vm')).toMatchObject([{ vm: 'a', host: 'h1' }]);
+      s = again.state;
+      now += 1 + wait;
+    }
+  });
+
+  it('sets hosted-engine local maintenance on where HA is configured, and off on activate', () => {
+    const s = cluster([], { ha: heHa(false) });
+    const r = tick(s, 20, [], by({ kind: 'maintenance', host: 'h1', on: true, by: 'a' }));
+    const on = ofKind(r.actions, 'set-ha-maintenance');
+    expect(on).toMatchObject([{ host: 'h1', on: true }]);
+    const r2 = tick(r.state, 21, [], {
+      results: [{ kind: 'set-ha-maintenance', id: on[0]!.id, host: 'h1', on: true, ok: true }],
+    });
+    expect(tick(r2.state, 22, [stats('h1', [], 8192, heHa(false))]).actions).toEqual([]); // done: not sent again
+    const r3 = tick(r2.state, 40, [], by({ kind: 'maintenance', host: 'h1', on: false, by: 'a' }));
+    expect(r3.state.hosts.h1!.status).toBe('Up');
+    expect(r3.actions).toMatchObject([
+      { kind: 'write-host', host: 'h1', state: { maintenance: false } },
+      { kind: 'set-ha-maintenance', host: 'h1', on: false },
+    ]);
+    // h2 reports no haStats: no HA call at all.
+    const r4 = tick(r3.state, 50, [], by({ kind: 'maintenance', host: 'h2', on: true, by: 'a' }));
+    expect(ofKind(r4.actions, 'set-ha-maintenance')).toEqual([]);
+  });
+
+  it('a new leader restores maintenance, moves what still runs there, and asks HA only if needed', () => {
+    const snap = (local: boolean) => {
+      const s = restoreState(
+        {
+          hosts: [{ ...spec('h1'), maintenance: true }, spec('h2'), spec('h3')],
+          intents: {},
+          vms: [vm('a', 'h1'), vm('gone', 'h1', { ha: true })],
+        },
+        0,
+      );
+      expect(s.hosts.h1!.status).toBe('Maintenance');
+      return tick(s, 1, [stats('h1', ['a'], 8192, heHa(local)), stats('h2'), stats('h3')]);
+    };
+    const r = snap(true);
+    expect(ofKind(r.actions, 'stop-vm')).toMatchObject([{ vm: 'a', host: 'h1' }]);
+    expect(r.state.vms.gone).toMatchObject({ state: 'down', restart: true }); // the host says it is not there
+    expect(ofKind(r.actions, 'set-ha-maintenance')).toEqual([]);
+    expect(ofKind(snap(false).actions, 'set-ha-maintenance')).toMatchObject([{ host: 'h1', on: true }]);
+  });
+});
+
+describe('hosts added and removed at runtime', () => {
+  it('an added host that never answers is neither fenced nor counted by the partition guard (one alert)', () => {
+    let s = world([spec('h1'), spec('h2')]);
+    s = tick(s, 0, [ok('h1'), ok('h2')], by({ kind: 'host-add', spec: spec('h3'), by: 'eve' })).state;
+    expect(s.hosts.h3).toMatchObject({ status: 'Up', everUp: false });
+    const audit = [];
+    const actions: Action[] = [];
+    for (let t = 2; t <= 80; t += 2) {
+      const r = tick(s, t, [ok('h1'), ok('h2'), bad('h3')]);
+      s = r.state;
+      audit.push(...r.audit);
+      actions.push(...r.actions);
+    }
+    expect(s.hosts.h3!.status).toBe('Suspect');
+    expect(actions.filter((a) => 'host' in a && a.host === 'h3')).toEqual([]);
+    expect(audit.filter((a) => a.host === 'h3')).toMatchObject([
+      { kind: 'alert', text: expect.stringMatching(/has not answered since it was added/) },
+    ]);
+    expect(partitionView(Object.values(s.hosts), CFG)).toMatchObject({ counted: 2, unreachable: 0 });
+    // With h3 counted, h1 failing too would be 2 of 3 unreachable: the guard would hold.
+    Object.assign(s.hosts.h1!, { failures: 3, status: 'NonResponsive' });
+    expect(partitionView(Object.values(s.hosts), CFG).holds).toBe(false);
+  });
+
+  it('an added host counts as a normal host once it has answered', () => {
+    let s = world([spec('h1'), spec('h2')]);
+    s = tick(s, 0, [], by({ kind: 'host-add', spec: spec('h3'), by: 'eve' })).state;
+    s = tick(s, 2, [ok('h3')]).state;
+    expect(s.hosts.h3!.everUp).toBe(true);
+    expect(partitionView(Object.values(s.hosts), CFG).counted).toBe(3);
+  });
+
+  it('a host is removed only in maintenance and running nothing: write-host null, and the core forgets it', () => {
+    let s = cluster([vm('a', 'h1'), vm('home', 'h2', { state: 'stopped', everUp: false })]);
+    const rm = (host: string) => by({ kind: 'host-remove', host, by: 'ops' });
+    expect(tick(s, 20, [], rm('h2')).audit[0]!.text).toBe(
+      'host-remove h2 by ops refused: the host is Up: put it in maintenance first',
+    );
+    s = tick(s, 20, [], by({ kind: 'maintenance', host: 'h1', on: true, by: 'ops' })).state;
+    expect(tick(s, 21, [], rm('h1')).audit[0]!.text).toBe('host-remove h1 by ops refused: it still runs a');
+    s = tick(s, 21, [], by({ kind: 'maintenance', host: 'h2', on: true, by: 'ops' })).state;
+    const r = tick(s, 22, [], rm('h2'));
+    expect(r.actions).toEqual([
+      { kind: 'write-vm', vm: expect.objectContaining({ id: 'home', owner: null }) },
+      { kind: 'write-host', host: 'h2', state: null },
+    ]);
+    expect(r.state.hosts.h2).toBeUndefined();
+    expect(r.audit[0]!.text).toMatch(/^host-remove h2 by ops: no longer watched/);
+  });
+});
+
+describe('VM commands', () => {
+  it('vm-define records a stopped VM on no host; a second definition or a bad priority is refused', () => {
+    const def = (id: string, priority = 10) =>
+      by({ kind: 'vm-define', vm: { id, ha: true, priority, memMiB: 512 }, by: 'dev' });
+    const r = tick(cluster([]), 20, [], def('n'));
+    expect(r.state.vms.n).toMatchObject({ state: 'stopped', owner: null, everUp: false, ha: true, restart: false });
+    expect(r.actions).toMatchObject([{ kind: 'write-vm', vm: { id: 'n', state: 'stopped' } }]);
+    expect(tick(r.state, 21, [], def('n')).audit[0]!.text).toBe(
+      'vm-define n by dev refused: a VM of that id is defined already',
+    );
+    expect(tick(r.state, 21, [], def('m', 101)).audit[0]!.text).toMatch(/refused: priority 101 is not a whole number/);
+  });
+
+  it('vm-start on a named host is refused when it lacks the memory or is not Up', () => {
+    const s = cluster([vm('n', null, { state: 'stopped', memMiB: 9000 })]);
+    const start = (host: string) => by({ kind: 'vm-start', vm: 'n', host, by: 'dev' });
+    const r = tick(s, 20, [], start('h2'));
+    expect(r.audit[0]!.text).toBe('vm-start n on h2 by dev refused: h2 has 8192 MiB free, the VM needs 9000 MiB');
+    expect(r.actions).toEqual([]);
+    Object.assign(s.hosts.h3!, { status: 'Suspect', failures: 1 });
+    expect(tick(s, 20, [], start('h3')).audit[0]!.text).toBe('vm-start n on h3 by dev refused: h3 is Suspect, not Up');
+  });
+
+  it('vm-start goes through the scan, writes `starting` before VM.create, and honours the host named', () => {
+    let s = cluster([vm('n', null, { state: 'stopped' })]);
+    s = tick(s, 10, [stats('h2', ['x'])]).state; // h2 runs more VMs than h3: placement alone would pick h3
+    const r = tick(s, 20, [], by({ kind: 'vm-start', vm: 'n', host: 'h2', by: 'dev' }));
+    expect(r.state.vms.n).toMatchObject({ owner: 'h2', restart: true });
+    const scan = ofKind(r.actions, 'scan')[0]!;
+    const r2 = tick(r.state, 21, [], { results: [{ kind: 'scan', id: scan.id, lists: { h1: [], h2: [], h3: [] } }] });
+    expect(r2.actions).toMatchObject([
+      { kind: 'write-vm', vm: { id: 'n', state: 'starting', owner: 'h2' } },
+      { kind: 'start-vm', vm: 'n', host: 'h2' },
+    ]);
+  });
+
+  it('vm-stop of an HA VM: recorded stopped before VM.shutdown; gone is not a crash; never restarted', () => {
+    const s = cluster([vm('ha1', 'h1', { ha: true, priority: 90 })]);
+    const r = tick(s, 20, [], by({ kind: 'vm-stop', vm: 'ha1', by: 'dev' }));
+    expect(r.actions).toMatchObject([
+      { kind: 'write-vm', vm: { id: 'ha1', state: 'stopped', owner: 'h1', restart: false } },
+      { kind: 'stop-vm', vm: 'ha1', host: 'h1' },
+    ]);
+    const stop = ofKind(r.actions, 'stop-vm')[0]!;
+    // The host's list no longer has it before the shutdown's answer comes.
+    let st = tick(r.state, 24, [stats('h1', [])]).state;
+    expect(st.vms.ha1).toMatchObject({ state: 'stopped', restart: false });
+    const r2 = tick(st, 25, [], { results: [{ kind: 'stop-vm', id: stop.id, vm: 'ha1', host: 'h1', ok: true }] });
+    expect(r2.state.vms.ha1).toMatchObject({ state: 'stopped', owner: null });
+    st = r2.state;
+    for (let t = 26; t < 200; t += 10) {
+      const x = tick(st, t, [stats('h1', []), stats('h2'), stats('h3')]);
+      expect(x.actions.some((a) => a.kind === 'scan' || a.kind === 'start-vm')).toBe(false);
+      st = x.state;
+    }
+  });
+
+  it('a new leader finishes a stop: a VM recorded stopped that its host still runs is shut down', () => {
+    const s = restoreState(
+      { hosts: [spec('h1'), spec('h2')], intents: {}, vms: [vm('v', 'h1', { state: 'stopped' })] },
+      0,
+    );
+    const r = tick(s, 1, [stats('h1', ['v']), stats('h2')]);
+    expect(r.state.vms.v!.state).toBe('stopped'); // not adopted as running
+    expect(ofKind(r.actions, 'stop-vm')).toMatchObject([{ vm: 'v', host: 'h1' }]);
+  });
+
+  it('vm-stop of a VM still queued to start cancels the start', () => {
+    const s = cluster([vm('q', null, { state: 'down', ha: true, restart: true, queuedAt: 0, nextTryAt: 100 })]);
+    const r = tick(s, 20, [], by({ kind: 'vm-stop', vm: 'q', by: 'dev' }));
+    expect(r.state.vms.q).toMatchObject({ state: 'stopped', restart: false, queuedAt: null });
+    expect(ofKind(r.actions, 'stop-vm')).toEqual([]);
+  });
+
+  it('vm-remove only takes a stopped or down VM', () => {
+    const s = cluster([vm('run', 'h1'), vm('off', null, { state: 'stopped' })]);
+    const rm = (v: string) => by({ kind: 'vm-remove', vm: v, by: 'dev' });
+    expect(tick(s, 20, [], rm('run')).audit[0]!.text).toBe(
+      'vm-remove run by dev refused: it is running: only a stopped or down VM is removed',
+    );
+    const r = tick(s, 20, [], rm('off'));
+    expect(r.actions).toEqual([{ kind: 'remove-vm', vm: 'off' }]);
+    expect(r.state.vms.off).toBeUndefined();
+  });
+
+  it('every command is an audit event naming who asked', () => {
+    const s = cluster([vm('run', 'h1')]);
+    const cmds: Command[] = [
+      { kind: 'host-add', spec: spec('h9'), by: 'p1' },
+      { kind: 'host-remove', host: 'nope', by: 'p2' },
+      { kind: 'vm-define', vm: { id: 'd', ha: false, priority: 0, memMiB: 1 }, by: 'p3' },
+      { kind: 'vm-start', vm: 'run', by: 'p4' },
+      { kind: 'vm-stop', vm: 'nope', by: 'p5' },
+      { kind: 'vm-remove', vm: 'nope', by: 'p6' },
+      { kind: 'maintenance', host: 'h2', on: false, by: 'p7' },
+      { kind: 'confirm-rebooted', host: 'h2', by: 'p8' },
+    ];
+    const r = tick(s, 20, [], { commands: cmds });
+    expect(r.audit.map((a) => a.kind)).toEqual(Array(8).fill('command'));
+    r.audit.forEach((a, i) => expect(a.text).toContain(`by p${i + 1}`));
+  });
+});
+
+describe('never twice, where a record says a VM may run on a silent host', () => {
+  it('a VM recorded `starting` on a host that was not read by the scan is not started elsewhere', () => {
+    let s = restoreState(
+      {
+        hosts: [spec('h1'), spec('h2'), spec('h3')],
+        intents: {},
+        vms: [vm('v', 'h1', { state: 'starting', ha: true, restart: true, queuedAt: 0, nextTryAt: 0 })],
+      },
+      0,
+    );
+    s = tick(s, 0, [bad('h1'), stats('h2'), stats('h3')]).state; // h1 Suspect: not Up, so not in the scan
+    const r = tick(s, 11, [bad('h1')]);
+    const scan = ofKind(r.actions, 'scan')[0]!;
+    expect(scan.hosts).toEqual(['h2', 'h3']);
+    const r2 = tick(r.state, 12, [], { results: [{ kind: 'scan', id: scan.id, lists: { h2: [], h3: [] } }] });
+    expect(ofKind(r2.actions, 'start-vm')).toEqual([]);
+    expect(r2.log).toContain('v: h1 did not list its VMs: not starting it elsewhere yet');
+  });
+
+  it('a start not seen Up within 60 s fails only if its host answers without it', () => {
+    const s = cluster([vm('v', 'h2', { state: 'starting', restart: true, queuedAt: 0, nextTryAt: 0 })]);
+    s.vms.v!.startSentAt = 1; // VM.create sent at 1 (a restored record has none: it is looked for first)
+    Object.assign(s.hosts.h2!, { failures: 2, status: 'Suspect', lastOk: 65 });
+    expect(tick(s, 70, [bad('h2')]).state.vms.v!.state).toBe('starting'); // silent: it may run there
+    const answered = tick(s, 70, [stats('h2', [])]);
+    expect(answered.state.vms.v).toMatchObject({ state: 'down', owner: null, attempts: 1 });
+  });
+
+  it('a new leader does not recover a host from its `off-confirmed` intent once the host answers', () => {
+    const s = restoreState(
+      {
+        hosts: [spec('h1'), spec('h2'), spec('h3')],
+        intents: { h1: { phase: 'off-confirmed', startedAt: 5 } },
+        vms: [vm('v', 'h1', { ha: true })],
+      },
+      100,
+    );
+    expect(s.hosts.h1!.status).toBe('PowerOffConfirmed');
+    const r = tick(s, 100, [stats('h1', ['v']), stats('h2'), stats('h3')]);
+    expect(r.state.hosts.h1!.status).toBe('Up');
+    expect(r.state.vms.v).toMatchObject({ owner: 'h1', state: 'running' });
+    expect(r.actions).toContainEqual({ kind: 'write-fence', host: 'h1', intent: null });
+    expect(r.actions.some((a) => a.kind === 'scan' || a.kind === 'power')).toBe(false);
+  });
+
+  it('a host back Up while its VMs are being recovered has its fence intent cleared', () => {
+    const s = cluster([]);
+    Object.assign(s.hosts.h1!, { status: 'RecoveringVMs', failures: 0, lastOk: 50, since: 40 });
+    const r = tick(s, 60, [ok('h1')]);
+    expect(r.state.hosts.h1!.status).toBe('Up');
+    expect(r.actions).toContainEqual({ kind: 'write-fence', host: 'h1', intent: null });
   });
 });

@@ -10,7 +10,8 @@ import { createLogger } from './log.js';
 import { ApiClient, CliError } from './coordinator/client.js';
 import { CLIENT_COMMANDS, type ClientCommand, type CommandValues } from './coordinator/commands.js';
 import { DEFAULT_COORDINATOR_CONFIG, loadCoordinatorConfig } from './coordinator/config.js';
-import { startCoordinatorService, unwiredApi } from './coordinator/service.js';
+import { loadServeConfig } from './coordinator/serve-config.js';
+import { startCoordinatorService } from './coordinator/service.js';
 
 const NAME = 'vdsm-ts-coordinator';
 
@@ -85,7 +86,7 @@ async function serve(values: CommandValues & { 'log-level'?: string }): Promise<
     name: NAME,
     log,
     flushLog: () => root.finish(),
-    start: () => startCoordinatorService(config, { api: unwiredApi(), log }),
+    start: () => startCoordinatorService(config, { serve: loadServeConfig(config.configFile), log }),
     started: (service) =>
       log.info({ listen: config.listen, port: service.port, config: config.configFile }, 'coordinator API listening'),
   });

@@ -50,7 +50,15 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
     .map(([name]) => name);
   log.info({ dir: config.fencePluginDir, agents: dropIns }, 'fence plugins loaded');
   const hostStats = new HostStatsSampler();
-  const ctx: Omit<VerbContext, 'localAddress'> = { ha: deps.ha ?? HA_NOT_CONFIGURED, log, fence, hostStats };
+  const tls = config.ssl ? await readTlsFiles(config) : undefined;
+  // The host certificate doubles as the client certificate towards peers (Host.probePeer): the same CA signed both.
+  const ctx: Omit<VerbContext, 'localAddress'> = {
+    ha: deps.ha ?? HA_NOT_CONFIGURED,
+    log,
+    fence,
+    hostStats,
+    peerTls: tls,
+  };
   for (const verb of VERBS) dispatcher.register(verb.name, bindVerb(verb, ctx));
 
   const broker = new StompBroker({ log, onRequest: (body, meta) => dispatcher.handle(body, meta) });
@@ -58,7 +66,6 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
   const unsubscribe = events.subscribe((event) => {
     if (ready) broker.publishEvent(eventToJson(event));
   });
-  const tls = config.ssl ? await readTlsFiles(config) : undefined;
   // The first CPU reading, so that the first Host.getStats already measures a real window.
   await hostStats.start();
   const listener = await listenWithFallback(config, tls, broker, log);

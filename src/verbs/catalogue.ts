@@ -4,6 +4,7 @@ import getCapabilities from './host/getCapabilities.js';
 import getHardwareInfo from './host/getHardwareInfo.js';
 import getStats from './host/getStats.js';
 import ping2 from './host/ping2.js';
+import probePeer from './host/probePeer.js';
 import getAllVmStats from './host/getAllVmStats.js';
 import getVMList from './host/getVMList.js';
 import setHaMaintenanceMode from './host/setHaMaintenanceMode.js';
@@ -24,6 +25,7 @@ export const VERBS: readonly Verb[] = [
   getVMList,
   setHaMaintenanceMode,
   fenceNode,
+  probePeer,
   create,
   destroy,
   shutdown,

@@ -1,4 +1,5 @@
 import type { HostStatsSampler } from '../host/stats.js';
+import type { ClientTls } from '../rpc/client.js';
 import type { FenceAgent } from '../plugins/fence/agent.js';
 import type { VmManager } from '../virt/manager.js';
 import { VdsmError } from '../common/errors.js';
@@ -15,6 +16,8 @@ export interface VerbContext {
   hostStats: HostStatsSampler;
   /** The VM container; absent until libvirt is connected and recovery is done (callers then get 99). */
   vms?: VmManager;
+  /** This host's own key, certificate and CA, used as a client of peer vdsmds (Host.probePeer); absent: plaintext. */
+  peerTls?: ClientTls;
   /** Local address the request arrived on (vdsm reports the NIC owning it as `lastClientIface`). */
   localAddress?: string;
 }

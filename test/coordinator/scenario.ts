@@ -10,10 +10,13 @@ export interface CoordScenarioRun {
 
 /**
  * A scenario folder holds `cmds` and `expected` (the event log). `cmds`, one command a line (`#` comments):
- * `hosts N` (host1..hostN in cluster A, one fence agent each), `host ID CLUSTER [no-pm] [agents a:1,b:1]`,
+ * `hosts N` (host1..hostN in cluster A, one fence agent each, 16 GiB),
+ * `host ID CLUSTER [no-pm] [agents a:1,b:1] [mem MiB] [he]` (`he`: hosted-engine HA configured there),
  * `vm ID HOST [ha] [prio P] [mem MiB] [stopped|error|error-ever-up]`, `policy CLUSTER all|ha-only`,
- * `replicas N` (c1..cN; default 1), `when off-sent|vm-create COMMAND…` (once, at that moment),
- * `at T [fault] COMMAND…`, `end T`. The world's commands are CoordSimulator.command's.
+ * `replicas N` (c1..cN; default 1), `when off-sent|vm-create|vm-shutdown COMMAND…` (once, at that moment),
+ * `at T [fault] COMMAND…`, `end T`. The world's commands and the operator's are CoordSimulator.command's:
+ * `maintenance HOST on|off [keep-vms]`, `host-add ID [CLUSTER] [no-pm] [he] [dead]`, `host-remove ID`,
+ * `vm-define ID [ha] [prio P] [mem MiB]`, `vm-start ID [HOST]`, `vm-stop ID`, `vm-remove ID`, `confirm HOST`.
  */
 export async function runCoordScenario(dir: string): Promise<CoordScenarioRun> {
   return runCoordCmds(readFileSync(`${dir}/cmds`, 'utf8'), dir);
@@ -50,6 +53,8 @@ export async function runCoordCmds(
         const agents = rest.indexOf('agents');
         sim.addHost(rest[0]!, rest[1] ?? 'A', {
           pm: !rest.includes('no-pm'),
+          he: rest.includes('he'),
+          ...(rest.includes('mem') ? { memMiB: Number(rest[rest.indexOf('mem') + 1]) } : {}),
           ...(agents >= 0
             ? {
                 agents: rest[agents + 1]!.split(',').map((a) => {

@@ -58,6 +58,30 @@ export function schedule(seed: number): string {
         lines.push(`at ${at} fault ${kind} ${host()}`);
     }
   }
+  // What a person does meanwhile: maintenance on and off again, a VM stopped (and maybe started again), a start.
+  const ops = int(0, 2);
+  for (let i = 0; i < ops; i++) {
+    const at = int(15, 350);
+    const later = () => Math.min(HEAL_AT, at + int(10, 200));
+    const vm = `vm${int(1, vms)}`;
+    switch (pick(['maintenance', 'vm-stop', 'vm-start'] as const)) {
+      case 'maintenance': {
+        const h = host();
+        lines.push(
+          `at ${at} maintenance ${h} on${rand() < 0.2 ? ' keep-vms' : ''}`,
+          `at ${later()} maintenance ${h} off`,
+        );
+        break;
+      }
+      case 'vm-stop':
+        lines.push(`at ${at} vm-stop ${vm}`);
+        if (rand() < 0.7) lines.push(`at ${later()} vm-start ${vm}${rand() < 0.3 ? ` ${host()}` : ''}`);
+        break;
+      case 'vm-start':
+        lines.push(`at ${at} vm-start ${vm}`);
+        break;
+    }
+  }
   lines.push(`at ${HEAL_AT} heal-all`, `end ${HEAL_AT + RECOVERY_BOUND}`);
   return `${lines.join('\n')}\n`;
 }

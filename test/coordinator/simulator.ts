@@ -24,6 +24,7 @@ const BOOT_SECS = 60; // power on to vdsmd answering
 const VDSM_RESTART_SECS = 5; // systemctl restart vdsmd
 const BMC_OFF_SECS = 2; // `off` initiated to power actually off
 const LEASE_FAIL_SECS = 80; // sanlock: a host lease not renewed this long is no longer LIVE
+const SHUTDOWN_SECS = 3; // VM.shutdown to the guest being down
 const LEADER_TTL = 10;
 
 interface SimHost {
@@ -42,12 +43,26 @@ interface SimHost {
   bmc: 'ok' | 'dead' | 'lies';
   offAt: number | null;
   fenceErrors: boolean;
-  vms: Map<string, 'Up' | 'Paused'>;
+  vms: Map<string, 'Up' | 'Paused' | 'Powering down'>;
   /** VMs paused by a kernel hang (they run on when it ends; those paused by lost storage stay paused). */
   hungVms: string[];
   maxEpoch: number;
   flap: { period: number; from: number } | null;
+  /** Hosted-engine HA configured (getStats reports haStats), and its local maintenance flag. */
+  he: boolean;
+  haLocal: boolean;
 }
+
+/** A VM.shutdown under way: the guest is down SHUTDOWN_SECS later (the call answers then). */
+interface Shutdown {
+  host: string;
+  vm: string;
+  at: number;
+  done: (ok: boolean) => void;
+}
+
+/** Lets every promise that can settle now settle (the simulated calls settle without timers). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Replica {
   name: string;
@@ -71,7 +86,8 @@ export class CoordSimulator {
   readonly hosts = new Map<string, SimHost>();
   readonly replicas: Replica[] = [];
   readonly vmDefs = new Map<string, VmRecord>();
-  /** The store. */
+  /** The store: the inventory (hosts and their maintenance flag), the fence intents, the VM records. */
+  readonly inventory = new Map<string, { maintenance: boolean }>();
   intents: Record<string, FenceIntent> = {};
   vms: Record<string, VmRecord> = {};
   readonly audit: AuditEvent[] = [];
@@ -81,6 +97,9 @@ export class CoordSimulator {
   private epochs = 100;
   private triggers: { on: string; words: string[] }[] = [];
   private fired: string[] = [];
+  private shutdowns: Shutdown[] = [];
+  /** VMs a person stopped (VM.shutdown done while their record says stopped), until a vm-start is accepted. */
+  private stoppedByPerson = new Set<string>();
   /** Power actions (off/on) sent and when, for the scenario summaries. */
   readonly powerActions: { t: number; host: string; op: string }[] = [];
   readonly creates: { t: number; vm: string; host: string }[] = [];
@@ -95,7 +114,12 @@ export class CoordSimulator {
     if (!this.opts.quiet) this.log.push(`t=${pad(this.t)} ${line}`);
   }
 
-  addHost(id: string, cluster = 'A', opts: { pm?: boolean; memMiB?: number; agents?: FenceAgentRef[] } = {}): void {
+  addHost(
+    id: string,
+    cluster = 'A',
+    opts: { pm?: boolean; memMiB?: number; agents?: FenceAgentRef[]; he?: boolean; known?: boolean } = {},
+  ): void {
+    if (opts.known !== false) this.inventory.set(id, { maintenance: false });
     this.hosts.set(id, {
       id,
       cluster,
@@ -116,6 +140,8 @@ export class CoordSimulator {
       hungVms: [],
       maxEpoch: 0,
       flap: null,
+      he: opts.he ?? false,
+      haLocal: false,
     });
   }
 
@@ -231,7 +257,10 @@ export class CoordSimulator {
       sleep: async () => {},
       leadership: async () => (r.crashed ? null : r.belief),
       load: async () => ({
-        hosts: [...this.hosts.values()].map((h): HostSpec => ({ id: h.id, cluster: h.cluster, agents: h.agents })),
+        hosts: [...this.inventory].map(([id, inv]): HostSpec => {
+          const h = this.host(id);
+          return { id, cluster: h.cluster, agents: h.agents, ...(inv.maintenance ? { maintenance: true } : {}) };
+        }),
         intents: structuredClone(this.intents),
         vms: Object.values(structuredClone(this.vms)),
       }),
@@ -246,17 +275,44 @@ export class CoordSimulator {
         this.vms[vm.id] = { ...vm };
         return true;
       },
-      writeHost: async (epoch) => this.guarded(r, epoch),
+      writeHost: async (epoch, host, state) => {
+        if (!this.guarded(r, epoch)) return false;
+        if (state === null) {
+          this.inventory.delete(host);
+          delete this.intents[host];
+        } else this.inventory.set(host, { maintenance: state.maintenance });
+        return true;
+      },
       removeVm: async (epoch, vm) => {
         if (!this.guarded(r, epoch)) return false;
         delete this.vms[vm];
         return true;
       },
-      stopVm: async () => false,
-      setHaMaintenance: async () => false,
+      stopVm: async (id, vm, epoch) => {
+        const h = this.host(id);
+        this.stale(r, `VM.shutdown ${vm} on ${id}`);
+        if (this.reach(h) !== 'ok' || epoch < h.maxEpoch) return false;
+        h.maxEpoch = epoch;
+        if (!h.vms.has(vm)) return true;
+        h.vms.set(vm, 'Powering down');
+        this.note(`${id}: VM.shutdown ${vm} (epoch ${epoch})`);
+        this.fire('vm-shutdown');
+        return new Promise<boolean>((done) => this.shutdowns.push({ host: id, vm, at: this.t + SHUTDOWN_SECS, done }));
+      },
+      setHaMaintenance: async (id, on) => {
+        const h = this.host(id);
+        this.stale(r, `Host.setHaMaintenanceMode on ${id}`);
+        if (this.reach(h) !== 'ok' || !h.he) return false;
+        h.haLocal = on;
+        this.note(`${id}: hosted-engine local maintenance ${on ? 'on' : 'off'}`);
+        return true;
+      },
       confirmEpoch: async (epoch) => this.guarded(r, epoch),
       audit: async (epoch, event) => {
-        if (this.guarded(r, epoch)) this.audit.push(event);
+        if (!this.guarded(r, epoch)) return;
+        this.audit.push(event);
+        const started = /^vm-start (\S+)(?: on \S+)? by \S+: /.exec(event.text);
+        if (event.kind === 'command' && started) this.stoppedByPerson.delete(started[1]!);
       },
       commands: async () => this.pendingCommands.splice(0),
       ping: async (id) => {
@@ -265,7 +321,10 @@ export class CoordSimulator {
       stats: async (id) => {
         const h = vdsmCall(id);
         const used = [...h.vms.keys()].reduce((s, v) => s + (this.vmDefs.get(v)?.memMiB ?? 0), 0);
-        return { freeMemMiB: h.memMiB - used, vms: [...h.vms].map(([vid, status]) => ({ id: vid, status })) };
+        const vms = [...h.vms].map(([vid, status]) => ({ id: vid, status }));
+        if (!h.he) return { freeMemMiB: h.memMiB - used, vms };
+        const ha = { configured: true, active: true, score: h.haLocal ? 0 : 3400, localMaintenance: h.haLocal };
+        return { freeMemMiB: h.memMiB - used, vms, ha: { ...ha, globalMaintenance: false } };
       },
       probe: async (via, target) => {
         const v = this.host(via);
@@ -333,6 +392,10 @@ export class CoordSimulator {
         if (epoch < h.maxEpoch) return { ok: false, detail: `epoch ${epoch} < ${h.maxEpoch}` };
         h.maxEpoch = epoch;
         if (h.vms.has(vm.id)) return { ok: false, detail: 'already exists' };
+        if (this.inventory.get(id)?.maintenance)
+          this.violations.push(`t=${this.t}: ${vm.id} started on ${id}, a host in maintenance`);
+        if (this.stoppedByPerson.has(vm.id))
+          this.violations.push(`t=${this.t}: ${vm.id} started again after a person stopped it (no vm-start since)`);
         const prev = vm.from ? this.hosts.get(vm.from) : undefined;
         // The danger is the old copy: still on a powered host (running or paused), and no person took the blame.
         if (prev?.powered && prev.vms.has(vm.id) && !this.intents[prev.id]?.manual)
@@ -473,8 +536,63 @@ export class CoordSimulator {
       case 'confirm':
         this.pendingCommands.push({ kind: 'confirm-rebooted', host: args[0]!, by: args[1] ?? 'admin' });
         return;
-      case 'maintenance':
-        this.pendingCommands.push({ kind: 'maintenance', host: args[0]!, on: args[1] !== 'off', by: 'admin' });
+      case 'maintenance': {
+        const keepVms = args.includes('keep-vms');
+        const on = args[1] !== 'off';
+        this.pendingCommands.push({
+          kind: 'maintenance',
+          host: args[0]!,
+          on,
+          by: 'admin',
+          ...(keepVms ? { keepVms } : {}),
+        });
+        return;
+      }
+      // Inventory commands: the CLI writes the host's record (or the VM's definition) first, then queues the command.
+      case 'host-add': {
+        const [id, cluster = 'A'] = args;
+        if (!this.hosts.has(id!))
+          this.addHost(id!, cluster, { pm: !args.includes('no-pm'), he: args.includes('he'), known: false });
+        const x = this.host(id!);
+        if (args.includes('dead')) x.powered = false; // a wrong address, or a box not switched on
+        this.inventory.set(x.id, { maintenance: false });
+        this.pendingCommands.push({
+          kind: 'host-add',
+          spec: { id: x.id, cluster: x.cluster, agents: x.agents },
+          by: 'admin',
+        });
+        return;
+      }
+      case 'host-remove':
+        this.pendingCommands.push({ kind: 'host-remove', host: args[0]!, by: 'admin' });
+        return;
+      case 'vm-define': {
+        const num = (k: string, d: number) => (args.includes(k) ? Number(args[args.indexOf(k) + 1]) : d);
+        const vm = { id: args[0]!, ha: args.includes('ha'), priority: num('prio', 0), memMiB: num('mem', 1024) };
+        this.vmDefs.set(vm.id, {
+          ...vm,
+          owner: null,
+          state: 'stopped',
+          everUp: false,
+          generation: 1,
+          ...NOT_IN_RECOVERY,
+        });
+        this.pendingCommands.push({ kind: 'vm-define', vm, by: 'admin' });
+        return;
+      }
+      case 'vm-start':
+        this.pendingCommands.push({
+          kind: 'vm-start',
+          vm: args[0]!,
+          ...(args[1] ? { host: args[1] } : {}),
+          by: 'admin',
+        });
+        return;
+      case 'vm-stop':
+        this.pendingCommands.push({ kind: 'vm-stop', vm: args[0]!, by: 'admin' });
+        return;
+      case 'vm-remove':
+        this.pendingCommands.push({ kind: 'vm-remove', vm: args[0]!, by: 'admin' });
         return;
       default:
         throw new Error(`unknown command ${words.join(' ')}`);
@@ -483,7 +601,25 @@ export class CoordSimulator {
 
   // --- time ------------------------------------------------------------------------------------------------
 
-  private worldSecond(): void {
+  /** Moves the world one second on; true when a VM.shutdown answered. */
+  private worldSecond(): boolean {
+    const due = this.shutdowns.filter((x) => this.t >= x.at);
+    for (const s of due) {
+      this.shutdowns.splice(this.shutdowns.indexOf(s), 1);
+      const h = this.host(s.host);
+      if (h.vms.get(s.vm) === 'Powering down') {
+        if (h.vdsm === 'hung') {
+          h.vms.set(s.vm, 'Paused'); // frozen mid-shutdown; runs on when the kernel does
+          h.hungVms.push(s.vm);
+        } else {
+          h.vms.delete(s.vm);
+          this.note(`${s.host}: ${s.vm} Down (shut down)`);
+          if (this.vms[s.vm]?.state === 'stopped') this.stoppedByPerson.add(s.vm);
+        }
+      }
+      // The answer needs the way back: a host cut off meanwhile fails the call, whatever its guest did.
+      s.done(this.reach(h) === 'ok' && !h.vms.has(s.vm));
+    }
     for (const h of this.hosts.values()) {
       if (h.offAt !== null && this.t >= h.offAt) this.powerOff(h, 'BMC');
       if (h.vdsmUpAt !== null && this.t >= h.vdsmUpAt) {
@@ -511,12 +647,15 @@ export class CoordSimulator {
         this.note(`${next.name} leads (epoch ${this.epochs})`);
       }
     }
+    return due.length > 0;
   }
 
   private checkInvariants(): void {
     const where = new Map<string, string[]>();
+    // A VM shutting down still runs: its disks are still written to.
     for (const h of this.hosts.values())
-      for (const [vm, s] of h.vms) if (h.powered && s === 'Up') where.set(vm, [...(where.get(vm) ?? []), h.id]);
+      for (const [vm, s] of h.vms)
+        if (h.powered && (s === 'Up' || s === 'Powering down')) where.set(vm, [...(where.get(vm) ?? []), h.id]);
     for (const [vm, hs] of where)
       if (hs.length > 1) this.violations.push(`t=${this.t}: ${vm} runs on ${hs.join(' and ')}`);
   }
@@ -537,7 +676,8 @@ export class CoordSimulator {
   async run(end: number, commands: { at: number; words: string[] }[]): Promise<void> {
     for (this.t = 0; this.t <= end; this.t++) {
       for (const c of commands.filter((x) => x.at === this.t)) this.command(c.words);
-      this.worldSecond();
+      // Answers of calls that finished this second (VM.shutdown) reach their replica first.
+      if (this.worldSecond()) await settle();
       for (const r of this.replicas) {
         if (r.crashed || (r.pausedUntil !== null && this.t < r.pausedUntil)) continue;
         if (r.pausedUntil !== null) {
@@ -545,7 +685,9 @@ export class CoordSimulator {
           this.note(`${r.name} resumes`);
         }
         this.report(r, await r.coord.tick());
-        await r.coord.drain();
+        // Every call but a VM.shutdown settles at once; drain() would wait for those seconds later.
+        if (this.shutdowns.length > 0) await settle();
+        else await r.coord.drain();
       }
       this.checkInvariants();
     }

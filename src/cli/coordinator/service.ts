@@ -1,17 +1,21 @@
 /**
- * What `vdsm-ts-coordinator serve` runs, composed in this one place. Today: the HTTP API over the CoordinatorApi
- * it is given, with the metrics. The integrator adds here, in order: etcd (embedded or the configured endpoints),
- * the Leadership, the store (its CoordinatorApi), the hosts' Env wrapped by `instrumentEnv(env, metrics)`, and the
- * Coordinator driver with `(r) => metrics.recordStep(r, env.now())` as its onStep; `close` stops them in reverse.
+ * What `vdsm-ts-coordinator serve` runs, composed in this one place: a replica (src/coordinator/runtime/replica.ts:
+ * etcd, leadership, store, hosts, the driver, its metrics) and the HTTP API over that replica's CoordinatorApi;
+ * `close` stops them in reverse.
  */
 import type { Logger } from 'pino';
 import { ApiError, type CoordinatorApi } from '../../coordinator/api/api.js';
 import { startApiServer } from '../../coordinator/api/server.js';
 import { CoordinatorMetrics } from '../../coordinator/observe/metrics.js';
+import { type Replica, startReplica } from '../../coordinator/runtime/replica.js';
 import type { CoordinatorCliConfig } from './config.js';
+import type { ServeConfig } from './serve-config.js';
 
 export interface CoordinatorServiceDeps {
-  api: CoordinatorApi;
+  /** A replica is started from this (etcd, leadership, store, hosts, the driver), and its API served. */
+  serve?: ServeConfig;
+  /** Served as is when no `serve` is given (tests of the HTTP layer). */
+  api?: CoordinatorApi;
   log: Logger;
   /** The service's metrics (a fresh registry unless given: tests read the one they pass). */
   metrics?: CoordinatorMetrics;
@@ -28,12 +32,26 @@ export async function startCoordinatorService(
   config: Pick<CoordinatorCliConfig, 'listen' | 'port'>,
   deps: CoordinatorServiceDeps,
 ): Promise<CoordinatorService> {
-  const metrics = deps.metrics ?? new CoordinatorMetrics();
-  const server = await startApiServer(
-    { api: deps.api, metrics },
-    { host: config.listen, port: config.port, log: deps.log },
-  );
-  return { port: server.port, metrics, close: () => server.close() };
+  let replica: Replica | undefined;
+  if (deps.serve) replica = await startReplica(deps.serve, deps.log);
+  const metrics = replica?.metrics ?? deps.metrics ?? new CoordinatorMetrics();
+  try {
+    const server = await startApiServer(
+      { api: replica?.api ?? deps.api ?? unwiredApi(), metrics },
+      { host: config.listen, port: config.port, log: deps.log },
+    );
+    return {
+      port: server.port,
+      metrics,
+      close: async () => {
+        await server.close();
+        await replica?.close();
+      },
+    };
+  } catch (err) {
+    await replica?.close();
+    throw err;
+  }
 }
 
 /**

@@ -5,9 +5,9 @@ import type { FenceAgentRef, HostState, HostStatus, Power, VmRecord } from './ty
 /** Hosts known to be powered off or rebooting after a confirmed fence: not "hosts that were Up". */
 const KNOWN_OFF: readonly HostStatus[] = ['PowerOffConfirmed', 'RecoveringVMs', 'Rebooting', 'Down'];
 
-/** Reachable now: answered the last poll and not in a fence flow. */
+/** Reachable now: answered the last poll and not in a fence flow (nor added and never heard from). */
 export function isUp(h: HostState): boolean {
-  return h.status === 'Up';
+  return h.status === 'Up' && h.everUp;
 }
 
 export interface PartitionView {
@@ -20,13 +20,14 @@ export interface PartitionView {
 }
 
 /**
- * The partition guard: of the hosts that were Up (not in maintenance, not known off), how many cannot be reached.
+ * The partition guard: of the hosts that were Up (not in maintenance, not known off, not added and never heard
+ * from), how many cannot be reached.
  * With 3 hosts or more, `unreachable / counted ≥ threshold` stops every fence. With fewer, a percentage means
  * nothing (one of two is already 50 %: oVirt's trap), so only "nobody reachable" holds here and each fence
  * needs a surviving witness that cannot reach the suspect either.
  */
 export function partitionView(hosts: readonly HostState[], cfg: CoordinatorConfig): PartitionView {
-  const counted = hosts.filter((h) => h.status !== 'Maintenance' && !KNOWN_OFF.includes(h.status));
+  const counted = hosts.filter((h) => h.everUp && h.status !== 'Maintenance' && !KNOWN_OFF.includes(h.status));
   const unreachable = counted.filter((h) => h.failures > 0 || !isUp(h)).length;
   const witnessRule = counted.length < 3;
   const holds = witnessRule

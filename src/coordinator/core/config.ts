@@ -45,6 +45,13 @@ export interface CoordinatorConfig {
   retryShort: number;
   retryShortCount: number;
   retryLong: number;
+  /**
+   * A failed VM.shutdown (maintenance, `vm stop`) or Host.setHaMaintenanceMode: tried again `opRetryAfter` apart
+   * `opRetryCount` times (each failure an alert), then every `opRetryLong`. Never a power action.
+   */
+  opRetryAfter: number;
+  opRetryCount: number;
+  opRetryLong: number;
   /** Per cluster: `ha-only` (default) restarts HA VMs only; `all` re-homes every VM (see docs). */
   evacuation: Record<string, EvacuationPolicy>;
   defaultEvacuation: EvacuationPolicy;
@@ -80,6 +87,9 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
   retryShort: 30,
   retryShortCount: 10,
   retryLong: 1800,
+  opRetryAfter: 30,
+  opRetryCount: 5,
+  opRetryLong: 1800,
   evacuation: {},
   defaultEvacuation: 'ha-only',
   fencingDisabled: [],

@@ -31,6 +31,11 @@ export class Coordinator {
     private readonly onStep?: (r: StepResult) => void,
   ) {}
 
+  /** The host's next stats poll goes out at the next tick (a VM_status event said something changed there). */
+  pollSoon(host: string): void {
+    this.nextStats[host] = 0;
+  }
+
   /** Waits until every call started so far has settled (the simulator's calls settle at once). */
   async drain(): Promise<void> {
     while (this.inflight.size > 0) await Promise.all([...this.inflight]);
@@ -102,7 +107,15 @@ export class Coordinator {
         this.nextPing[id] = now + this.cfg.pingInterval;
         this.track(
           this.env.stats(id).then(
-            (s) => this.pushPoll(gen, { host: id, kind: 'stats', ok: true, vms: s.vms, freeMemMiB: s.freeMemMiB }),
+            (s) =>
+              this.pushPoll(gen, {
+                host: id,
+                kind: 'stats',
+                ok: true,
+                vms: s.vms,
+                freeMemMiB: s.freeMemMiB,
+                ...(s.ha ? { ha: s.ha } : {}),
+              }),
             (err: unknown) => this.pushPoll(gen, { host: id, kind: 'stats', ok: false, error: reason(err) }),
           ),
         );

@@ -115,6 +115,14 @@ export interface HostState {
   /** FenceSkipped: when to look at the host again. */
   recheckAt: number | null;
   manual: { by: string; at: number } | null;
+  /** Hosted-engine HA as its last stats said (not configured when they said nothing); null: no stats yet. */
+  ha: HaSeen | null;
+  /**
+   * Answered a poll at least once. A host added at runtime starts false: until it has answered, it is neither
+   * fenced nor counted by the partition guard nor used as proxy, witness or target (a wrong address is not a
+   * dead host). Hosts a leader finds in the store start true, as they were in service.
+   */
+  everUp: boolean;
 }
 
 export type VmState = 'running' | 'stopped' | 'error' | 'unknown' | 'down' | 'starting';

@@ -55,9 +55,13 @@ export interface RangeRequest {
   key: string;
   /** Every key that starts with `key`. */
   prefix?: boolean;
+  /** Every key from `key` (included) to `end` (excluded), in key order; takes precedence over `prefix`. */
+  end?: string;
   limit?: number;
   /** Oldest first (ascending create revision); default: key order. */
   sortByCreate?: boolean;
+  /** Last key first (descending key order); `limit` then keeps the last ones. */
+  descending?: boolean;
   keysOnly?: boolean;
 }
 
@@ -82,7 +86,7 @@ export type Compare =
 export type TxnOp =
   | ({ op: 'range' } & RangeRequest)
   | { op: 'put'; key: string; value: string; lease?: string }
-  | { op: 'delete'; key: string; prefix?: boolean };
+  | { op: 'delete'; key: string; prefix?: boolean; end?: string };
 
 export type TxnOpResult =
   { op: 'range'; kvs: KeyValue[]; count: number } | { op: 'put' } | { op: 'delete'; deleted: number };
@@ -164,9 +168,10 @@ function encodeCompare(c: Compare): Record<string, string> {
 function encodeRange(r: RangeRequest): Record<string, unknown> {
   return {
     key: b64(r.key),
-    ...(r.prefix ? { range_end: prefixEnd(r.key) } : {}),
+    ...rangeEnd(r.key, r.prefix, r.end),
     ...(r.limit !== undefined ? { limit: String(r.limit) } : {}),
     ...(r.sortByCreate ? { sort_order: 'ASCEND', sort_target: 'CREATE' } : {}),
+    ...(r.descending && !r.sortByCreate ? { sort_order: 'DESCEND', sort_target: 'KEY' } : {}),
     ...(r.keysOnly ? { keys_only: true } : {}),
   };
 }
@@ -175,8 +180,13 @@ function encodePut(key: string, value: string, lease?: string): Record<string, u
   return { key: b64(key), value: b64(value), ...(lease !== undefined ? { lease } : {}) };
 }
 
-function encodeDelete(key: string, prefix?: boolean): Record<string, unknown> {
-  return { key: b64(key), ...(prefix ? { range_end: prefixEnd(key) } : {}) };
+function rangeEnd(key: string, prefix?: boolean, end?: string): { range_end?: string } {
+  if (end !== undefined) return { range_end: b64(end) };
+  return prefix ? { range_end: prefixEnd(key) } : {};
+}
+
+function encodeDelete(key: string, prefix?: boolean, end?: string): Record<string, unknown> {
+  return { key: b64(key), ...rangeEnd(key, prefix, end) };
 }
 
 function encodeOp(op: TxnOp): Record<string, unknown> {
@@ -186,7 +196,7 @@ function encodeOp(op: TxnOp): Record<string, unknown> {
     case 'put':
       return { request_put: encodePut(op.key, op.value, op.lease) };
     case 'delete':
-      return { request_delete_range: encodeDelete(op.key, op.prefix) };
+      return { request_delete_range: encodeDelete(op.key, op.prefix, op.end) };
   }
 }
 

@@ -1,0 +1,96 @@
+/** Polls (Host.ping2, Host.getStats with the VM list): what a host's answers tell the core. */
+import { vmFate } from './cluster.js';
+import { RUNNING, type Ctx } from './context.js';
+import type { HaSeen, HostState, Poll, VmRecord } from './types.js';
+import { queueForRestart, settleRunning } from './vm-records.js';
+
+/** Stats without `haStats`: hosted-engine HA is not configured there. */
+const NO_HA: HaSeen = { configured: false, active: false, score: 0, localMaintenance: false, globalMaintenance: false };
+
+export function takePoll(c: Ctx, poll: Poll): void {
+  const h = c.st.hosts[poll.host];
+  if (!h) return;
+  if (!c.st.polledSinceLeader.includes(h.spec.id)) c.st.polledSinceLeader.push(h.spec.id);
+  h.polledAt = c.now;
+  if (poll.ok) {
+    h.lastOk = c.now;
+    h.failures = 0;
+    h.lastError = null;
+    h.everUp = true;
+    if (poll.kind === 'stats') h.ha = poll.ha ?? NO_HA;
+    if (poll.vms) {
+      const present = poll.vms.filter((v) => v.status !== 'Down');
+      h.vmsSeen = present.map((v) => v.id);
+      h.vmCount = present.length;
+      if (poll.freeMemMiB !== undefined) h.freeMemMiB = poll.freeMemMiB;
+      reconcileVms(c, h, present);
+      missingVms(c, h, present);
+    }
+    return;
+  }
+  // A fenced host's reboot window: its network errors are expected (oVirt's bug: fenced again while booting).
+  if (h.rebootUntil !== null && c.now < h.rebootUntil) return;
+  h.failures += 1;
+  h.lastError = poll.error ?? 'timeout';
+}
+
+/**
+ * A host listed its VMs: confirm starts, adopt, or find stale copies of VMs that now run elsewhere. A VM recorded
+ * stopped that its host still runs is being shut down (maintenance.ts), not adopted.
+ */
+function reconcileVms(c: Ctx, h: HostState, present: readonly { id: string; status: string }[]): void {
+  for (const seen of present) {
+    const vm = c.st.vms[seen.id];
+    if (!vm) continue;
+    const running = RUNNING.includes(seen.status);
+    if (vm.owner === h.spec.id) {
+      if (running && vm.state !== 'running' && vm.state !== 'stopped') {
+        if (vm.state === 'starting') c.log.push(`${vm.id} Up on ${h.spec.id}`);
+        settleRunning(c, vm, h.spec.id);
+      }
+      continue;
+    }
+    const owner = vm.owner ? c.st.hosts[vm.owner] : undefined;
+    if (owner && (vm.state === 'running' || vm.state === 'starting') && owner.status === 'Up') {
+      c.log.push(`${vm.id}: stale copy on ${h.spec.id} (it runs on ${owner.spec.id}): destroying it`);
+      c.audit.push({
+        at: c.now,
+        host: h.spec.id,
+        kind: 'vm',
+        alert: true,
+        text: `${vm.id} found on ${h.spec.id} while it runs on ${owner.spec.id}: stale copy destroyed`,
+      });
+      c.actions.push({ kind: 'destroy-vm', id: ++c.st.seq, vm: vm.id, host: h.spec.id });
+    } else if (running && vm.restart && vm.state !== 'starting') {
+      c.log.push(`${vm.id} found running on ${h.spec.id}: adopted, not started again`);
+      settleRunning(c, vm, h.spec.id);
+    }
+  }
+}
+
+/**
+ * VMs the store says run on this host but which it no longer lists (it rebooted, or they crashed): the host itself
+ * says they are not there, so they are Down and recovered like a fenced host's (no second copy can exist). On a
+ * host in maintenance every such VM starts again elsewhere: it was moved (shut down), whatever its HA flag.
+ */
+function missingVms(c: Ctx, h: HostState, present: readonly { id: string }[]): void {
+  for (const vm of Object.values(c.st.vms)) {
+    if (vm.owner !== h.spec.id || (vm.state !== 'running' && vm.state !== 'unknown')) continue;
+    if (present.some((p) => p.id === vm.id)) continue;
+    const moved = h.status === 'Maintenance';
+    const fate = moved ? 'restart' : vmFate(vm, h.spec.cluster, c.cfg);
+    vm.generation += 1;
+    if (fate === 'restart') {
+      queueForRestart(vm, h.spec.id, c.now);
+      c.log.push(
+        moved
+          ? `${vm.id} no longer on ${h.spec.id} (maintenance): queued to start on another host`
+          : `${vm.id} no longer on ${h.spec.id}: Down; queued for restart`,
+      );
+    } else {
+      Object.assign(vm, { state: 'down', restart: false } satisfies Partial<VmRecord>);
+      c.log.push(`${vm.id} no longer on ${h.spec.id}: Down`);
+    }
+    c.actions.push({ kind: 'write-vm', vm: { ...vm } });
+  }
+}
