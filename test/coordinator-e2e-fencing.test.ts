@@ -144,6 +144,8 @@ describe('a host whose power is lost with its BMC', () => {
       await bed.until(
         'host1 in FenceFailed or AwaitingManualConfirm, with an alert for it',
         async () => {
+          const early = Object.entries(whereSeen(bed, vms.host1!, down)).filter(([, on]) => on.length > 0);
+          if (early.length) throw new Error(`restarted before anyone confirmed: ${JSON.stringify(early)}`);
           const state = await hostState(bed, 'host1');
           const alerts = (await leader.events()).filter(
             (e) => e.host === 'host1' && e.alert && Date.parse(e.time) >= t0,

@@ -55,7 +55,7 @@ export async function fenceTimeline(
     NonResponsive: firstMatch(lines, new RegExp(`${h}[^"]*-> ?NonResponsive`), t0),
     'soft fence started': firstMatch(lines, new RegExp(`${h}: soft fence: SSH`), t0),
     'soft fence done': firstMatch(lines, new RegExp(`${h}(: soft fence worked| SoftFencing -> Up)`), t0),
-    'soft fence failed': firstMatch(lines, new RegExp(`${h} SoftFencing -> HardFencing`), t0),
+    'to hard fence': firstMatch(lines, new RegExp(`${h} SoftFencing -> HardFencing`), t0),
     'off sent': firstMatch(lines, new RegExp(`${h}: power off through`), t0),
     'OFF confirmed': firstMatch(lines, new RegExp(`${h} \\w+ -> PowerOffConfirmed`), t0),
     'first VM.create': firstMatch(lines, /VM\.create on/, t0),
