@@ -21,6 +21,7 @@ export const UNIT = [
   'test/coordinator-core.test.ts',
   'test/coordinator-random.test.ts',
   'test/coordinator-scenarios.test.ts',
+  'test/coordinator-serve-config.test.ts',
   'test/fence-agents.test.ts',
   'test/he-broker.test.ts',
   'test/he-core.test.ts',

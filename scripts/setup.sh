@@ -16,8 +16,10 @@ lean=(libvirt-dev pkg-config g++ make)
 # The hosted-engine cluster test bed: sanlock (and libvirt's lock manager for it), hosts in network
 # namespaces, shared storage through a FUSE file system that a test can cut per host.
 [ "${1:-}" = test ] && lean+=(sanlock libvirt-sanlock iproute2 fuse3 libfuse3-dev)
-# The HA coordinator's state and leadership: real etcd members (etcd-server) on loopback, etcdctl to look inside.
-[ "${1:-}" = test ] && lean+=(etcd-server etcd-client)
+# The HA coordinator keeps its state and leadership in etcd; `serve` without a config file starts its own member.
+lean+=(etcd-server)
+# etcdctl, to look inside the test clusters.
+[ "${1:-}" = test ] && lean+=(etcd-client)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo

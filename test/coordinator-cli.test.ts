@@ -7,7 +7,7 @@
  * tested against etcd, and the whole service end to end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { FakeCoordinatorApi, haOf, hostViewOf } from './coordinator/fake-api.js'
 import { captureLog } from './support/capture-log.js';
 import { ROOT } from './support/paths.js';
 import { closedPort } from './support/ports.js';
+import { alive } from './support/proc-pids.js';
 import { killOnExit, stopProcess } from './support/processes.js';
 import { runCommand } from './support/run-command.js';
 import { waitFor } from './support/wait.js';
@@ -370,30 +371,49 @@ describe('serve', () => {
   let child: ChildProcess | undefined;
   afterAll(() => stopProcess(child));
 
-  it('listens on the configured address and port until SIGTERM; until the store is wired in, /health says 503', async () => {
-    child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1', '--port', '0'], {
-      env: { PATH: process.env.PATH },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    killOnExit(child);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const port = await waitFor(
-      'the API listening line',
-      () => /"port":(\d+).*coordinator API listening/.exec(out)?.[1],
-      20_000,
-      50,
+  it('runs a replica on its own etcd (data where the config says), leads, and exits 0 on SIGTERM with etcd stopped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vts-serve-'));
+    const conf = join(dir, 'c.conf');
+    writeFileSync(
+      conf,
+      `[etcd]\ndata_dir = ${join(dir, 'etcd')}\n[coordinator]\nname = cli-test\nttl = 2\nsecrets_dir = ${dir}\n[hosts]\ntls = false\n`,
     );
-    const health = await fetch(`http://127.0.0.1:${port}/health`);
-    expect(health.status).toBe(503);
-    expect(await health.json()).toEqual({ ok: false, role: 'follower', epoch: null, etcd: false });
-    const hosts = await fetch(`http://127.0.0.1:${port}/hosts`);
-    expect(hosts.status).toBe(503);
-    expect(((await hosts.json()) as { message: string }).message).toMatch(/not connected to its store/);
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-  });
+    try {
+      child = spawn(process.execPath, [BIN, 'serve', '--config', conf, '--listen', '127.0.0.1', '--port', '0'], {
+        env: { PATH: process.env.PATH },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      killOnExit(child);
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const port = await waitFor(
+        'the API listening line',
+        () => /"port":(\d+).*coordinator API listening/.exec(out)?.[1],
+        40_000,
+        50,
+      );
+      const etcdPid = Number(/"pid":(\d+),"endpoint":"[^"]*","msg":"embedded etcd started"/.exec(out)?.[1]);
+      expect(etcdPid).toBeGreaterThan(0);
+      const health = await waitFor(
+        'the replica leading',
+        async () => {
+          const r = await fetch(`http://127.0.0.1:${port}/health`);
+          const body = (await r.json()) as { role: string };
+          return r.status === 200 && body.role === 'leader' ? body : undefined;
+        },
+        20_000,
+        200,
+      );
+      expect(health).toMatchObject({ ok: true, role: 'leader', etcd: true });
+      expect(readdirSync(join(dir, 'etcd'))).toContain('etcd'); // the member's data, under the configured directory
+      const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(alive(etcdPid)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('refuses a bad port as usage (exit 2)', async () => {
     const r = await runCommand(process.execPath, [BIN, 'serve', '--port', '70000'], { timeoutMs: 20_000 });

@@ -320,6 +320,33 @@ describe('recovery after OFF is confirmed', () => {
     expect(r2.state.vms.ha1).toMatchObject({ owner: 'h2', state: 'starting', generation: 3 });
   });
 
+  it('restarts run in parallel, at most 10 in flight per target host; the rest start as those come Up', () => {
+    const many = Array.from({ length: 25 }, (_, i) =>
+      vm(`ha${String(i).padStart(2, '0')}`, 'h1', { ha: true, memMiB: 64 }),
+    );
+    const s = world([spec('h1'), spec('h2'), spec('h3')], many);
+    for (const id of ['h2', 'h3']) Object.assign(s.hosts[id]!, { freeMemMiB: 65_536 });
+    Object.assign(s.hosts.h1!, { status: 'NonResponsive', failures: 9 });
+    const r = tick(s, 100, [bad('h1'), ok('h2'), ok('h3')], {
+      commands: [{ kind: 'confirm-rebooted', host: 'h1', by: 'alice' }],
+    });
+    const scanOf = (x: { actions: Action[] }) => x.actions.find((a) => a.kind === 'scan');
+    const scanned = (state: CoreState, now: number, id: number) =>
+      tick(state, now, [], { results: [{ kind: 'scan', id, lists: { h2: [], h3: [] } }] });
+    const first = scanned(r.state, 101, scanOf(r)!.kind === 'scan' ? (scanOf(r) as { id: number }).id : 0);
+    const starts = first.actions.filter((a) => a.kind === 'start-vm') as { host: string; vm: string }[];
+    expect(starts).toHaveLength(20);
+    expect(starts.filter((a) => a.host === 'h2')).toHaveLength(10);
+    // Ten come Up on h2: its next scan places five more there, none on h3 (still ten in flight).
+    const up = starts.filter((a) => a.host === 'h2').map((a) => ({ id: a.vm, status: 'Up' }));
+    let next = tick(first.state, 104, [{ host: 'h2', kind: 'stats', ok: true, vms: up, freeMemMiB: 60_000 }]);
+    for (let t = 105; !scanOf(next) && t < 140; t++) next = tick(next.state, t, [ok('h2'), ok('h3')]);
+    const again = scanned(next.state, 141, (scanOf(next) as { id: number }).id);
+    const more = again.actions.filter((a) => a.kind === 'start-vm') as { host: string }[];
+    expect(more).toHaveLength(5);
+    expect(more.every((a) => a.host === 'h2')).toBe(true);
+  });
+
   it('a failed start is retried 30 s later, ten times, then every 30 min', () => {
     let s = confirmed().state;
     let now = 101;

@@ -215,11 +215,13 @@ describe('hosted-engine HA across three real hosts', () => {
   it('one host starts the engine VM; all see it up and healthy', async () => {
     const first = await waitFor('the engine VM up on one host', onlyOn, 40_000, 250);
     const owner = hosts.find((h) => h.id === first)!;
+    // Each agent writes its own block of the whiteboard on its own cycle: all three, and the engine healthy.
     const status = await waitFor(
-      'a healthy engine in --vm-status',
+      'a healthy engine and every host live in --vm-status',
       async () => {
         const s = await vmStatus(owner);
-        return s[String(first)]?.['engine-status']?.health === 'good' ? s : undefined;
+        const allLive = hosts.every((h) => s[String(h.id)]?.['live-data'] === true);
+        return allLive && s[String(first)]?.['engine-status']?.health === 'good' ? s : undefined;
       },
       30_000,
       250,

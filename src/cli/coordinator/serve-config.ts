@@ -18,7 +18,10 @@ export interface ServeConfig {
   ttlSeconds: number;
   tickMs: number;
   secretsDir: string;
-  /** The coordinator's client certificate for the hosts' mutual TLS (the engine's role); null: plaintext. */
+  /**
+   * The coordinator's client certificate for the hosts' mutual TLS (the engine's role); null: plaintext (the
+   * embedded default, without a config file, or `[hosts] tls = false`).
+   */
   hostsTls: { key: string; cert: string; ca: string } | null;
   policy: CoordinatorConfig;
 }
@@ -117,7 +120,8 @@ export function loadServeConfig(configFile: string | null): ServeConfig {
     return v ? number(v, min, max, true) : dflt;
   };
   const tlsSetting = lookup(layers, 'hosts', 'tls');
-  const tls = tlsSetting ? boolean(tlsSetting) : true;
+  // Without a config file: the embedded default, plaintext to hosts as vdsmd's own embedded default serves it.
+  const tls = tlsSetting ? boolean(tlsSetting) : configFile !== null;
   const prefix = text('etcd', 'prefix', SERVE_DEFAULTS.prefix);
   if (!prefix.startsWith('/') || !prefix.endsWith('/'))
     throw new ConfigError(`[etcd] prefix must start and end with "/", not "${prefix}"`);

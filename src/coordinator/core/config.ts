@@ -41,6 +41,11 @@ export interface CoordinatorConfig {
   priorityWaitMax: number;
   /** A VM.create not seen Up within this long counts as a failed start. */
   startConfirmWithin: number;
+  /**
+   * VM.create calls in flight (sent, not seen Up yet) per target host: restarts run in parallel, but a host that
+   * takes fifty at once boots them all slowly (Masakari evacuates three at a time and times out past thirty).
+   */
+  startsInFlightPerHost: number;
   /** Failed starts: retried `retryShort` apart `retryShortCount` times, then every `retryLong`. */
   retryShort: number;
   retryShortCount: number;
@@ -84,6 +89,7 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
   recheckAfter: 10,
   priorityWaitMax: 600,
   startConfirmWithin: 60,
+  startsInFlightPerHost: 10,
   retryShort: 30,
   retryShortCount: 10,
   retryLong: 1800,

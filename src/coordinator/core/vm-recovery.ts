@@ -86,6 +86,11 @@ export function scanDone(c: Ctx, lists: Record<string, { id: string; status: str
   const { now, cfg, st } = c;
   st.scan = null;
   const placed: Record<string, { count: number; memMiB: number }> = {};
+  const inFlight: Record<string, number> = {};
+  for (const vm of Object.values(st.vms))
+    if (vm.state === 'starting' && vm.startSentAt !== null && vm.owner !== null)
+      inFlight[vm.owner] = (inFlight[vm.owner] ?? 0) + 1;
+  const busy = (host: string) => (inFlight[host] ?? 0) >= cfg.startsInFlightPerHost;
   for (const vm of dueStarts(Object.values(st.vms), now, cfg)) {
     const where = Object.entries(lists).find(([, l]) => l?.some((v) => v.id === vm.id && RUNNING.includes(v.status)));
     if (where) {
@@ -101,7 +106,13 @@ export function scanDone(c: Ctx, lists: Record<string, { id: string; status: str
       vm.nextTryAt = now + cfg.retryShort;
       continue;
     }
-    const hosts = Object.values(st.hosts).filter((h) => lists[h.spec.id] !== undefined && lists[h.spec.id] !== null);
+    const listed = Object.values(st.hosts).filter((h) => lists[h.spec.id] !== undefined && lists[h.spec.id] !== null);
+    const hosts = listed.filter((h) => !busy(h.spec.id));
+    if (hosts.length === 0 && listed.length > 0) {
+      // Every host that could take it has its fill of starts in flight: the next scan, once some are Up.
+      vm.nextTryAt = now + cfg.pingInterval;
+      continue;
+    }
     // The host it comes from is excluded while it is not Up (placeVm takes Up hosts only); once back, it may.
     // A queued VM that names a host (vm-start on HOST: stopped, down or error) goes there if it still can, or anywhere.
     const pin = vm.owner !== null && mayRunOn === null ? vm.owner : null;
@@ -122,6 +133,7 @@ export function scanDone(c: Ctx, lists: Record<string, { id: string; status: str
     const p = (placed[target] ??= { count: 0, memMiB: 0 });
     p.count += 1;
     p.memMiB += vm.memMiB;
+    inFlight[target] = (inFlight[target] ?? 0) + 1;
     Object.assign(vm, {
       owner: target,
       state: 'starting',
