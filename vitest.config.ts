@@ -47,6 +47,10 @@ export const HEAVY = [
   'test/libvirtd-fixture.test.ts',
   'test/he-cluster.test.ts',
   'test/fence-node-policy.test.ts',
+  // the coordinator's loopback bed: 3 or 4 vdsmd, sshd and ipmi_sim, etcd and coordinator processes, minutes each
+  'test/coordinator-e2e-fencing.test.ts',
+  'test/coordinator-e2e-leadership.test.ts',
+  'test/coordinator-e2e-scale.test.ts',
 ];
 
 /**

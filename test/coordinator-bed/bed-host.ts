@@ -1,0 +1,158 @@
+/**
+ * One bed host: a real vdsmd process (the built dist/cli/vdsmd.js) with mutual TLS and its own certificate, on the
+ * libvirt test driver over its node file, always on the port it got first (a restart or a power-on comes back where
+ * the coordinator knows it). Killing or restarting it on purpose first writes the VMs it runs into the node file, so
+ * the restarted vdsmd recovers them; losing power empties the file. No vitest here.
+ */
+import { join } from 'node:path';
+import type { Pki } from '../support/pki.js';
+import { startVdsmdProcess, type VdsmdProcess } from '../support/vdsmd-start.js';
+import { writeNodeFile } from './node-xml.js';
+import { hostView, type Identity } from './pki.js';
+import { type TlsFiles, vmList } from './vdsm-ask.js';
+
+export interface BedHostOptions {
+  name: string;
+  dir: string;
+  pki: Pki;
+  identity: Identity;
+  /** The sampler's and the harness's own client identity (the CA's engine certificate). */
+  client: TlsFiles;
+  /** The XML of every VM the bed defined, by id: what a node file is written from. */
+  domainXml(id: string): string | undefined;
+}
+
+export class BedHost {
+  readonly name: string;
+  readonly nodeFile: string;
+  port = 0;
+  private proc: VdsmdProcess | undefined;
+  private frozen = false;
+  /** Every vdsmd started, oldest first (each keeps its whole log). */
+  private readonly incarnations: VdsmdProcess[] = [];
+  /** What happened to this host, for the report: "t kill", "t power off", ... */
+  readonly history: string[] = [];
+  /** The machine's other services (its sshd): they go down and up with its power. */
+  private readonly services: { down(): Promise<void>; up(): Promise<void> }[] = [];
+
+  constructor(private readonly o: BedHostOptions) {
+    this.name = o.name;
+    this.nodeFile = join(o.dir, `${o.name}.xml`);
+    writeNodeFile(this.nodeFile, []);
+  }
+
+  alsoRuns(service: { down(): Promise<void>; up(): Promise<void> }): void {
+    this.services.push(service);
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.alive() ? this.proc.pid : undefined;
+  }
+
+  alive(): boolean {
+    return this.proc?.alive() === true;
+  }
+
+  isFrozen(): boolean {
+    return this.frozen && this.alive();
+  }
+
+  private note(what: string): void {
+    this.history.push(`${new Date().toISOString()} ${what}`);
+  }
+
+  /** Starts vdsmd on the node file as it is (the first start picks a free port, later ones reuse it). */
+  async start(): Promise<void> {
+    if (this.alive()) throw new Error(`${this.name}: vdsmd already runs (pid ${this.proc!.pid})`);
+    this.proc = await startVdsmdProcess({
+      pki: hostView(this.o.pki, this.o.identity),
+      args: ['--port', String(this.port)],
+      env: { VDSM_LIBVIRT_URI: `test://${this.nodeFile}`, VDSM_GUEST_WAIT_TIMEOUT: '1' },
+      startTimeoutMs: 30_000,
+    });
+    this.frozen = false;
+    this.port = this.proc.port;
+    this.incarnations.push(this.proc);
+    this.note(`vdsmd started (pid ${this.proc.pid}, port ${this.port})`);
+  }
+
+  /** Writes what vdsmd lists now into the node file (every VM not Down, with the XML the bed defined it with). */
+  async persistRunning(): Promise<void> {
+    const listed = await vmList(this.port, this.o.client, 5000);
+    const xmls = listed
+      .filter((v) => v.status !== 'Down')
+      .map((v) => {
+        const xml = this.o.domainXml(v.vmId);
+        if (!xml) throw new Error(`${this.name} runs ${v.vmId}, which the bed did not define`);
+        return xml;
+      });
+    writeNodeFile(this.nodeFile, xmls);
+  }
+
+  /** SIGKILL, its QEMUs left running: the node file lists what it ran (read from it first when it answers). */
+  async kill(): Promise<void> {
+    if (!this.alive()) return;
+    if (!this.frozen) await this.persistRunning();
+    this.note('vdsmd killed (its VMs keep running)');
+    await this.hardStop();
+  }
+
+  /** A service restart: what it runs survives it. */
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.start();
+  }
+
+  freeze(): void {
+    if (!this.alive()) throw new Error(`${this.name}: no vdsmd to freeze`);
+    this.proc!.child.kill('SIGSTOP');
+    this.frozen = true;
+    this.note('vdsmd frozen (SIGSTOP)');
+  }
+
+  thaw(): void {
+    if (this.alive()) this.proc!.child.kill('SIGCONT');
+    this.frozen = false;
+    this.note('vdsmd thawed (SIGCONT)');
+  }
+
+  /** Power lost: vdsmd dies with its guests (the node file is emptied) and the machine's other services. */
+  async powerOff(): Promise<void> {
+    this.note('power off: vdsmd, its guests and its sshd gone');
+    await this.hardStop();
+    writeNodeFile(this.nodeFile, []);
+    for (const s of this.services) await s.down();
+  }
+
+  async powerOn(): Promise<void> {
+    this.note('power on');
+    for (const s of this.services) await s.up();
+    if (!this.alive()) await this.start();
+  }
+
+  private async hardStop(): Promise<void> {
+    const p = this.proc;
+    if (!p?.alive()) return;
+    // SIGKILL alone, frozen or not: a SIGCONT first could let a frozen vdsmd answer a request it had queued, after
+    // its power went off (the coordinator would then see a host answering that its BMC switched off).
+    const gone = new Promise<void>((r) => p.child.once('exit', () => r()));
+    p.child.kill('SIGKILL');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+    this.frozen = false;
+  }
+
+  /** Every incarnation's log, oldest first. */
+  fullLog(): string {
+    return this.incarnations.map((p) => p.output()).join('\n--- vdsmd restarted ---\n');
+  }
+
+  logTail(chars = 3000): string {
+    return this.fullLog().slice(-chars);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.proc?.alive()) return;
+    this.proc.child.kill('SIGCONT');
+    await this.proc.stop();
+  }
+}

@@ -1,0 +1,387 @@
+/**
+ * The loopback test bed for the HA coordinator (issue 13, "Tests against real peers"): N hosts (a vdsmd each, with
+ * mutual TLS, on the libvirt test driver over its node file), a BMC per host (ipmi_sim whose power-off kills that
+ * host), an OpenSSH sshd per host whose command restarts that host's vdsmd, etcd (1 or 3 members), coordinator
+ * replicas as processes, and a sampler that asks every host what it runs. Hosts and VMs are added through the
+ * coordinator's CLI, as an admin would. `withBed` stops everything it started, also when the scenario fails, and
+ * then prints every replica's audit trail and log end and each vdsmd's log end. No vitest here.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makePki, type Pki } from '../support/pki.js';
+import { waitFor } from '../support/wait.js';
+import { engineDomainXml } from '../support/vm-xml.js';
+import { BedEtcd } from './bed-etcd.js';
+import { BedHost } from './bed-host.js';
+import { Bmc } from './bmc.js';
+import { issue } from './pki.js';
+import { ADMIN, type AuditEntry, type Policy, Replica } from './replica.js';
+import { Sampler } from './sampler.js';
+import { BedSshd, keygen, RestartDesk } from './sshd.js';
+import type { TlsFiles } from './vdsm-ask.js';
+
+export interface BedOptions {
+  hosts: number;
+  /** Coordinator replicas (default 1); 0: no etcd and no coordinator (the bed's own parts alone). */
+  replicas?: number;
+  etcdMembers?: 1 | 3;
+  /** The etcd lease TTL of the leader key ([coordinator] ttl), seconds. */
+  ttlSeconds?: number;
+  tickMs?: number;
+  policy: Policy;
+  /** Start with the sampler on (default true). */
+  sample?: boolean;
+}
+
+export interface BedVm {
+  id: string;
+  name: string;
+  xml: string;
+  ha: boolean;
+  priority: number;
+  memMiB: number;
+  /** Where the bed started it. */
+  home?: string;
+}
+
+export interface HostView {
+  id: string;
+  state: string | null;
+  vms: number;
+}
+export interface VmView {
+  id: string;
+  name: string;
+  state: string;
+  owner: string | null;
+}
+
+const SSH_KEY_REF = 'bed-ssh-key';
+const bmcPasswordRef = (host: string) => `${host}-bmc`;
+
+export class Bed {
+  readonly hosts: BedHost[] = [];
+  private readonly byName = new Map<string, BedHost>();
+  readonly bmcs = new Map<string, Bmc>();
+  readonly sshds = new Map<string, BedSshd>();
+  readonly replicas: Replica[] = [];
+  readonly vms = new Map<string, BedVm>();
+  readonly desk: RestartDesk;
+  readonly sampler: Sampler;
+  readonly client: TlsFiles;
+  etcd: BedEtcd | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly pki: Pki,
+    readonly secretsDir: string,
+    private readonly o: BedOptions,
+  ) {
+    this.client = {
+      key: readFileSync(pki.file('engine-key.pem')),
+      cert: readFileSync(pki.file('engine.pem')),
+      ca: readFileSync(pki.file('ca.pem')),
+    };
+    this.desk = new RestartDesk(this.byName);
+    this.sampler = new Sampler(() => this.hosts.map((h) => ({ name: h.name, port: () => h.port })), this.client);
+  }
+
+  static async start(o: BedOptions): Promise<Bed> {
+    const dir = mkdtempSync(join(tmpdir(), 'coordinator-bed-'));
+    const pki = makePki();
+    const secretsDir = join(dir, 'secrets');
+    mkdirSync(secretsDir, { mode: 0o700 });
+    const bed = new Bed(dir, pki, secretsDir, o);
+    try {
+      await bed.build();
+    } catch (err) {
+      await bed.stop();
+      throw err;
+    }
+    return bed;
+  }
+
+  private async build(): Promise<void> {
+    const o = this.o;
+    // One SSH key for the coordinator (unencrypted, as its secrets directory holds it), authorized on every host.
+    const clientKey = this.sshClientKey;
+    await keygen(clientKey);
+    this.secret(SSH_KEY_REF, readFileSync(clientKey, 'utf8'));
+    for (let i = 1; i <= o.hosts; i++) {
+      const name = `host${i}`;
+      const host = new BedHost({
+        name,
+        dir: this.dir,
+        pki: this.pki,
+        identity: issue(this.pki, name, 'host'),
+        client: this.client,
+        domainXml: (id) => this.vms.get(id)?.xml,
+      });
+      this.hosts.push(host);
+      this.byName.set(name, host);
+      await host.start();
+      const password = `bmc-${name}-pw`;
+      this.secret(bmcPasswordRef(name), `${password}\n`);
+      this.bmcs.set(name, await Bmc.start(host, password));
+      const sshd = await BedSshd.start(name, `${clientKey}.pub`, this.desk.dir);
+      this.sshds.set(name, sshd);
+      host.alsoRuns(sshd);
+    }
+    if (o.sample !== false) this.sampler.start();
+    if ((o.replicas ?? 1) === 0) return;
+    this.etcd = await BedEtcd.start(o.etcdMembers ?? 1);
+    const coordinator = issue(this.pki, 'coordinator', 'client');
+    for (let i = 0; i < (o.replicas ?? 1); i++) {
+      const r = new Replica({
+        name: `replica-${String.fromCharCode(97 + i)}`,
+        dir: this.dir,
+        endpoints: this.etcd.endpoints,
+        secretsDir: this.secretsDir,
+        tls: { key: coordinator.key, cert: coordinator.cert, ca: this.pki.file('ca.pem') },
+        ttlSeconds: o.ttlSeconds ?? 5,
+        tickMs: o.tickMs ?? 500,
+        policy: o.policy,
+      });
+      this.replicas.push(r);
+      await r.start();
+    }
+  }
+
+  private secret(name: string, content: string): void {
+    const file = join(this.secretsDir, name);
+    writeFileSync(file, content, { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+
+  /** The coordinator's SSH private key (also in the secrets directory). */
+  get sshClientKey(): string {
+    return join(this.dir, 'ssh-client');
+  }
+
+  host(name: string): BedHost {
+    const h = this.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`no bed host ${name}`);
+    return h;
+  }
+
+  bmc(name: string): Bmc {
+    const b = this.bmcs.get(name);
+    if (!b) throw new Error(`no BMC for ${name}`);
+    return b;
+  }
+
+  /** The replica that says it leads (waits for one, bounded). */
+  async leader(timeoutMs = 60_000): Promise<Replica> {
+    return waitFor(
+      'a replica to lead',
+      async () => {
+        for (const r of this.replicas) if (!r.isFrozen() && (await r.health())?.role === 'leader') return r;
+        return undefined;
+      },
+      timeoutMs,
+      500,
+    );
+  }
+
+  /** A replica that answers (the leader when there is one). */
+  async anyReplica(): Promise<Replica> {
+    for (const r of this.replicas) if (!r.isFrozen() && (await r.health())?.role === 'leader') return r;
+    const r = this.replicas.find((x) => !x.isFrozen() && x.running());
+    if (!r) throw new Error('no replica runs');
+    return r;
+  }
+
+  /** `host add` for every bed host through the CLI: its vdsmd, its BMC (ipmilan via a proxy), its sshd. */
+  async addHosts(): Promise<void> {
+    const r = await this.anyReplica();
+    for (const h of this.hosts) {
+      const bmc = this.bmc(h.name);
+      const ssh = this.sshds.get(h.name)!;
+      const agent = [
+        'type=ipmilan',
+        'address=127.0.0.1',
+        'username=admin',
+        `password-ref=${bmcPasswordRef(h.name)}`,
+        `option=ipport=${bmc.port}`,
+        'option=lanplus=1',
+        'option=cipher=3',
+        'option=power_wait=0',
+      ].join(',');
+      await r.cliOk(
+        ['host', 'add', h.name, '--address', '127.0.0.1', '--port', String(h.port), '--agent', agent]
+          .concat(['--ssh-user', ssh.user, '--ssh-port', String(ssh.port)])
+          .concat(['--ssh-host-key', ssh.hostKeySha256, '--ssh-key-ref', SSH_KEY_REF]),
+      );
+    }
+  }
+
+  /** `vm define` through the CLI: a tiny domain XML. */
+  async defineVm(name: string, opts: { ha: boolean; priority?: number; memMiB?: number }): Promise<BedVm> {
+    const memMiB = opts.memMiB ?? 64;
+    const { uuid, xml } = engineDomainXml({ name, memoryMiB: memMiB });
+    const vm: BedVm = { id: uuid, name, xml, ha: opts.ha, priority: opts.priority ?? 50, memMiB };
+    this.vms.set(uuid, vm);
+    const file = join(this.dir, `${name}.xml`);
+    writeFileSync(file, xml);
+    const r = await this.anyReplica();
+    await r.cliOk(
+      ['vm', 'define', '--xml', file]
+        .concat(opts.ha ? ['--ha'] : [])
+        .concat(opts.priority === undefined ? [] : ['--priority', String(opts.priority)]),
+    );
+    return vm;
+  }
+
+  /**
+   * Many VMs at once through the HTTP API (POST /vms, the route `vm define` calls), 8 at a time: for the scale
+   * scenario, where a CLI process per VM would take minutes.
+   */
+  async defineVmsByApi(plans: { name: string; ha: boolean; priority?: number; memMiB?: number }[]): Promise<BedVm[]> {
+    const r = await this.anyReplica();
+    const vms = plans.map((p) => {
+      const memMiB = p.memMiB ?? 64;
+      const { uuid, xml } = engineDomainXml({ name: p.name, memoryMiB: memMiB });
+      const vm: BedVm = { id: uuid, name: p.name, xml, ha: p.ha, priority: p.priority ?? 50, memMiB };
+      this.vms.set(uuid, vm);
+      return vm;
+    });
+    await inBatches(vms, 8, (vm) => r.post('/vms', { xml: vm.xml, ha: vm.ha, priority: vm.priority, by: ADMIN }));
+    await this.until(
+      'the leader to know every VM defined',
+      async () => {
+        const known = new Set((await this.vmViews(r).catch(() => [])).map((v) => v.id));
+        return vms.every((v) => known.has(v.id));
+      },
+      120_000,
+      1000,
+    );
+    return vms;
+  }
+
+  /** Many `vm start VM --host H` through the HTTP API (POST /vms/:id/start), 8 at a time. */
+  async startVmsByApi(vms: BedVm[], host: string): Promise<void> {
+    const r = await this.anyReplica();
+    await inBatches(vms, 8, async (vm) => {
+      vm.home = host;
+      await r.post(`/vms/${vm.id}/start`, { host, by: ADMIN });
+    });
+  }
+
+  /** `vm start VM --host H` through the CLI. */
+  async startVm(vm: BedVm, host: string): Promise<void> {
+    vm.home = host;
+    const r = await this.anyReplica();
+    await r.cliOk(['vm', 'start', vm.id, '--host', host]);
+  }
+
+  async hostViews(r?: Replica): Promise<HostView[]> {
+    return (r ?? (await this.anyReplica())).get<HostView[]>('/hosts');
+  }
+
+  async vmViews(r?: Replica): Promise<VmView[]> {
+    return (r ?? (await this.anyReplica())).get<VmView[]>('/vms');
+  }
+
+  /** Throws at once if the sampler saw a VM on two hosts: every wait of a scenario checks it. */
+  assertNoDouble(): void {
+    const d = this.sampler.doubles();
+    if (d.length) throw new Error(`a VM ran on two hosts at once (sampler): ${d.slice(0, 10).join('; ')}`);
+  }
+
+  /** Waits (bounded) for `probe`, checking the sampler's verdict every round. */
+  async until<T>(what: string, probe: () => T | Promise<T>, timeoutMs: number, everyMs = 500) {
+    return waitFor(
+      what,
+      async () => {
+        this.assertNoDouble();
+        return probe();
+      },
+      timeoutMs,
+      everyMs,
+    );
+  }
+
+  /** Every host Up at the leader, every started VM running on its home there and Up there in the sampler. */
+  async settle(timeoutMs = 90_000): Promise<void> {
+    const leader = await this.leader();
+    const started = [...this.vms.values()].filter((v) => v.home);
+    await this.until(
+      'every host Up and every started VM running where the bed put it',
+      async () => {
+        const hosts = await this.hostViews(leader).catch(() => []);
+        if (hosts.length !== this.hosts.length || hosts.some((h) => h.state !== 'Up')) return undefined;
+        const vms = await this.vmViews(leader).catch(() => []);
+        const byId = new Map(vms.map((v) => [v.id, v]));
+        if (started.some((v) => byId.get(v.id)?.state !== 'running' || byId.get(v.id)?.owner !== v.home))
+          return undefined;
+        const s = this.sampler.samples.at(-1);
+        return s && started.every((v) => s.hosts[v.home!]?.up?.includes(v.id));
+      },
+      timeoutMs,
+      1000,
+    );
+  }
+
+  /** Everything that says what happened, for a failed scenario. */
+  async report(): Promise<string> {
+    const out: string[] = ['==== coordinator bed report ===='];
+    for (const r of this.replicas) {
+      r.thaw();
+      const ev = r.running() ? await r.cli(['events', '--json', '--limit', '1000']) : undefined;
+      out.push(`---- ${r.name} (port ${r.port}, pid ${r.pid ?? 'gone'}): events --json`);
+      out.push(ev ? `${ev.stdout}${ev.stderr}`.trim() : '(not running)');
+      out.push(`---- ${r.name}: log end`, r.logTail(6000));
+    }
+    for (const h of this.hosts) {
+      out.push(`---- ${h.name} (port ${h.port}): history`, ...h.history);
+      out.push(`---- ${h.name}: BMC transitions ${JSON.stringify(this.bmcs.get(h.name)?.transitions() ?? [])}`);
+      out.push(`---- ${h.name}: vdsmd log end`, h.logTail(3000));
+    }
+    out.push(`---- restart requests ${JSON.stringify(this.desk.served)}`);
+    out.push(`---- BMC watcher errors ${JSON.stringify([...this.bmcs.values()].flatMap((b) => b.errors))}`);
+    out.push(
+      `---- sampler: ${this.sampler.samples.length} samples, unknown ${JSON.stringify(this.sampler.unknownCounts())}`,
+    );
+    out.push(`---- sampler doubles ${JSON.stringify(this.sampler.doubles().slice(0, 20))}`);
+    return out.join('\n');
+  }
+
+  /** Every audit trail, by replica (for the timeline); a replica that does not answer has none. */
+  async auditTrails(): Promise<Map<string, AuditEntry[]>> {
+    const out = new Map<string, AuditEntry[]>();
+    for (const r of this.replicas) if (!r.isFrozen() && r.running()) out.set(r.name, await r.events().catch(() => []));
+    return out;
+  }
+
+  /** Stops everything the bed started, by pid, and removes its files. Safe to call twice. */
+  async stop(): Promise<void> {
+    await this.sampler.stop();
+    for (const r of this.replicas) await r.stop().catch(() => undefined);
+    await this.desk.stop();
+    for (const b of this.bmcs.values()) await b.stop().catch(() => undefined);
+    for (const s of this.sshds.values()) await s.close().catch(() => undefined);
+    for (const h of this.hosts) await h.stop().catch(() => undefined);
+    await this.etcd?.stop();
+    this.pki.cleanup();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function inBatches<T>(items: T[], size: number, each: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(each));
+}
+
+/** Runs `scenario` on a fresh bed; on failure prints the bed's report; always stops the bed. */
+export async function withBed(o: BedOptions, scenario: (bed: Bed) => Promise<void>): Promise<void> {
+  const bed = await Bed.start(o);
+  try {
+    await scenario(bed);
+    bed.assertNoDouble();
+  } catch (err) {
+    console.log(await bed.report().catch((e: unknown) => `report failed: ${String(e)}`));
+    throw err;
+  } finally {
+    await bed.stop();
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The HA coordinator against real peers on loopback (test/coordinator-bed/): vdsmd processes with mutual TLS on the
+ * libvirt test driver, ipmi_sim BMCs whose power-off really stops their host, an OpenSSH sshd per host whose command
+ * restarts that host's vdsmd, etcd, and `vdsm-ts-coordinator serve` as a process, set up through its CLI. A sampler
+ * asks every host what it runs every 500 ms: a VM on two hosts in one sample fails the scenario.
+ * Timings: FAST_POLICY (test/coordinator-bed/policy.ts), lease TTL 5 s, tick 500 ms.
+ */
+import { describe, expect, it } from 'vitest';
+import { type Bed, withBed } from './coordinator-bed/bed.js';
+import { rpcCalls, total, whereSeen, whereUpNow } from './coordinator-bed/evidence.js';
+import { FAST_POLICY } from './coordinator-bed/policy.js';
+import { populate } from './coordinator-bed/populate.js';
+import { fenceTimeline, printTimeline } from './coordinator-bed/timeline.js';
+
+const THREE_HOSTS = { hosts: 3, replicas: 1, etcdMembers: 1 as const, policy: FAST_POLICY };
+
+const plan = () => ({
+  host1: [
+    { name: 'h1-ha-a', ha: true, priority: 60 },
+    { name: 'h1-ha-b', ha: true, priority: 40 },
+    { name: 'h1-plain', ha: false },
+  ],
+  host2: [{ name: 'h2-ha', ha: true }],
+  host3: [{ name: 'h3-plain', ha: false }],
+});
+
+const transitions = (bed: Bed) => Object.fromEntries(bed.hosts.map((h) => [h.name, bed.bmc(h.name).transitions()]));
+
+async function hostState(bed: Bed, host: string): Promise<string | null | undefined> {
+  return (await bed.hostViews().catch(() => [])).find((h) => h.id === host)?.state;
+}
+
+describe('a host whose vdsmd is killed (host fine, BMC on)', () => {
+  it('is soft-fenced over SSH: its vdsmd restarted, back Up, its VMs untouched and no power action', async () => {
+    await withBed(THREE_HOSTS, async (bed) => {
+      const vms = await populate(bed, plan());
+      const t0 = Date.now();
+      await bed.host('host1').kill();
+
+      await bed.until(
+        'a restart request for host1 served',
+        () => bed.desk.served.some((r) => r.host === 'host1'),
+        90_000,
+      );
+      await bed.until(
+        'host1 Up again at the leader, listing its VMs',
+        async () =>
+          (await hostState(bed, 'host1')) === 'Up' &&
+          Object.values(whereUpNow(bed, vms.host1!)).every((on) => on.includes('host1')),
+        60_000,
+      );
+      // a few more poll rounds, to see that nothing else follows
+      await new Promise((r) => setTimeout(r, 5000));
+      printTimeline('vdsmd killed', t0, await fenceTimeline(bed, 'host1', t0, []));
+
+      expect(bed.desk.served.map((r) => [r.host, r.command, r.ok])).toEqual([
+        ['host1', '/usr/bin/vdsm-tool service-restart vdsmd', true],
+      ]);
+      expect(transitions(bed)).toEqual({ host1: [], host2: [], host3: [] });
+      const everyVm = Object.values(vms).flat();
+      expect(whereSeen(bed, everyVm, 0)).toEqual({
+        'h1-ha-a': ['host1'],
+        'h1-ha-b': ['host1'],
+        'h1-plain': ['host1'],
+        'h2-ha': ['host2'],
+        'h3-plain': ['host3'],
+      });
+      expect(whereUpNow(bed, vms.host1!)).toEqual({
+        'h1-ha-a': ['host1'],
+        'h1-ha-b': ['host1'],
+        'h1-plain': ['host1'],
+      });
+      expect(rpcCalls(bed, 'VM.create', t0)).toEqual({ host1: 0, host2: 0, host3: 0 });
+      expect(rpcCalls(bed, 'VM.destroy', t0)).toEqual({ host1: 0, host2: 0, host3: 0 });
+    });
+  }, 300_000);
+});
+
+describe('a host that hangs (vdsmd frozen) with its BMC answering', () => {
+  it('is powered off through a proxy once no witness reaches it; its HA VMs start on the other hosts exactly once', async () => {
+    await withBed(THREE_HOSTS, async (bed) => {
+      const vms = await populate(bed, plan());
+      const t0 = Date.now();
+      bed.host('host1').freeze();
+
+      await bed.until(
+        'the BMC of host1 to carry out a power off',
+        () => bed.bmc('host1').transitions().includes('power 0'),
+        120_000,
+      );
+      const ha = vms.host1!.filter((v) => v.ha);
+      await bed.until(
+        'the HA VMs of host1 Up on another host',
+        () => ha.every((v) => bed.sampler.firstUp(v.id, t0, ['host1'])),
+        120_000,
+      );
+      await new Promise((r) => setTimeout(r, 5000));
+      printTimeline(
+        'host hangs, BMC answers',
+        t0,
+        await fenceTimeline(
+          bed,
+          'host1',
+          t0,
+          ha.map((v) => v.id),
+        ),
+      );
+
+      expect(transitions(bed)).toEqual({ host1: ['power 0'], host2: [], host3: [] });
+      expect(bed.host('host1').alive()).toBe(false);
+      // the power-off went through a proxy: one of the other hosts' vdsmd ran Host.fenceNode
+      const fence = rpcCalls(bed, 'Host.fenceNode', t0);
+      expect(fence.host1).toBe(0);
+      expect(fence.host2! + fence.host3!).toBeGreaterThan(0);
+      // timeouts, not a refused port: no SSH restart was tried
+      expect(bed.desk.served).toEqual([]);
+      const seen = whereSeen(bed, vms.host1!, t0 + 1);
+      for (const v of ha)
+        expect(
+          seen[v.name]!.filter((h) => h !== 'host1'),
+          v.name,
+        ).toHaveLength(1);
+      expect(seen['h1-plain']!.filter((h) => h !== 'host1')).toEqual([]);
+      // each HA VM was created once, and nothing else was
+      expect(total(rpcCalls(bed, 'VM.create', t0))).toBe(ha.length);
+      const view = new Map((await bed.vmViews()).map((v) => [v.name, v]));
+      for (const v of ha)
+        expect(view.get(v.name)).toMatchObject({ state: 'running', owner: seen[v.name]!.find((h) => h !== 'host1') });
+      expect(view.get('h1-plain')?.state).not.toBe('running');
+    });
+  }, 300_000);
+});
+
+describe('a host whose power is lost with its BMC', () => {
+  it('restarts nothing and raises an alert until a person confirms the reboot; then its HA VMs start elsewhere', async () => {
+    await withBed(THREE_HOSTS, async (bed) => {
+      const vms = await populate(bed, plan());
+      const t0 = Date.now();
+      await bed.bmc('host1').kill();
+      await bed.host('host1').powerOff();
+      const down = Date.now();
+
+      const leader = await bed.leader();
+      await bed.until(
+        'host1 in FenceFailed or AwaitingManualConfirm, with an alert for it',
+        async () => {
+          const early = Object.entries(whereSeen(bed, vms.host1!, down)).filter(([, on]) => on.length > 0);
+          if (early.length) throw new Error(`restarted before anyone confirmed: ${JSON.stringify(early)}`);
+          const state = await hostState(bed, 'host1');
+          const alerts = (await leader.events()).filter(
+            (e) => e.host === 'host1' && e.alert && Date.parse(e.time) >= t0,
+          );
+          return (state === 'FenceFailed' || state === 'AwaitingManualConfirm') && alerts.length > 0;
+        },
+        120_000,
+      );
+      // nothing restarts while nobody confirmed (a few more rounds)
+      await new Promise((r) => setTimeout(r, 8000));
+      const ha = vms.host1!.filter((v) => v.ha);
+      expect(whereSeen(bed, vms.host1!, down)).toEqual({ 'h1-ha-a': [], 'h1-ha-b': [], 'h1-plain': [] });
+      expect(total(rpcCalls(bed, 'VM.create', t0))).toBe(0);
+      const alerts = (await leader.events()).filter((e) => e.host === 'host1' && e.alert && Date.parse(e.time) >= t0);
+      console.log(`alerts for host1:\n${alerts.map((e) => `  ${e.time} ${e.kind} ${e.text}`).join('\n')}`);
+
+      const refused = await leader.cli(['confirm-rebooted', 'host1']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/twice/);
+      const tConfirm = Date.now();
+      await leader.cliOk(['confirm-rebooted', 'host1', '--yes']);
+      await bed.until(
+        'the HA VMs of host1 Up on another host after the confirmation',
+        () => ha.every((v) => bed.sampler.firstUp(v.id, tConfirm, ['host1'])),
+        90_000,
+      );
+      await new Promise((r) => setTimeout(r, 5000));
+      printTimeline('BMC dead, then confirm-rebooted', t0, {
+        ...(await fenceTimeline(
+          bed,
+          'host1',
+          t0,
+          ha.map((v) => v.id),
+        )),
+        'confirm-rebooted': { what: 'cli', at: tConfirm, where: 'bed' },
+      });
+
+      const seen = whereSeen(bed, vms.host1!, down);
+      for (const v of ha) expect(seen[v.name], v.name).toHaveLength(1);
+      expect(seen['h1-plain']).toEqual([]);
+      expect(total(rpcCalls(bed, 'VM.create', t0))).toBe(ha.length);
+      expect(bed.desk.served).toEqual([]);
+      const confirmed = (await leader.events()).filter((e) => e.kind === 'command' && /bed-admin/.test(e.text));
+      expect(confirmed.map((e) => e.text).join('\n')).toMatch(/confirm/i);
+    });
+  }, 300_000);
+});
