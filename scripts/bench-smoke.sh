@@ -12,6 +12,7 @@ args_for() {
     fence) echo --runs 2 ;;
     virt) echo --rounds 3 --vms 10,100 ;;
     failover) echo --profile fast --rounds 1 --scenario vm ;; # one VM-kill recovery on the fast profile
+    fencing) echo --scale --hosts 3 --vms 5 --rounds 1 ;;     # one power cut, 5 VMs restarted
     *) echo ;;
   esac
 }
