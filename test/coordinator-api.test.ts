@@ -114,6 +114,7 @@ describe('each route calls its operation with the request arguments', () => {
             keyRef: 'fence-key',
             command: '/usr/bin/vdsm-tool service-restart vdsmd',
           },
+          storageHostIds: {},
           proxyPreference: ['cluster', 'dc'],
         },
         'alice',

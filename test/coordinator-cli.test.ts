@@ -189,6 +189,8 @@ describe('changes', () => {
         `SHA256:${'b'.repeat(43)}`,
         '--ssh-key-ref',
         'fence-key',
+        '--storage-host-id',
+        '3b0c1a52-9f0e-4a8f-9d2b-1c2d3e4f5a6b=2',
       ],
       { USER: 'tester', SUDO_USER: 'alice' },
     );
@@ -233,6 +235,7 @@ describe('changes', () => {
               keyRef: 'fence-key',
               command: '/usr/bin/vdsm-tool service-restart vdsmd',
             },
+            storageHostIds: { '3b0c1a52-9f0e-4a8f-9d2b-1c2d3e4f5a6b': 2 },
             proxyPreference: ['cluster', 'dc'],
           },
           'alice',

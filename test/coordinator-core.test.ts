@@ -347,6 +347,24 @@ describe('recovery after OFF is confirmed', () => {
     expect(more.every((a) => a.host === 'h2')).toBe(true);
   });
 
+  it('a VM started on a named host waits while that host has its fill of starts in flight; never elsewhere', () => {
+    const busy = Array.from({ length: 10 }, (_, i) =>
+      vm(`b${i}`, 'h2', { state: 'starting', startSentAt: 99, memMiB: 64 }),
+    );
+    const s = world([spec('h1'), spec('h2'), spec('h3')], [...busy, vm('web', 'h2', { state: 'stopped', memMiB: 64 })]);
+    for (const id of ['h1', 'h2', 'h3']) Object.assign(s.hosts[id]!, { freeMemMiB: 65_536 });
+    for (const b of busy) s.vms[b.id]!.startSentAt = 99; // restoreState forgets when a start was sent
+    s.roundDoneAt = 0;
+    const r = tick(s, 100, [ok('h1'), ok('h2'), ok('h3')], {
+      commands: [{ kind: 'vm-start', vm: 'web', host: 'h2', by: 'alice' }],
+    });
+    const scan = r.actions.find((a) => a.kind === 'scan') as { id: number } | undefined;
+    expect(scan).toBeDefined();
+    const r2 = tick(r.state, 101, [], { results: [{ kind: 'scan', id: scan!.id, lists: { h1: [], h2: [], h3: [] } }] });
+    expect(r2.actions.filter((a) => a.kind === 'start-vm')).toEqual([]);
+    expect(r2.state.vms.web).toMatchObject({ owner: 'h2' });
+  });
+
   it('a failed start is retried 30 s later, ten times, then every 30 min', () => {
     let s = confirmed().state;
     let now = 101;

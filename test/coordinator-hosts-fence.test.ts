@@ -75,6 +75,23 @@ describe('fence through a proxy host', () => {
     expect(bmc.power()).toBe('on');
   });
 
+  it("the target's storage host ids go along as the fencing policy: the proxy weighs them before an off, not a status", async () => {
+    const ids = { '3b0c1a52-9f0e-4a8f-9d2b-1c2d3e4f5a6b': 2 };
+    const policyLines = () =>
+      proxy
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('fencing policy'));
+    const before = policyLines().length;
+    expect(await links.fence('proxy', 'target', agent(), 'status', signal, ids)).toBe('on');
+    expect(policyLines()).toHaveLength(before); // vdsm's rule: the policy never applies to status
+    // A lockspace this proxy's sanlock has not joined: the lease is not seen live, so the off goes ahead (as vdsm).
+    expect(await links.fence('proxy', 'target', agent(), 'off', signal, ids)).toBe('unknown');
+    await proxy.waitForOutput(/fencing policy/, 5000);
+    expect(policyLines().length).toBeGreaterThan(before);
+    expect(await links.fence('proxy', 'target', agent(), 'on', signal)).toBe('unknown');
+  });
+
   it('a password file readable by others is refused: error, and the BMC sees no power action', async () => {
     const before = bmc.transitions().length;
     expect(await links.fence('proxy', 'target', agent('bmc-loose'), 'off', signal)).toBe('error');

@@ -33,6 +33,7 @@ const OPTIONS = {
   'ssh-port': { type: 'string' },
   'ssh-host-key': { type: 'string' },
   'ssh-key-ref': { type: 'string' },
+  'storage-host-id': { type: 'string', multiple: true },
   'keep-vms': { type: 'boolean' },
   xml: { type: 'string' },
   ha: { type: 'boolean' },

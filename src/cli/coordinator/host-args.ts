@@ -17,6 +17,8 @@ export interface HostAddFlags {
   'ssh-port'?: string;
   'ssh-host-key'?: string;
   'ssh-key-ref'?: string;
+  /** DOMAIN=ID: the host's id in that storage domain's sanlock lockspace (the fencing policy). */
+  'storage-host-id'?: string[];
 }
 
 const usage = (message: string) => new CliError(message, 2);
@@ -80,6 +82,13 @@ export function hostFromFlags(id: string, flags: HostAddFlags): z.output<typeof 
   if (flags.port !== undefined) record.port = number(flags.port, '--port');
   if (flags.cluster !== undefined) record.cluster = flags.cluster;
   record.agents = (flags.agent ?? []).map(parseAgent);
+  const ids: Record<string, number> = {};
+  for (const pair of flags['storage-host-id'] ?? []) {
+    const m = /^([^=]+)=(\d{1,4})$/.exec(pair);
+    if (!m) throw usage(`--storage-host-id takes DOMAIN_UUID=HOST_ID, not "${pair.slice(0, 80)}"`);
+    ids[m[1]!] = Number(m[2]);
+  }
+  if (Object.keys(ids).length > 0) record.storageHostIds = ids;
   const ssh = ['ssh-user', 'ssh-port', 'ssh-host-key', 'ssh-key-ref'] as const;
   if (ssh.some((k) => flags[k] !== undefined)) {
     if (flags['ssh-host-key'] === undefined || flags['ssh-key-ref'] === undefined)

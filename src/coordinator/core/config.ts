@@ -29,6 +29,11 @@ export interface CoordinatorConfig {
   partitionThresholdPct: number;
   /** Peers asked whether they still reach a suspect's vdsm before it is fenced. */
   witnesses: number;
+  /**
+   * The witnesses get two ping intervals to answer, and never less than this: a witness asking a frozen host waits
+   * out its whole probe bound (3 s, src/coordinator/hosts/links.ts) before it can say "not reached".
+   */
+  witnessWaitMin: number;
   /** A new leader waits one lease TTL (and a full poll round) before fencing anything. */
   leaderTtl: number;
   /** More than `flapCount` returns to Up within `flapWindow` makes a host flapping: `flapQuiet` between power actions. */
@@ -82,6 +87,7 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
   rebootWindow: 600,
   partitionThresholdPct: 50,
   witnesses: 2,
+  witnessWaitMin: 4,
   leaderTtl: 10,
   flapCount: 3,
   flapWindow: 600,

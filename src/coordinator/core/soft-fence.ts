@@ -44,7 +44,8 @@ export function treat(c: Ctx, h: HostState): void {
   const witnesses = chooseWitnesses(Object.values(c.st.hosts), h, c.cfg);
   if (witnesses.length === 0)
     return skip(c, h, 'no-witness', 'no Up peer to ask whether it reaches the host', c.cfg.recheckAfter);
-  h.flow = { ...newFlow('witness', c.now), witnessesPending: witnesses, nextAt: c.now + c.cfg.pingInterval * 2 };
+  const wait = Math.max(c.cfg.pingInterval * 2, c.cfg.witnessWaitMin);
+  h.flow = { ...newFlow('witness', c.now), witnessesPending: witnesses, nextAt: c.now + wait };
   for (const via of witnesses) c.actions.push({ kind: 'probe', id: ++c.st.seq, host: h.spec.id, via });
 }
 

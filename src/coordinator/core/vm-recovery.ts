@@ -108,7 +108,9 @@ export function scanDone(c: Ctx, lists: Record<string, { id: string; status: str
     }
     const listed = Object.values(st.hosts).filter((h) => lists[h.spec.id] !== undefined && lists[h.spec.id] !== null);
     const hosts = listed.filter((h) => !busy(h.spec.id));
-    if (hosts.length === 0 && listed.length > 0) {
+    const pinnedBusy =
+      vm.owner !== null && mayRunOn === null && busy(vm.owner) && listed.some((h) => h.spec.id === vm.owner);
+    if ((hosts.length === 0 && listed.length > 0) || pinnedBusy) {
       // Every host that could take it has its fill of starts in flight: the next scan, once some are Up.
       vm.nextTryAt = now + cfg.pingInterval;
       continue;

@@ -39,9 +39,10 @@ export function hostEnv(d: HostEnvDeps): HostEnv {
     stats: (host) => links.stats(host, d.signal()),
     probe: (via, target) => links.probe(via, target, d.signal()),
     fence: async (proxy, target, ref, op) => {
-      const agent = d.host(target)?.agents.find((a) => a.name === ref.name);
+      const record = d.host(target);
+      const agent = record?.agents.find((a) => a.name === ref.name);
       if (!agent) return 'error';
-      return links.fence(proxy, target, agent, op, d.signal());
+      return links.fence(proxy, target, agent, op, d.signal(), record?.storageHostIds);
     },
     sshRestart: async (host) => {
       const record = d.host(host);

@@ -16,6 +16,11 @@ export interface FenceCall {
   target: string;
   agent: FenceAgentRecord;
   op: FenceOp;
+  /**
+   * The target's host id in each storage domain's sanlock lockspace: sent as the engine's fencing policy
+   * (storageDomainHostIdMap), so the proxy skips on/off while the target still renews its lease there.
+   */
+  storageHostIds?: Record<string, number>;
 }
 
 /** The engine's form of the agent's options: one key=value per line. */
@@ -53,6 +58,9 @@ export async function fence(
         action: f.op,
         secure: f.agent.secure,
         options: optionLines(f.agent.options),
+        ...(f.storageHostIds && Object.keys(f.storageHostIds).length > 0
+          ? { policy: { storageDomainHostIdMap: f.storageHostIds } }
+          : {}),
       },
       { timeoutMs: ms, signal },
     );

@@ -133,8 +133,15 @@ export class HostLinks {
     return setHaMaintenance(this.connections, this.log, host, on, this.bounds.haMs, signal);
   }
 
-  fence(proxy: string, target: string, agent: FenceAgentRecord, op: FenceOp, signal: AbortSignal): Promise<Power> {
-    const call = { proxy, target, agent, op };
+  fence(
+    proxy: string,
+    target: string,
+    agent: FenceAgentRecord,
+    op: FenceOp,
+    signal: AbortSignal,
+    storageHostIds?: Record<string, number>,
+  ): Promise<Power> {
+    const call = { proxy, target, agent, op, ...(storageHostIds ? { storageHostIds } : {}) };
     return fence(this.connections, this.options.secrets, this.log, call, this.bounds.fenceMs, signal);
   }
 

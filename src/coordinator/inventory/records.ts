@@ -68,6 +68,11 @@ export const hostRecord = z.strictObject({
   agents: z.array(fenceAgentRecord).default([]),
   ssh: sshRecord.optional(),
   /** The engine's proxy preference: hosts of the same cluster first, then of other clusters. */
+  /**
+   * The host's id in each storage domain's sanlock lockspace ({<domain UUID>: <host id>}): the engine's fencing policy,
+   * so a proxy skips powering it off while its lease there is still renewed (Host.fenceNode, storageDomainHostIdMap).
+   */
+  storageHostIds: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.number().int().min(1).max(2000)).default({}),
   proxyPreference: z.array(z.enum(['cluster', 'dc'])).default(['cluster', 'dc']),
 });
 export type HostRecord = z.output<typeof hostRecord>;
