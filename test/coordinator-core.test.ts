@@ -180,6 +180,22 @@ describe('partition guard', () => {
     expect(r.actions.some((a) => a.kind === 'power' || a.kind === 'write-fence')).toBe(false);
   });
 
+  it('nobody can tell (real vdsm hosts have no Host.probePeer): 3 hosts fence on, 2 hosts hold (no-witness)', () => {
+    const cannotTell = (hosts: HostSpec[], others: string[]) => {
+      const s = run(world(hosts), 20, 'h1', 2).state;
+      expect(s.hosts.h1!.flow?.witnessesPending.sort()).toEqual(others);
+      const results: Result[] = others.map((via) => ({ kind: 'probe', id: 0, host: 'h1', via, reached: null }));
+      const polls = hosts.map((h) => (h.id === 'h1' ? bad('h1') : ok(h.id)));
+      return tick(s, 26, polls, { results });
+    };
+    const three = cannotTell([spec('h1'), spec('h2'), spec('h3')], ['h2', 'h3']);
+    expect(three.state.hosts.h1!.status).toBe('SoftFencing');
+    expect(three.actions).toContainEqual(expect.objectContaining({ kind: 'write-fence', host: 'h1' }));
+    const two = cannotTell([spec('h1'), spec('h2')], ['h2']);
+    expect(two.state.hosts.h1!.status).toBe('FenceSkipped');
+    expect(two.audit).toMatchObject([{ guard: 'no-witness', host: 'h1' }]);
+  });
+
   it('a new leader fences nothing before one TTL and a full poll round', () => {
     let s = world([spec('h1'), spec('h2'), spec('h3')]);
     // The leader starts at 0; h1 never answers and no poll ever reaches h3: no full round.

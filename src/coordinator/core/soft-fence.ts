@@ -2,7 +2,7 @@
  * NonResponsive's treatment (cluster guards, witnesses, the intent) and the soft fence: power status first, then the
  * SSH restart of vdsmd, success when Host.ping2 answers again. No power action, VMs untouched.
  */
-import { chooseProxy, chooseWitnesses } from './cluster.js';
+import { partitionView, chooseProxy, chooseWitnesses } from './cluster.js';
 import { go, guardAudit, type Ctx } from './context.js';
 import { clusterGuard } from './guards.js';
 import { statusCall } from './hard-fence.js';
@@ -30,8 +30,14 @@ export function treat(c: Ctx, h: HostState): void {
       );
     }
     if (h.flow.tries === 0) {
-      h.flow = null;
-      return skip(c, h, 'no-witness', 'no peer could say whether it reaches the host', c.cfg.recheckAfter);
+      // Nobody could tell (a witness down or busy, or a real vdsm host without Host.probePeer). Below three hosts the
+      // witness rule stands in for the partition guard, so it blocks; from three on the partition guard (checked
+      // above) is what the engine relies on, and the fence goes on as the engine's would.
+      if (partitionView(Object.values(c.st.hosts), c.cfg).witnessRule) {
+        h.flow = null;
+        return skip(c, h, 'no-witness', 'no peer could say whether it reaches the host', c.cfg.recheckAfter);
+      }
+      c.log.push(`${h.spec.id}: no witness could tell; the partition guard is clear with three hosts or more`);
     }
     // Claim: the intent, written under our epoch, is the one-flow-per-host lock.
     const flow = newFlow('soft-status', c.now);
