@@ -306,21 +306,34 @@ export class Bed {
   async settle(timeoutMs = 90_000): Promise<void> {
     const leader = await this.leader();
     const started = [...this.vms.values()].filter((v) => v.home);
-    await this.until(
+    let why = 'not looked yet';
+    const ok = await this.until(
       'every host Up and every started VM running where the bed put it',
       async () => {
-        const hosts = await this.hostViews(leader).catch(() => []);
-        if (hosts.length !== this.hosts.length || hosts.some((h) => h.state !== 'Up')) return undefined;
-        const vms = await this.vmViews(leader).catch(() => []);
-        const byId = new Map(vms.map((v) => [v.id, v]));
-        if (started.some((v) => byId.get(v.id)?.state !== 'running' || byId.get(v.id)?.owner !== v.home))
-          return undefined;
-        const s = this.sampler.samples.at(-1);
-        return s && started.every((v) => s.hosts[v.home!]?.up?.includes(v.id));
+        why = await this.unsettled(leader, started);
+        return why === '' || undefined;
       },
       timeoutMs,
       1000,
-    );
+    ).catch((err: Error) => err);
+    if (ok instanceof Error) throw new Error(`${ok.message}: ${why}`, { cause: ok });
+  }
+
+  /** '' when settled, else what is not. */
+  private async unsettled(leader: Replica, started: BedVm[]): Promise<string> {
+    const hosts = await this.hostViews(leader).catch(() => []);
+    const notUp = hosts.filter((h) => h.state !== 'Up').map((h) => `${h.id} ${h.state}`);
+    if (hosts.length !== this.hosts.length || notUp.length) return `hosts: ${hosts.length} known, not Up: ${notUp}`;
+    const byId = new Map((await this.vmViews(leader).catch(() => [])).map((v) => [v.id, v]));
+    const off = started.filter((v) => byId.get(v.id)?.state !== 'running' || byId.get(v.id)?.owner !== v.home);
+    if (off.length)
+      return `${off.length} VMs not running where put, e.g. ${off
+        .slice(0, 5)
+        .map((v) => `${v.name} (${v.home}): ${JSON.stringify(byId.get(v.id) ?? 'unknown')}`)
+        .join('; ')}`;
+    const s = this.sampler.samples.at(-1);
+    const missing = started.filter((v) => !s?.hosts[v.home!]?.up?.includes(v.id));
+    return missing.length ? `${missing.length} VMs not listed Up where put, e.g. ${missing[0]!.name}` : '';
   }
 
   /** Everything that says what happened, for a failed scenario. */
@@ -331,7 +344,12 @@ export class Bed {
       const ev = r.running() ? await r.cli(['events', '--json', '--limit', '1000']) : undefined;
       out.push(`---- ${r.name} (port ${r.port}, pid ${r.pid ?? 'gone'}): events --json`);
       out.push(ev ? `${ev.stdout}${ev.stderr}`.trim() : '(not running)');
-      out.push(`---- ${r.name}: log end`, r.logTail(6000));
+      // the decisions and warnings (the routine "Up on" and request lines would hide them)
+      const lines = r
+        .log()
+        .split('\n')
+        .filter((l) => /"level":[4-6]0|"decision"/.test(l) && !/ Up on host/.test(l));
+      out.push(`---- ${r.name}: its last decisions and warnings`, ...lines.slice(-150).map((l) => l.slice(0, 400)));
     }
     for (const h of this.hosts) {
       out.push(`---- ${h.name} (port ${h.port}): history`, ...h.history);
