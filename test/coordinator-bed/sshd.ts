@@ -17,73 +17,20 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { logTail } from '../support/logs.js';
 import { closedPort } from '../support/ports.js';
 import { stopProcess } from '../support/processes.js';
-import { runCommand } from '../support/run-command.js';
+import { answersSsh, fingerprint, keygen, sshdConfig } from '../support/sshd.js';
 import { sleep } from '../support/wait.js';
 import type { BedHost } from './bed-host.js';
 
 export const SSHD = '/usr/sbin/sshd';
+export { fingerprint, keygen };
+
 const RESTART_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'restart-vdsmd.sh');
-
-export async function keygen(file: string): Promise<void> {
-  const r = await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'vdsm-ts bed', '-f', file], {
-    env: process.env,
-    timeoutMs: 20_000,
-  });
-  if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
-}
-
-/** The key's fingerprint as `ssh-keygen -lf` prints it: `SHA256:…` (43 base64 characters). */
-export async function fingerprint(pub: string): Promise<string> {
-  const r = await runCommand('ssh-keygen', ['-l', '-E', 'sha256', '-f', pub], { env: process.env });
-  const m = /SHA256:[A-Za-z0-9+/]{43}/.exec(r.stdout);
-  if (!m) throw new Error(`ssh-keygen -l printed no SHA256 fingerprint: ${r.stdout}${r.stderr}`);
-  return m[0];
-}
-
-function answersSsh(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setTimeout(500);
-    s.once('data', (d: Buffer) => (s.destroy(), resolve(d.toString('latin1').startsWith('SSH-'))));
-    s.once('error', () => resolve(false));
-    s.once('timeout', () => (s.destroy(), resolve(false)));
-  });
-}
-
-function sshdConfig(dir: string, port: number, user: string, host: string, requestDir: string): string {
-  return [
-    `Port ${port}`,
-    'ListenAddress 127.0.0.1',
-    `HostKey ${join(dir, 'host_ed25519')}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'AuthenticationMethods publickey',
-    'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PermitRootLogin prohibit-password',
-    `AllowUsers ${user}`,
-    // the temp dir lives under /tmp (world-writable), which StrictModes would reject
-    'StrictModes no',
-    'UsePAM no',
-    'PrintMotd no',
-    'PrintLastLog no',
-    'AllowTcpForwarding no',
-    'X11Forwarding no',
-    // Debian's bash reads ~/.bashrc for an ssh command unless it is nested: SHLVL=1 makes it so
-    'SetEnv SHLVL=1',
-    `ForceCommand ${RESTART_SCRIPT} ${requestDir} ${host}`,
-    'LogLevel VERBOSE',
-    '',
-  ].join('\n');
-}
 
 /** One host's sshd; `down()` and `up()` follow the host's power (same port, same host key). */
 export class BedSshd {
@@ -135,7 +82,10 @@ export class BedSshd {
   /** Starts sshd on `port`; undefined once it answers, else why not. */
   private async launch(): Promise<string | undefined> {
     const config = join(this.dir, 'sshd_config');
-    writeFileSync(config, sshdConfig(this.dir, this.port, this.user, this.host, this.requestDir));
+    writeFileSync(
+      config,
+      sshdConfig(this.dir, this.port, this.user, [`ForceCommand ${RESTART_SCRIPT} ${this.requestDir} ${this.host}`]),
+    );
     const logPath = join(this.dir, `sshd-${this.attempts++}.log`);
     const fd = openSync(logPath, 'w');
     try {

@@ -33,7 +33,8 @@ export interface PrivateSshd {
   close(): Promise<void>;
 }
 
-async function keygen(file: string): Promise<void> {
+/** An unencrypted ed25519 key pair at `file` and `file.pub`. */
+export async function keygen(file: string): Promise<void> {
   const r = await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'vdsm-ts test', '-f', file], {
     env: process.env,
     timeoutMs: 20_000,
@@ -41,14 +42,16 @@ async function keygen(file: string): Promise<void> {
   if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
 }
 
-async function fingerprint(pub: string): Promise<string> {
+/** The key's fingerprint as `ssh-keygen -lf` prints it: `SHA256:…` (43 base64 characters). */
+export async function fingerprint(pub: string): Promise<string> {
   const r = await runCommand('ssh-keygen', ['-l', '-E', 'sha256', '-f', pub], { env: process.env });
   const m = /SHA256:[A-Za-z0-9+/]{43}/.exec(r.stdout);
   if (!m) throw new Error(`ssh-keygen -l printed no SHA256 fingerprint: ${r.stdout}${r.stderr}`);
   return m[0];
 }
 
-function answersSsh(port: number): Promise<boolean> {
+/** True once something on 127.0.0.1:port greets like an SSH server. */
+export function answersSsh(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     s.setTimeout(500);
@@ -58,7 +61,8 @@ function answersSsh(port: number): Promise<boolean> {
   });
 }
 
-function config(dir: string, port: number, user: string): string {
+/** A private sshd's config: public keys only, for `user`, files under `dir`; `extra` lines before the log level. */
+export function sshdConfig(dir: string, port: number, user: string, extra: string[] = []): string {
   return [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
@@ -80,6 +84,7 @@ function config(dir: string, port: number, user: string): string {
     'X11Forwarding no',
     // Debian's bash reads ~/.bashrc for an ssh command unless it is nested: SHLVL=1 makes it so
     'SetEnv SHLVL=1',
+    ...extra,
     'LogLevel VERBOSE',
     '',
   ].join('\n');
@@ -101,7 +106,7 @@ export async function startPrivateSshd(): Promise<PrivateSshd> {
     for (let attempt = 0; attempt < 4; attempt++) {
       const port = await closedPort();
       const file = join(dir, 'sshd_config');
-      writeFileSync(file, config(dir, port, user));
+      writeFileSync(file, sshdConfig(dir, port, user));
       const logPath = join(dir, 'sshd.log');
       const fd = openSync(logPath, 'w');
       try {
