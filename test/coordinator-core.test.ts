@@ -570,10 +570,13 @@ describe('maintenance', () => {
     expect(tick(r2.state, 22, [stats('h1', [], 8192, heHa(false))]).actions).toEqual([]); // done: not sent again
     const r3 = tick(r2.state, 40, [], by({ kind: 'maintenance', host: 'h1', on: false, by: 'a' }));
     expect(r3.state.hosts.h1!.status).toBe('Up');
-    expect(r3.actions).toMatchObject([
-      { kind: 'write-host', host: 'h1', state: { maintenance: false } },
-      { kind: 'set-ha-maintenance', host: 'h1', on: false },
+    expect(r3.actions).toEqual([
+      { kind: 'write-host', host: 'h1', state: { maintenance: false, haOffPending: true } },
+      { kind: 'set-ha-maintenance', id: expect.any(Number), host: 'h1', on: false },
     ]);
+    const off = ofKind(r3.actions, 'set-ha-maintenance')[0]!;
+    const done = tick(r3.state, 41, [], { results: [{ ...off, ok: true }] });
+    expect(done.actions).toEqual([{ kind: 'write-host', host: 'h1', state: { maintenance: false } }]);
     // h2 reports no haStats: no HA call at all.
     const r4 = tick(r3.state, 50, [], by({ kind: 'maintenance', host: 'h2', on: true, by: 'a' }));
     expect(ofKind(r4.actions, 'set-ha-maintenance')).toEqual([]);
@@ -597,6 +600,17 @@ describe('maintenance', () => {
     expect(r.state.vms.gone).toMatchObject({ state: 'down', restart: true }); // the host says it is not there
     expect(ofKind(r.actions, 'set-ha-maintenance')).toEqual([]);
     expect(ofKind(snap(false).actions, 'set-ha-maintenance')).toMatchObject([{ host: 'h1', on: true }]);
+  });
+
+  it('a new leader clears the local maintenance an activation left on (the old leader died first), unless cleared', () => {
+    const restored = restoreState(
+      { hosts: [{ ...spec('h1'), haOffPending: true }, spec('h2'), spec('h3')], intents: {}, vms: [] },
+      0,
+    );
+    const first = (local: boolean) => tick(restored, 1, [stats('h1', [], 8192, heHa(local)), stats('h2'), stats('h3')]);
+    expect(ofKind(first(true).actions, 'set-ha-maintenance')).toMatchObject([{ host: 'h1', on: false }]);
+    // already off: nothing to send, and the pending mark is cleared
+    expect(first(false).actions).toEqual([{ kind: 'write-host', host: 'h1', state: { maintenance: false } }]);
   });
 });
 
@@ -624,12 +638,32 @@ describe('hosts added and removed at runtime', () => {
     expect(partitionView(Object.values(s.hosts), CFG).holds).toBe(false);
   });
 
-  it('an added host counts as a normal host once it has answered', () => {
+  it('an added host counts as a normal host once it has answered; both facts are persisted', () => {
     let s = world([spec('h1'), spec('h2')]);
-    s = tick(s, 0, [], by({ kind: 'host-add', spec: spec('h3'), by: 'eve' })).state;
-    s = tick(s, 2, [ok('h3')]).state;
+    const added = tick(s, 0, [], by({ kind: 'host-add', spec: spec('h3'), by: 'eve' }));
+    expect(added.actions).toEqual([{ kind: 'write-host', host: 'h3', state: { maintenance: false, answered: false } }]);
+    const answered = tick(added.state, 2, [ok('h3')]);
+    s = answered.state;
     expect(s.hosts.h3!.everUp).toBe(true);
+    expect(answered.actions).toEqual([{ kind: 'write-host', host: 'h3', state: { maintenance: false } }]);
     expect(partitionView(Object.values(s.hosts), CFG).counted).toBe(3);
+    expect(tick(s, 4, [ok('h3')]).actions).toEqual([]); // once
+  });
+
+  it('a new leader keeps a host that never answered out of fencing (it is not taken for one in service)', () => {
+    let s = restoreState(
+      { hosts: [spec('h1'), spec('h2'), { ...spec('h3'), answered: false }], intents: {}, vms: [] },
+      0,
+    );
+    expect(s.hosts.h3).toMatchObject({ status: 'Up', everUp: false });
+    const actions: Action[] = [];
+    for (let t = 2; t <= 120; t += 2) {
+      const r = tick(s, t, [ok('h1'), ok('h2'), bad('h3')]);
+      s = r.state;
+      actions.push(...r.actions);
+    }
+    expect(actions.filter((a) => 'host' in a && a.host === 'h3')).toEqual([]);
+    expect(s.hosts.h3!.status).toBe('Suspect');
   });
 
   it('a host is removed only in maintenance and running nothing: write-host null, and the core forgets it', () => {
@@ -805,5 +839,38 @@ describe('never twice, where a record says a VM may run on a silent host', () =>
     const r = tick(s, 60, [ok('h1')]);
     expect(r.state.hosts.h1!.status).toBe('Up');
     expect(r.actions).toContainEqual({ kind: 'write-fence', host: 'h1', intent: null });
+  });
+});
+
+describe("a former leader's account of its lost term", () => {
+  it('is entered in the audit trail by the leader that takes it, as an alert, and changes nothing else', () => {
+    const s = world([spec('h1'), spec('h2')]);
+    const r = tick(s, 5, [ok('h1'), ok('h2')], {
+      commands: [
+        {
+          kind: 'stepped-down',
+          by: 'coord-a',
+          epoch: 3,
+          reason: 'the leadership deadline passed',
+          refused: ['write fence intent'],
+          cutOff: ['power status of h1 through h2'],
+          etcd: 'refused',
+          leader: { epoch: 7, name: 'coord-b' },
+        },
+      ],
+    });
+    expect(r.audit).toEqual([
+      {
+        at: 5,
+        kind: 'leadership',
+        alert: true,
+        text:
+          'coord-a stepped down from epoch 3: the leadership deadline passed; etcd refused a transaction guarded by ' +
+          'epoch 3; etcd named coord-b (epoch 7) as leader; writes refused after the end: write fence intent; calls ' +
+          'cut off: power status of h1 through h2 (entered by the leader of epoch 7)',
+      },
+    ]);
+    expect(r.actions).toEqual([]);
+    expect(r.state.hosts).toEqual(tick(s, 5, [ok('h1'), ok('h2')]).state.hosts);
   });
 });

@@ -34,6 +34,7 @@ describe('a leader frozen mid-fence for longer than its lease', () => {
     await withBed({ hosts: 3, replicas: 2, ttlSeconds: ttl, policy }, async (bed) => {
       const vms = await populate(bed, plan());
       const old = await bed.leader();
+      const oldEpoch = (await old.health())!.epoch!;
       const other = bed.replicas.find((r) => r !== old)!;
       const t0 = Date.now();
       bed.host('host1').freeze();
@@ -85,6 +86,16 @@ describe('a leader frozen mid-fence for longer than its lease', () => {
       );
       console.log(`${old.name} after its resume:\n${afterResume.join('\n')}`);
       expect(afterResume.length, `${old.name} logs that its leadership ended`).toBeGreaterThan(0);
+      // the audit trail says so: its term's end and etcd refusing a transaction under its epoch
+      const stepped = await bed.until(
+        `the audit trail to tell that ${old.name} stepped down`,
+        async () => (await other.events()).find((e) => e.kind === 'leadership'),
+        30_000,
+      );
+      console.log(`audit: ${stepped.text}`);
+      expect(stepped.text).toContain(`${old.name} stepped down from epoch ${oldEpoch}`);
+      expect(stepped.text).toContain(`etcd refused a transaction guarded by epoch ${oldEpoch}`);
+      expect(stepped.text).toMatch(new RegExp(`etcd named ${other.name} \\(epoch \\d+\\) as leader`));
 
       // the old leader did nothing after its resume: no power action, no VM started
       expect(transitions(bed)).toEqual(before.transitions);

@@ -11,13 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOT_IN_RECOVERY, type AuditEvent, type FenceIntent, type VmRecord } from '../src/coordinator/core/types.js';
 import { EtcdClient } from '../src/coordinator/etcd/client.js';
 import type { Clock } from '../src/coordinator/etcd/clock.js';
-import { Leadership } from '../src/coordinator/etcd/leadership.js';
+import { type LeaderTerm, Leadership } from '../src/coordinator/etcd/leadership.js';
 import { InventoryError } from '../src/coordinator/inventory/errors.js';
 import { Inventory, type Queued } from '../src/coordinator/inventory/inventory.js';
 import type { HostRecordInput } from '../src/coordinator/inventory/records.js';
 import type { AuditEntry } from '../src/coordinator/store/audit-reader.js';
 import { EtcdStore } from '../src/coordinator/store/etcd-store.js';
 import { StoreKeys } from '../src/coordinator/store/keys.js';
+import { StepDownReports } from '../src/coordinator/runtime/step-down.js';
 import { captureLog } from './support/capture-log.js';
 import { findEtcd, startTestEtcd, type TestEtcd } from './support/etcd.js';
 import { missing } from './support/peers.js';
@@ -25,7 +26,8 @@ import { engineDomainXml } from './support/vm-xml.js';
 import { waitFor } from './support/wait.js';
 
 const noEtcd = missing("etcd (Debian's etcd-server)", !findEtcd());
-const TTL_S = 5;
+const TTL_S = 20;
+const STALE_TTL_S = 5;
 const MARGIN_MS = 1500;
 const SSH_FP = `SHA256:${'A'.repeat(43)}`;
 
@@ -53,25 +55,41 @@ function freshKeys(): StoreKeys {
   return new StoreKeys(`/t${prefixes}/vdsm-ts/coordinator/`);
 }
 
-function leader(keys: StoreKeys, candidate: string, clock?: Clock): Leadership {
+/**
+ * A campaigning Leadership. `clock: frozenClock` with `ttlSeconds: STALE_TTL_S` is a leader whose lease runs out in
+ * etcd while it believes it leads; every other leader has a TTL long enough that a loaded machine (slow etcd fsyncs,
+ * a starved event loop) does not end its term in the middle of a test that is not about that.
+ */
+function leader(
+  keys: StoreKeys,
+  candidate: string,
+  o: { clock?: Clock; onLost?: (term: LeaderTerm, reason: string) => void; ttlSeconds?: number } = {},
+): Leadership {
   const l = new Leadership({
+    ...(o.onLost ? { onLost: o.onLost } : {}),
     etcd: new EtcdClient({ endpoints: etcd.endpoints, timeoutMs: 2000 }),
     election: keys.election,
     candidate,
-    ttlSeconds: TTL_S,
+    ttlSeconds: o.ttlSeconds ?? TTL_S,
     marginMs: MARGIN_MS,
     retryMs: 200,
     campaignTimeoutMs: 10_000,
-    ...(clock ? { clock } : {}),
+    ...(o.clock ? { clock: o.clock } : {}),
   });
   leaderships.push(l);
   l.start();
   return l;
 }
 
-function storeOf(keys: StoreKeys, lead: Leadership, auditRetention?: number) {
+function storeOf(
+  keys: StoreKeys,
+  lead: Leadership,
+  auditRetention?: number,
+  onRefused?: (epoch: number, what: string) => void,
+) {
   const cap = captureLog();
   const store = new EtcdStore({
+    ...(onRefused ? { onRefused } : {}),
     etcd: new EtcdClient({ endpoints: etcd.endpoints }),
     leadership: lead,
     keys,
@@ -147,6 +165,7 @@ describe.skipIf(noEtcd)('EtcdStore: what a new leader loads and the leader write
     const intent: FenceIntent = { phase: 'off-confirmed', startedAt: 12.5, manual: { by: 'alice', at: 20 } };
     const vm = vmRecord(uuid);
     expect(await store.writeHost(epoch, 'h1', { maintenance: true })).toBe(true);
+    expect(await store.writeHost(epoch, 'h2', { maintenance: false, answered: false, haOffPending: true })).toBe(true);
     expect(await store.writeFence(epoch, 'h2', intent)).toBe(true);
     expect(await store.writeVm(epoch, vm)).toBe(true);
 
@@ -161,7 +180,7 @@ describe.skipIf(noEtcd)('EtcdStore: what a new leader loads and the leader write
           ],
           maintenance: true,
         },
-        { id: 'h2', cluster: 'c2', agents: [] },
+        { id: 'h2', cluster: 'c2', agents: [], maintenance: false, answered: false, haOffPending: true },
       ],
       intents: { h2: intent },
       vms: [vm],
@@ -243,7 +262,7 @@ describe.skipIf(noEtcd)('EtcdStore: a stale epoch writes nothing', () => {
     await inv.addHost(host('h1'), 'admin');
     const { uuid } = engineDomainXml();
     // Replica A on a clock that never moves: it sends no keepalive and its deadline never passes, as if paused.
-    const a = leader(keys, 'stale-a', frozenClock);
+    const a = leader(keys, 'stale-a', { clock: frozenClock, ttlSeconds: STALE_TTL_S });
     const { store: storeA, cap: capA } = storeOf(keys, a);
     const epochA = await elected(a);
     const before = vmRecord(uuid, { generation: 1 });
@@ -275,6 +294,65 @@ describe.skipIf(noEtcd)('EtcdStore: a stale epoch writes nothing', () => {
     expect(await storeB.writeVm(epochA, vmRecord(uuid, { generation: 9 }))).toBe(false);
     expect(await storeB.writeVm(epochB, vmRecord(uuid, { generation: 2 }))).toBe(true);
     expect((await storeB.load()).vms).toEqual([vmRecord(uuid, { generation: 2 })]);
+  }, 60_000);
+});
+
+describe.skipIf(noEtcd)('a lost term reaches the audit trail', () => {
+  it('the deposed replica queues its account (writes refused, calls cut off, etcd refusing its epoch); a clean stop queues none', async () => {
+    const keys = freshKeys();
+    const cap = captureLog();
+    let inFlight = ['power off of h1 through h2'];
+    const reports = new StepDownReports({
+      replica: 'stale-a',
+      etcd: raw,
+      keys,
+      inFlight: () => inFlight,
+      settleMs: 300,
+      retryMs: 200,
+      log: cap.log,
+    });
+    const a = leader(keys, 'stale-a', {
+      clock: frozenClock,
+      ttlSeconds: STALE_TTL_S,
+      onLost: (t, why) => reports.ended(t, why),
+    });
+    const { store: storeA } = storeOf(keys, a, undefined, (e, what) => reports.refused(e, what));
+    const epochA = await elected(a);
+    const b = leader(keys, 'stale-b', { onLost: (t, why) => reports.ended(t, why) });
+    const { store: storeB } = storeOf(keys, b);
+    const epochB = await elected(b);
+
+    // etcd refuses A's first write; the term ends there with the power call in flight; a later write is refused at home
+    expect(await storeA.writeFence(epochA, 'h1', { phase: 'off-sent', startedAt: 1 })).toBe(false);
+    inFlight = [];
+    expect(await storeA.writeVm(epochA, vmRecord(randomUUID()))).toBe(false);
+    const taken = await waitFor(
+      'the account of the lost term queued',
+      async () => {
+        const c = await storeB.commands();
+        return c.length > 0 ? c : undefined;
+      },
+      10_000,
+      100,
+    );
+    expect(taken).toEqual([
+      {
+        kind: 'stepped-down',
+        by: 'stale-a',
+        epoch: epochA,
+        reason: 'the leader key is gone or was recreated (another replica may lead)',
+        refused: ['write fence intent', 'write VM record'],
+        cutOff: ['power off of h1 through h2'],
+        etcd: 'refused',
+        leader: { epoch: epochB, name: 'stale-b' },
+      },
+    ]);
+    expect(JSON.stringify(await dump(keys))).not.toContain('stepped-down'); // taken once
+
+    await b.stop(); // a clean stop is not news
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(JSON.stringify(await dump(keys))).not.toContain('stepped-down');
+    await reports.close();
   }, 60_000);
 });
 
@@ -439,6 +517,44 @@ describe.skipIf(noEtcd)('the audit trail', () => {
       ['n3', epoch],
       ['n4', epoch],
     ]);
+  });
+});
+
+describe.skipIf(noEtcd)('the audit follow after a compaction', () => {
+  it('reads again what the watch can no longer replay: every entry once, in order, then the new ones', async () => {
+    const keys = freshKeys();
+    const { inv } = inventoryOf(keys);
+    const lead = leader(keys, 'compacted');
+    const { store } = storeOf(keys, lead);
+    const epoch = await elected(lead);
+    await store.audit(epoch, event('before'));
+    const page = await inv.events();
+    for (const t of ['m1', 'm2', 'm3']) await store.audit(epoch, event(t));
+    const head = (await raw.range({ key: keys.prefix, prefix: true, keysOnly: true, limit: 1 })).revision;
+    // etcd's own compaction (its HTTP gateway): revisions up to `head` can no longer be watched
+    const compacted = await fetch(`${etcd.endpoints[0]}/v3/kv/compaction`, {
+      method: 'POST',
+      body: JSON.stringify({ revision: String(head), physical: true }),
+    });
+    expect(compacted.status).toBe(200);
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const following = inv.follow({
+      signal: stop.signal,
+      fromRevision: page.revision + 1,
+      after: page.entries.at(-1)!.id,
+      onEntry: (e) => seen.push(e.event.text),
+    });
+    try {
+      await waitFor('the three compacted entries', () => seen.length >= 3, 10_000, 50);
+      await store.audit(epoch, event('n4'));
+      await waitFor('the entry written after', () => seen.length >= 4, 10_000, 50);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      stop.abort();
+      await following;
+    }
+    expect(seen).toEqual(['m1', 'm2', 'm3', 'n4']);
   });
 });
 

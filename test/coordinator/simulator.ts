@@ -15,6 +15,7 @@ import type {
   FenceAgentRef,
   FenceIntent,
   HostSpec,
+  HostStateRecord,
   Power,
   VmRecord,
 } from '../../src/coordinator/core/types.js';
@@ -87,7 +88,7 @@ export class CoordSimulator {
   readonly replicas: Replica[] = [];
   readonly vmDefs = new Map<string, VmRecord>();
   /** The store: the inventory (hosts and their maintenance flag), the fence intents, the VM records. */
-  readonly inventory = new Map<string, { maintenance: boolean }>();
+  readonly inventory = new Map<string, HostStateRecord>();
   intents: Record<string, FenceIntent> = {};
   vms: Record<string, VmRecord> = {};
   readonly audit: AuditEvent[] = [];
@@ -259,7 +260,8 @@ export class CoordSimulator {
       load: async () => ({
         hosts: [...this.inventory].map(([id, inv]): HostSpec => {
           const h = this.host(id);
-          return { id, cluster: h.cluster, agents: h.agents, ...(inv.maintenance ? { maintenance: true } : {}) };
+          const { maintenance, ...rest } = inv;
+          return { id, cluster: h.cluster, agents: h.agents, ...(maintenance ? { maintenance } : {}), ...rest };
         }),
         intents: structuredClone(this.intents),
         vms: Object.values(structuredClone(this.vms)),
@@ -280,7 +282,7 @@ export class CoordSimulator {
         if (state === null) {
           this.inventory.delete(host);
           delete this.intents[host];
-        } else this.inventory.set(host, { maintenance: state.maintenance });
+        } else this.inventory.set(host, { ...state });
         return true;
       },
       removeVm: async (epoch, vm) => {

@@ -3,7 +3,7 @@
  * docs/coordinator-api.md is generated from them, and the CoordinatorApi's types derive from them.
  */
 import { z } from 'zod';
-import { HOST_STATUSES } from '../core/types.js';
+import { HOST_VIEW_STATES } from '../core/types.js';
 import { fenceAgentRecord, hostRecord, NAME, sshRecord } from '../inventory/records.js';
 
 export const hostId = z
@@ -35,7 +35,7 @@ const queryInt = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max));
 
 export const VM_STATES = ['running', 'stopped', 'error', 'unknown', 'down', 'starting'] as const;
-export const EVENT_KINDS = ['guard', 'fence', 'vm', 'command', 'alert'] as const;
+export const EVENT_KINDS = ['guard', 'fence', 'vm', 'command', 'alert', 'leadership'] as const;
 export const ROLES = ['leader', 'follower'] as const;
 
 /** Hosted-engine HA as the host's Host.getStats `haStats` reports it (the core's HaSeen). */
@@ -61,7 +61,7 @@ export const status = z.object({
   epoch: z.number().int().nullable(),
   leader: z.string().nullable().describe('the replica that leads, when known'),
   etcd: z.boolean(),
-  hosts: z.partialRecord(z.enum(HOST_STATUSES), z.number().int().min(0)).describe('hosts by state'),
+  hosts: z.partialRecord(z.enum(HOST_VIEW_STATES), z.number().int().min(0)).describe('hosts by state'),
   vms: z.partialRecord(z.enum(VM_STATES), z.number().int().min(0)).describe('VMs by state'),
   globalMaintenance: z.boolean().nullable().describe('hosted-engine global maintenance; null: no host runs HA'),
 });
@@ -70,9 +70,11 @@ export type StatusView = z.input<typeof status>;
 /** The inventory record (no secret: passwords and keys are named by `passwordRef` / `keyRef`) and what is known. */
 export const hostView = hostRecord.extend({
   state: z
-    .enum(HOST_STATUSES)
+    .enum(HOST_VIEW_STATES)
     .nullable()
-    .describe("the coordinator's state of the host; null: not known yet (no leader has polled it)"),
+    .describe(
+      "the coordinator's state of the host (Initializing: added, not answered yet); null: not known (no leader published it)",
+    ),
   maintenance: z.boolean().describe('the coordinator holds the host in maintenance'),
   vms: z.number().int().min(0).describe('VMs the coordinator records on the host'),
   ha: haStats.nullable().describe("hosted-engine HA from the host's last Host.getStats; null: not reported"),

@@ -2,6 +2,7 @@
 import { refused } from './command-audit.js';
 import { go, type Ctx } from './context.js';
 import { hostAdd, hostRemove, maintenance } from './host-commands.js';
+import { steppedDown } from './stepped-down.js';
 import type { Command, HostStatus } from './types.js';
 import { vmDefine, vmRemove, vmStart, vmStop } from './vm-commands.js';
 
@@ -23,6 +24,8 @@ export function command(c: Ctx, cmd: Command): void {
       return vmStop(c, cmd);
     case 'vm-remove':
       return vmRemove(c, cmd);
+    case 'stepped-down':
+      return steppedDown(c, cmd);
   }
 }
 

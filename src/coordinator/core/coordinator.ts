@@ -20,6 +20,8 @@ export class Coordinator {
   private polls: Poll[] = [];
   private inbox: Result[] = [];
   private readonly inflight = new Set<Promise<void>>();
+  /** The side effects among `inflight`, named for a person. */
+  private readonly effects = new Map<Promise<void>, string>();
   private nextPing: Record<string, number> = {};
   private nextStats: Record<string, number> = {};
   private generation = 0;
@@ -41,11 +43,20 @@ export class Coordinator {
     while (this.inflight.size > 0) await Promise.all([...this.inflight]);
   }
 
-  private track(p: Promise<void>): void {
+  /** The side effects in flight now, named (when a term ends, its signal aborts these). */
+  effectsInFlight(): string[] {
+    return [...this.effects.values()];
+  }
+
+  private track(p: Promise<void>, effect?: string): void {
     const wrapped: Promise<void> = p
       .catch((err: unknown) => this.env.log.warn({ err: String(err) }, 'coordinator call failed'))
-      .finally(() => this.inflight.delete(wrapped));
+      .finally(() => {
+        this.inflight.delete(wrapped);
+        this.effects.delete(wrapped);
+      });
     this.inflight.add(wrapped);
+    if (effect !== undefined) this.effects.set(wrapped, effect);
   }
 
   /** Results of calls made under an earlier leadership are dropped. */
@@ -161,7 +172,10 @@ export class Coordinator {
     if (!guarded && !(await env.confirmEpoch(epoch))) return false;
     switch (a.kind) {
       case 'probe':
-        this.track(env.probe(a.via, a.host).then((reached) => this.deliver(gen, { ...a, reached })));
+        this.track(
+          env.probe(a.via, a.host).then((reached) => this.deliver(gen, { ...a, reached })),
+          effectOf(a),
+        );
         return true;
       case 'power':
         this.track(
@@ -170,6 +184,7 @@ export class Coordinator {
           ).then((power) =>
             this.deliver(gen, { kind: 'power', id: a.id, host: a.host, proxy: a.proxy, op: a.op, power }),
           ),
+          effectOf(a),
         );
         return true;
       case 'ssh-restart':
@@ -178,6 +193,7 @@ export class Coordinator {
             .sshRestart(a.host)
             .catch((err: unknown) => ({ ok: false, detail: String(err) }))
             .then((r) => this.deliver(gen, { kind: 'ssh-restart', id: a.id, host: a.host, ...r })),
+          effectOf(a),
         );
         return true;
       case 'scan':
@@ -189,6 +205,7 @@ export class Coordinator {
               lists: Object.fromEntries(a.hosts.map((h, i) => [h, lists[i] ?? null])),
             }),
           ),
+          effectOf(a),
         );
         return true;
       case 'start-vm': {
@@ -199,6 +216,7 @@ export class Coordinator {
             .createVm(a.host, vm, epoch)
             .catch((err: unknown) => ({ ok: false, detail: String(err) }))
             .then((r) => this.deliver(gen, { kind: 'start-vm', id: a.id, vm: a.vm, host: a.host, ...r })),
+          effectOf(a),
         );
         return true;
       }
@@ -208,6 +226,7 @@ export class Coordinator {
             .destroyVm(a.host, a.vm, epoch)
             .catch(() => false)
             .then((ok) => this.deliver(gen, { kind: 'destroy-vm', id: a.id, vm: a.vm, host: a.host, ok })),
+          effectOf(a),
         );
         return true;
       case 'stop-vm':
@@ -216,6 +235,7 @@ export class Coordinator {
             .stopVm(a.host, a.vm, epoch)
             .catch(() => false)
             .then((ok) => this.deliver(gen, { kind: 'stop-vm', id: a.id, vm: a.vm, host: a.host, ok })),
+          effectOf(a),
         );
         return true;
       case 'set-ha-maintenance':
@@ -224,9 +244,34 @@ export class Coordinator {
             .setHaMaintenance(a.host, a.on)
             .catch(() => false)
             .then((ok) => this.deliver(gen, { kind: 'set-ha-maintenance', id: a.id, host: a.host, on: a.on, ok })),
+          effectOf(a),
         );
         return true;
     }
+  }
+}
+
+/** A side effect as a person reads it in the audit trail. */
+function effectOf(a: Action): string {
+  switch (a.kind) {
+    case 'probe':
+      return `probe of ${a.host} from ${a.via}`;
+    case 'power':
+      return `power ${a.op} of ${a.host} through ${a.proxy}`;
+    case 'ssh-restart':
+      return `SSH restart of ${a.host}`;
+    case 'scan':
+      return `VM lists of ${a.hosts.join(', ')}`;
+    case 'start-vm':
+      return `start of ${a.vm} on ${a.host}`;
+    case 'destroy-vm':
+      return `destroy of ${a.vm} on ${a.host}`;
+    case 'stop-vm':
+      return `shutdown of ${a.vm} on ${a.host}`;
+    case 'set-ha-maintenance':
+      return `HA local maintenance ${a.on ? 'on' : 'off'} on ${a.host}`;
+    default:
+      return a.kind;
   }
 }
 

@@ -12,6 +12,7 @@ import type {
   FenceAgentRef,
   FenceIntent,
   HaSeen,
+  HostStateRecord,
   PollError,
   Power,
   VmRecord,
@@ -53,7 +54,7 @@ export interface CoordinatorEnv {
   writeFence(epoch: number, host: string, intent: FenceIntent | null): Promise<boolean>;
   writeVm(epoch: number, vm: VmRecord): Promise<boolean>;
   /** The leader's part of a host (maintenance); null: the host was removed (its state and fence intent go too). */
-  writeHost(epoch: number, host: string, state: { maintenance: boolean } | null): Promise<boolean>;
+  writeHost(epoch: number, host: string, state: HostStateRecord | null): Promise<boolean>;
   /** Deletes a VM's record (and its definition) under the guard. */
   removeVm(epoch: number, vm: string): Promise<boolean>;
   /** The same guard writing nothing: proves leadership right before a side effect that has no write of its own. */

@@ -4,6 +4,7 @@
  */
 import { accepted, refused } from './command-audit.js';
 import { FENCE_STATES, go, type Ctx } from './context.js';
+import { persistHost } from './host-state.js';
 import { newHaOp } from './maintenance.js';
 import { freshHost } from './state.js';
 import type { Command, HostState, HostStatus } from './types.js';
@@ -27,8 +28,8 @@ export function maintenance(c: Ctx, cmd: Extract<Command, { kind: 'maintenance' 
   if (!cmd.on) {
     if (h.status !== 'Maintenance') return refused(c, what, cmd.by, `the host is ${h.status}, not in maintenance`, id);
     h.spec = { ...h.spec, maintenance: false };
-    c.actions.push({ kind: 'write-host', host: id, state: { maintenance: false } });
     c.st.haOps[id] = newHaOp(false, cmd.by, c.now, false);
+    persistHost(c, h);
     // Moves not under way end here; one whose VM.shutdown is out finishes (its VM starts elsewhere).
     for (const [vm, s] of Object.entries(c.st.stops))
       if (s.host === id && s.why === 'move' && s.awaiting === null) delete c.st.stops[vm];
@@ -52,8 +53,8 @@ export function maintenance(c: Ctx, cmd: Extract<Command, { kind: 'maintenance' 
   if (AFTER_OFF.includes(h.status)) c.actions.push({ kind: 'write-fence', host: id, intent: null });
   Object.assign(h, { flow: null, guard: null, recheckAt: null, rebootUntil: null, manual: null });
   h.spec = { ...h.spec, maintenance: true };
-  c.actions.push({ kind: 'write-host', host: id, state: { maintenance: true } });
   c.st.haOps[id] = newHaOp(true, cmd.by, c.now, false);
+  persistHost(c, h);
   const moves =
     vms.length === 0
       ? 'no VM to move'
@@ -71,6 +72,7 @@ export function hostAdd(c: Ctx, cmd: Extract<Command, { kind: 'host-add' }>): vo
   h.everUp = false;
   if (spec.maintenance) h.status = 'Maintenance';
   c.st.hosts[spec.id] = h;
+  persistHost(c, h);
   const pm = spec.agents.length > 0 ? `${spec.agents.length} fence agent(s)` : 'no power management';
   accepted(
     c,

@@ -8,6 +8,7 @@ import { placeVm } from './cluster.js';
 import type { Ctx } from './context.js';
 import type { HaOp, VmStop } from './state.js';
 import type { Result, VmRecord } from './types.js';
+import { persistHost } from './host-state.js';
 import { queueForRestart } from './vm-records.js';
 
 type Placed = Record<string, { count: number; memMiB: number }>;
@@ -148,10 +149,12 @@ function sendHaOp(c: Ctx, id: string): void {
   if (op.done || op.awaiting !== null || c.now < op.nextAt || h.ha === null) return;
   if (!h.ha.configured) {
     delete c.st.haOps[id];
+    if (!op.on) persistHost(c, h);
     return;
   }
   if (op.unlessSeen && h.ha.localMaintenance === op.on) {
     op.done = true;
+    if (!op.on) persistHost(c, h);
     return;
   }
   op.awaiting = ++c.st.seq;
@@ -166,6 +169,8 @@ export function haDone(c: Ctx, r: Extract<Result, { kind: 'set-ha-maintenance' }
   if (r.ok) {
     op.done = true;
     c.log.push(`${r.host}: hosted-engine local maintenance is ${r.on ? 'on' : 'off'}`);
+    const h = c.st.hosts[r.host];
+    if (!op.on && h) persistHost(c, h); // the activation is complete: a new leader need not clear it again
     return;
   }
   op.attempts += 1;

@@ -1,6 +1,7 @@
 /** Polls (Host.ping2, Host.getStats with the VM list): what a host's answers tell the core. */
 import { vmFate } from './cluster.js';
 import { RUNNING, type Ctx } from './context.js';
+import { persistHost } from './host-state.js';
 import type { HaSeen, HostState, Poll, VmRecord } from './types.js';
 import { queueForRestart, settleRunning } from './vm-records.js';
 
@@ -16,7 +17,10 @@ export function takePoll(c: Ctx, poll: Poll): void {
     h.lastOk = c.now;
     h.failures = 0;
     h.lastError = null;
-    h.everUp = true;
+    if (!h.everUp) {
+      h.everUp = true;
+      persistHost(c, h); // a new leader must know it has been in service
+    }
     if (poll.kind === 'stats') h.ha = poll.ha ?? NO_HA;
     if (poll.vms) {
       const present = poll.vms.filter((v) => v.status !== 'Down');

@@ -25,8 +25,9 @@ export { newFlow, type CoreState, type StepResult, type StoreSnapshot } from './
  * better), except hosts with a fence intent, which continue where the intent says: `off-sent` re-polls the
  * power status, `off-confirmed` recovers VMs (idempotently: the VM records say what is done), `failed` waits for
  * a person. A host in maintenance stays there (intent or not) and gets its hosted-engine local maintenance set
- * unless its stats already say so. A VM recorded `starting` is looked for on every host before anything is started
- * again.
+ * unless its stats already say so; an activated host whose local maintenance was not cleared yet gets it cleared
+ * (unless its stats already say so); a host added at runtime that never answered stays out of fencing until it
+ * does. A VM recorded `starting` is looked for on every host before anything is started again.
  */
 export function restoreState(snap: StoreSnapshot, now: number): CoreState {
   const hosts: Record<string, HostState> = {};
@@ -34,6 +35,9 @@ export function restoreState(snap: StoreSnapshot, now: number): CoreState {
   for (const spec of snap.hosts) {
     const h = freshHost(spec, now);
     hosts[spec.id] = h;
+    // A host added at runtime that never answered is not taken for one in service (it is not fenced).
+    if (spec.answered === false) h.everUp = false;
+    if (spec.haOffPending && !spec.maintenance) haOps[spec.id] = newHaOp(false, null, now, true);
     if (spec.maintenance) {
       h.status = 'Maintenance';
       haOps[spec.id] = newHaOp(true, null, now, true);

@@ -18,6 +18,10 @@ export const HOST_STATUSES = [
 ] as const;
 export type HostStatus = (typeof HOST_STATUSES)[number];
 
+/** A host's state as people see it: `Initializing` is a host added at runtime that has not answered yet. */
+export const HOST_VIEW_STATES = [...HOST_STATUSES, 'Initializing'] as const;
+export type HostViewState = (typeof HOST_VIEW_STATES)[number];
+
 /** Why a fence did not happen (each one is an audit event and an alert). */
 export type GuardName =
   | 'not-leader'
@@ -46,7 +50,14 @@ export interface HostSpec {
   agents: readonly FenceAgentRef[];
   /** Put in maintenance by a person (persisted by the leader, `write-host`); absent: false. */
   maintenance?: boolean;
+  /** false: added at runtime and not heard from yet (persisted, `write-host`); absent: it has been in service. */
+  answered?: boolean;
+  /** Activated, and its hosted-engine local maintenance not cleared yet (persisted, `write-host`). */
+  haOffPending?: boolean;
 }
+
+/** What the store keeps of a host's state besides its inventory record (`host-state/<id>`). */
+export type HostStateRecord = Required<Pick<HostSpec, 'maintenance'>> & Pick<HostSpec, 'answered' | 'haOffPending'>;
 
 /** Hosted-engine HA as the host's Host.getStats `haStats` block reports it (absent when the host does not say). */
 export interface HaSeen {
@@ -192,7 +203,7 @@ export type Action =
   /** Host.setHaMaintenanceMode local on/off on a host that runs hosted-engine HA (maintenance, activate). */
   | { kind: 'set-ha-maintenance'; id: number; host: string; on: boolean }
   /** The leader's part of a host in the store (maintenance); null: the host was removed, drop its state and intent. */
-  | { kind: 'write-host'; host: string; state: { maintenance: boolean } | null }
+  | { kind: 'write-host'; host: string; state: HostStateRecord | null }
   /** The VM record is deleted (`vm remove` of a stopped VM). */
   | { kind: 'remove-vm'; vm: string };
 
@@ -231,7 +242,23 @@ export type Command =
   | { kind: 'vm-start'; vm: string; host?: string; by: string }
   | { kind: 'vm-stop'; vm: string; by: string }
   /** Refused unless the VM is stopped or down. */
-  | { kind: 'vm-remove'; vm: string; by: string };
+  | { kind: 'vm-remove'; vm: string; by: string }
+  /**
+   * Queued by a replica whose term ended (it may no longer write the audit trail itself): `by` names that replica;
+   * `refused` the writes it attempted under `epoch` after the end, `cutOff` the calls the end aborted; `etcd` what etcd
+   * answered a transaction guarded by `epoch` sent afterwards (`refused`: the proof that its writes now fail).
+   */
+  | {
+      kind: 'stepped-down';
+      by: string;
+      epoch: number;
+      reason: string;
+      refused: string[];
+      cutOff: string[];
+      etcd: 'refused' | 'held';
+      /** The leader etcd named when asked (epoch and name), if any. */
+      leader?: { epoch: number; name: string };
+    };
 
 export interface Observations {
   now: number;
@@ -245,7 +272,7 @@ export interface Observations {
 export interface AuditEvent {
   at: number;
   host?: string;
-  kind: 'guard' | 'fence' | 'vm' | 'command' | 'alert';
+  kind: 'guard' | 'fence' | 'vm' | 'command' | 'alert' | 'leadership';
   guard?: GuardName;
   /** Also raise an alert (every guard does). */
   alert: boolean;

@@ -82,7 +82,9 @@ export interface GuardedOptions extends CallOptions {
 const KEY_GONE = 'the leader key is gone or was recreated (another replica may lead)';
 const DEADLINE = 'the leadership deadline passed (no confirmed keepalive within TTL - margin)';
 const LEASE_LOST = 'etcd no longer knows the lease';
-const STOPPED = 'stopped';
+/** The reason a term ends with on `stop()`. */
+export const TERM_STOPPED = 'stopped';
+const STOPPED = TERM_STOPPED;
 
 class Term implements LeaderTerm {
   readonly controller = new AbortController();

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { ApiError, type CoordinatorApi } from '../api/api.js';
 import type { Accepted, EventView, HostView, StatusView, VmView } from '../api/schemas.js';
-import type { HostStatus, VmState } from '../core/types.js';
+import type { HostViewState, VmState } from '../core/types.js';
 import { EtcdError, NotLeaderError } from '../etcd/errors.js';
 import type { HostCaller } from '../hosts/caller.js';
 import { InventoryError } from '../inventory/errors.js';
@@ -80,7 +80,7 @@ export function replicaApi(d: ReplicaApiDeps): CoordinatorApi {
     status: () =>
       mapped(async (): Promise<StatusView> => {
         const [view, vms, etcd] = await Promise.all([d.view(), d.inventory.vms(), d.etcdReachable()]);
-        const hosts: Partial<Record<HostStatus, number>> = {};
+        const hosts: Partial<Record<HostViewState, number>> = {};
         for (const h of Object.values(view?.hosts ?? {})) hosts[h.state] = (hosts[h.state] ?? 0) + 1;
         const vmStates: Partial<Record<VmState, number>> = {};
         for (const v of vms) {

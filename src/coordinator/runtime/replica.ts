@@ -25,6 +25,7 @@ import { decode } from '../store/decode.js';
 import { EtcdStore } from '../store/etcd-store.js';
 import { StoreKeys } from '../store/keys.js';
 import { replicaApi } from './api.js';
+import { StepDownReports } from './step-down.js';
 import { type LeaderView, leaderView, viewOf } from './view.js';
 
 export interface ReplicaConfig {
@@ -81,6 +82,16 @@ async function compose(cfg: ReplicaConfig, log: Logger, embedded: EmbeddedEtcd |
   const etcd = new EtcdClient({ endpoints, log });
   const keys = new StoreKeys(cfg.prefix);
   const metrics = new CoordinatorMetrics();
+  // The driver is made below, from the Env that needs the leadership; the reports ask it late.
+  const early: { driver?: Coordinator } = {};
+  const reports = new StepDownReports({
+    replica: cfg.name,
+    etcd,
+    keys,
+    inFlight: () => early.driver?.effectsInFlight() ?? [],
+    settleMs: Math.max(1000, 2 * cfg.tickMs),
+    log,
+  });
   const leadership = new Leadership({
     etcd,
     election: keys.election,
@@ -90,13 +101,22 @@ async function compose(cfg: ReplicaConfig, log: Logger, embedded: EmbeddedEtcd |
     marginMs: Math.min(2000, Math.floor((cfg.ttlSeconds * 1000) / 4)),
     log,
     onElected: (term) => log.info({ epoch: term.epoch }, 'this replica leads'),
-    onLost: (term, reason) => log.warn({ epoch: term.epoch, reason }, 'this replica no longer leads'),
+    onLost: (term, reason) => {
+      log.warn({ epoch: term.epoch, reason }, 'this replica no longer leads');
+      reports.ended(term, reason);
+    },
   });
-  const store = new EtcdStore({ etcd, leadership, keys, now: seconds, log });
+  const store = new EtcdStore({
+    etcd,
+    leadership,
+    keys,
+    now: seconds,
+    log,
+    onRefused: (epoch, what) => reports.refused(epoch, what),
+  });
   const inventory = new Inventory({ etcd, keys, log });
   const secrets = new SecretFiles(cfg.secretsDir);
-  // VM_status events from the hosts ask the driver (made below, from the links' Env) for an early stats poll.
-  const early: { driver?: Coordinator } = {};
+  // VM_status events from the hosts ask the driver for an early stats poll.
   const links = new HostLinks({
     tls: cfg.hostsTls ? await readClientTls(cfg.hostsTls) : null,
     secrets,
@@ -216,6 +236,7 @@ async function compose(cfg: ReplicaConfig, log: Logger, embedded: EmbeddedEtcd |
       await loop;
       await driver.drain().catch(() => {});
       await leadership.stop();
+      await reports.close();
       links.close();
       await embedded?.close();
     },

@@ -5,10 +5,10 @@
  */
 import { z } from 'zod';
 import type { CoreState } from '../core/step.js';
-import { HOST_STATUSES } from '../core/types.js';
+import { HOST_VIEW_STATES } from '../core/types.js';
 
 export const hostViewState = z.strictObject({
-  state: z.enum(HOST_STATUSES),
+  state: z.enum(HOST_VIEW_STATES),
   /** Wall-clock ms of the last state change. */
   since: z.number(),
   ha: z
@@ -40,7 +40,9 @@ export function viewOf(
 ): Omit<LeaderView, 'at'> {
   const hosts: LeaderView['hosts'] = {};
   for (const [id, h] of Object.entries(st.hosts)) {
-    hosts[id] = { state: h.status, since: Math.round(toWall(h.since)), ha: h.ha };
+    // Up in the core means "no failure seen yet": for a host that never answered, say it is being connected.
+    const state = h.status === 'Up' && !h.everUp ? 'Initializing' : h.status;
+    hosts[id] = { state, since: Math.round(toWall(h.since)), ha: h.ha };
   }
   return { replica, epoch, hosts };
 }

@@ -6,7 +6,7 @@
  */
 import type { CoordinatorEnv, CoordinatorLog } from '../core/env.js';
 import type { StoreSnapshot } from '../core/step.js';
-import type { AuditEvent, Command, FenceIntent, HostSpec, VmRecord } from '../core/types.js';
+import type { AuditEvent, Command, FenceIntent, HostSpec, HostStateRecord, VmRecord } from '../core/types.js';
 import type { EtcdClient, KeyValue, TxnOp, TxnResult } from '../etcd/client.js';
 import { EtcdError, NotLeaderError } from '../etcd/errors.js';
 import type { GuardedOptions, Leadership } from '../etcd/leadership.js';
@@ -33,6 +33,8 @@ export interface EtcdStoreOptions {
   log: CoordinatorLog;
   /** How many audit entries are kept (the oldest go first); default 10,000. */
   auditRetention?: number;
+  /** Hears each write refused because `epoch` no longer leads (not one that etcd failed to answer). */
+  onRefused?: (epoch: number, what: string) => void;
 }
 
 export class EtcdStore implements CoordinatorStore {
@@ -42,6 +44,7 @@ export class EtcdStore implements CoordinatorStore {
   private readonly log: CoordinatorLog;
   private readonly now: () => number;
   private readonly auditWriter: AuditWriter;
+  private readonly onRefused: (epoch: number, what: string) => void;
   private term: { epoch: number; since: number } | undefined;
 
   constructor(options: EtcdStoreOptions) {
@@ -50,6 +53,7 @@ export class EtcdStore implements CoordinatorStore {
     this.keys = options.keys ?? new StoreKeys();
     this.log = options.log;
     this.now = options.now;
+    this.onRefused = options.onRefused ?? (() => {});
     this.auditWriter = new AuditWriter(
       this.etcd,
       this.keys,
@@ -80,11 +84,11 @@ export class EtcdStore implements CoordinatorStore {
       const resp = r.responses[i];
       return resp?.op === 'range' ? resp.kvs : [];
     };
-    const states = new Map<string, boolean>();
+    const states = new Map<string, HostStateRecord>();
     for (const kv of kvs(1)) {
       const id = this.validId('host-state', kv, NAME);
       const state = id && decode(hostStateSchema, kv, this.log);
-      if (id && state) states.set(id, state.maintenance);
+      if (id && state) states.set(id, state);
     }
     const hosts: HostSpec[] = [];
     for (const kv of kvs(0)) {
@@ -95,12 +99,11 @@ export class EtcdStore implements CoordinatorStore {
         this.log.warn({ key: kv.key }, 'store: a host record names another id than its key; skipped');
         continue;
       }
-      const maintenance = states.get(id);
       hosts.push({
         id,
         cluster: rec.cluster,
         agents: rec.agents.map((a) => ({ name: a.name, order: a.order })),
-        ...(maintenance === undefined ? {} : { maintenance }),
+        ...states.get(id),
       });
     }
     const intents: Record<string, FenceIntent> = {};
@@ -137,7 +140,7 @@ export class EtcdStore implements CoordinatorStore {
     return (await this.guarded(epoch, [op], 'write VM record')) !== null;
   }
 
-  async writeHost(epoch: number, host: string, state: { maintenance: boolean } | null): Promise<boolean> {
+  async writeHost(epoch: number, host: string, state: HostStateRecord | null): Promise<boolean> {
     const stateKey = this.idKey('host-state', host, NAME);
     const ops: TxnOp[] = state
       ? [{ op: 'put', key: stateKey, value: encode(hostStateSchema, state, 'a host state') }]
@@ -204,6 +207,7 @@ export class EtcdStore implements CoordinatorStore {
     const term = this.lead.current();
     if (!term || term.epoch !== epoch) {
       this.log.warn({ epoch, current: term?.epoch ?? null, what }, 'store: not written: the epoch is not ours now');
+      this.onRefused(epoch, what);
       return null;
     }
     try {
@@ -211,6 +215,7 @@ export class EtcdStore implements CoordinatorStore {
     } catch (err) {
       if (err instanceof NotLeaderError) {
         this.log.warn({ epoch, what, outcomeUnknown: err.outcomeUnknown, err: err.message }, 'store: not leader');
+        this.onRefused(epoch, err.outcomeUnknown ? `${what} (cut off in flight: applied only if the term still held)` : what);
         return null;
       }
       if (err instanceof EtcdError) {

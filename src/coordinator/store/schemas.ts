@@ -4,7 +4,15 @@
  * `satisfies` ties each schema to the core's type, so that a change of the type that the schema misses fails tsc.
  */
 import { z } from 'zod';
-import type { AuditEvent, Command, FenceIntent, HostSpec, VmDefinition, VmRecord } from '../core/types.js';
+import type {
+  AuditEvent,
+  Command,
+  FenceIntent,
+  HostSpec,
+  HostStateRecord,
+  VmDefinition,
+  VmRecord,
+} from '../core/types.js';
 import { NAME, VM_ID } from '../inventory/records.js';
 
 const hostId = z.string().regex(NAME);
@@ -37,8 +45,11 @@ export const vmRecordSchema = z.strictObject({
 }) satisfies z.ZodType<VmRecord>;
 
 /** The leader's part of a host (`host-state/<id>`). */
-export const hostStateSchema = z.strictObject({ maintenance: z.boolean() });
-export type HostStateRecord = z.output<typeof hostStateSchema>;
+export const hostStateSchema = z.strictObject({
+  maintenance: z.boolean(),
+  answered: z.boolean().optional(),
+  haOffPending: z.boolean().optional(),
+}) satisfies z.ZodType<HostStateRecord>;
 
 const hostSpecSchema = z.strictObject({
   id: hostId,
@@ -69,12 +80,22 @@ export const commandSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('vm-start'), vm: vmId, host: hostId.optional(), by }),
   z.strictObject({ kind: z.literal('vm-stop'), vm: vmId, by }),
   z.strictObject({ kind: z.literal('vm-remove'), vm: vmId, by }),
+  z.strictObject({
+    kind: z.literal('stepped-down'),
+    by,
+    epoch: z.number().int().min(1),
+    reason: z.string().min(1).max(500),
+    refused: z.array(z.string().min(1).max(200)).max(50),
+    cutOff: z.array(z.string().min(1).max(200)).max(50),
+    etcd: z.enum(['refused', 'held']),
+    leader: z.strictObject({ epoch: z.number().int().min(1), name: z.string().min(1).max(500) }).optional(),
+  }),
 ]) satisfies z.ZodType<Command>;
 
 export const auditEventSchema = z.strictObject({
   at: seconds,
   host: z.string().optional(),
-  kind: z.enum(['guard', 'fence', 'vm', 'command', 'alert']),
+  kind: z.enum(['guard', 'fence', 'vm', 'command', 'alert', 'leadership']),
   guard: z
     .enum([
       'not-leader',
