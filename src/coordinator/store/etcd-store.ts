@@ -215,7 +215,10 @@ export class EtcdStore implements CoordinatorStore {
     } catch (err) {
       if (err instanceof NotLeaderError) {
         this.log.warn({ epoch, what, outcomeUnknown: err.outcomeUnknown, err: err.message }, 'store: not leader');
-        this.onRefused(epoch, err.outcomeUnknown ? `${what} (cut off in flight: applied only if the term still held)` : what);
+        this.onRefused(
+          epoch,
+          err.outcomeUnknown ? `${what} (cut off in flight: applied only if the term still held)` : what,
+        );
         return null;
       }
       if (err instanceof EtcdError) {
