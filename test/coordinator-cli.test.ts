@@ -191,6 +191,8 @@ describe('changes', () => {
         'fence-key',
         '--storage-host-id',
         '3b0c1a52-9f0e-4a8f-9d2b-1c2d3e4f5a6b=2',
+        '--proxy-preference',
+        'dc,cluster',
       ],
       { USER: 'tester', SUDO_USER: 'alice' },
     );
@@ -236,7 +238,7 @@ describe('changes', () => {
               command: '/usr/bin/vdsm-tool service-restart vdsmd',
             },
             storageHostIds: { '3b0c1a52-9f0e-4a8f-9d2b-1c2d3e4f5a6b': 2 },
-            proxyPreference: ['cluster', 'dc'],
+            proxyPreference: ['dc', 'cluster'],
           },
           'alice',
         ],

@@ -228,6 +228,15 @@ describe('proxy choice', () => {
   it('skips the proxies that already failed', () => {
     expect(chooseProxy([target, up('c'), up('d')], target, ['c'], 0, CFG)).toBe('d');
   });
+  it("follows the host's proxy preference, in its order (the engine's cluster / dc sources)", () => {
+    const hosts = (t: typeof target) => [t, up('b', 'B'), up('c', 'A')];
+    const pref = (...p: ('cluster' | 'dc')[]) => ({ ...target, spec: { ...target.spec, proxyPreference: p } });
+    // dc first: any cluster, by id
+    expect(chooseProxy(hosts(pref('dc', 'cluster')), pref('dc', 'cluster'), [], 0, CFG)).toBe('b');
+    // cluster only: never another cluster, even when the own has nobody left
+    expect(chooseProxy(hosts(pref('cluster')), pref('cluster'), ['c'], 0, CFG)).toBeNull();
+    expect(chooseProxy(hosts(pref('cluster', 'dc')), pref('cluster', 'dc'), ['c'], 0, CFG)).toBe('b');
+  });
   it('a concurrent group is OFF only when every agent says OFF', () => {
     expect(combinePower(['off', 'off'])).toBe('off');
     expect(combinePower(['off', 'on'])).toBe('on');

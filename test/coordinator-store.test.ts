@@ -159,7 +159,7 @@ describe.skipIf(noEtcd)('EtcdStore: what a new leader loads and the leader write
       }),
       'admin',
     );
-    await inv.addHost(host('h2', { cluster: 'c2' }), 'admin');
+    await inv.addHost(host('h2', { cluster: 'c2', proxyPreference: ['dc'] }), 'admin');
     const { uuid } = engineDomainXml();
     const epoch = await elected(lead);
     const intent: FenceIntent = { phase: 'off-confirmed', startedAt: 12.5, manual: { by: 'alice', at: 20 } };
@@ -180,7 +180,15 @@ describe.skipIf(noEtcd)('EtcdStore: what a new leader loads and the leader write
           ],
           maintenance: true,
         },
-        { id: 'h2', cluster: 'c2', agents: [], maintenance: false, answered: false, haOffPending: true },
+        {
+          id: 'h2',
+          cluster: 'c2',
+          agents: [],
+          proxyPreference: ['dc'],
+          maintenance: false,
+          answered: false,
+          haOffPending: true,
+        },
       ],
       intents: { h2: intent },
       vms: [vm],

@@ -34,6 +34,7 @@ const OPTIONS = {
   'ssh-host-key': { type: 'string' },
   'ssh-key-ref': { type: 'string' },
   'storage-host-id': { type: 'string', multiple: true },
+  'proxy-preference': { type: 'string' },
   'keep-vms': { type: 'boolean' },
   xml: { type: 'string' },
   ha: { type: 'boolean' },

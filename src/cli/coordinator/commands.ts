@@ -178,9 +178,10 @@ export const CLIENT_COMMANDS: ClientCommand[] = [
       'ssh-host-key',
       'ssh-key-ref',
       'storage-host-id',
+      'proxy-preference',
     ],
     summary:
-      'add a host: --address A [--port P] [--cluster C] [--agent type=ipmilan,address=…,username=…,password-ref=NAME,order=1,option=lanplus=1 …] [--ssh-user U --ssh-port P --ssh-host-key SHA256:… --ssh-key-ref NAME] [--storage-host-id DOMAIN=ID …]',
+      'add a host: --address A [--port P] [--cluster C] [--agent type=ipmilan,address=…,username=…,password-ref=NAME,order=1,option=lanplus=1 …] [--ssh-user U --ssh-port P --ssh-host-key SHA256:… --ssh-key-ref NAME] [--storage-host-id DOMAIN=ID …] [--proxy-preference cluster,dc]',
     run: async (ctx) => {
       const host = hostFromFlags(ctx.args[0]!, ctx.values);
       return change(ctx, ctx.client.post('/hosts', { ...host, by: caller(ctx.values, ctx.env) }));

@@ -19,6 +19,8 @@ export interface HostAddFlags {
   'ssh-key-ref'?: string;
   /** DOMAIN=ID: the host's id in that storage domain's sanlock lockspace (the fencing policy). */
   'storage-host-id'?: string[];
+  /** Where its fence proxy comes from, in order: cluster, dc (comma-separated). */
+  'proxy-preference'?: string;
 }
 
 const usage = (message: string) => new CliError(message, 2);
@@ -89,6 +91,7 @@ export function hostFromFlags(id: string, flags: HostAddFlags): z.output<typeof 
     ids[m[1]!] = Number(m[2]);
   }
   if (Object.keys(ids).length > 0) record.storageHostIds = ids;
+  if (flags['proxy-preference'] !== undefined) record.proxyPreference = flags['proxy-preference'].split(',');
   const ssh = ['ssh-user', 'ssh-port', 'ssh-host-key', 'ssh-key-ref'] as const;
   if (ssh.some((k) => flags[k] !== undefined)) {
     if (flags['ssh-host-key'] === undefined || flags['ssh-key-ref'] === undefined)

@@ -1,6 +1,13 @@
 /** Cluster-level decisions of the coordinator core: pure functions of the state (docs/coordinator.md). */
 import { evacuationOf, type CoordinatorConfig } from './config.js';
-import type { FenceAgentRef, HostState, HostStatus, Power, VmRecord } from './types.js';
+import {
+  DEFAULT_PROXY_PREFERENCE,
+  type FenceAgentRef,
+  type HostState,
+  type HostStatus,
+  type Power,
+  type VmRecord,
+} from './types.js';
 
 /** Hosts known to be powered off or rebooting after a confirmed fence: not "hosts that were Up". */
 const KNOWN_OFF: readonly HostStatus[] = ['PowerOffConfirmed', 'RecoveringVMs', 'Rebooting', 'Down'];
@@ -46,8 +53,9 @@ export function isFlapping(h: HostState, now: number, cfg: CoordinatorConfig): b
 const byId = (a: HostState, b: HostState) => (a.spec.id < b.spec.id ? -1 : a.spec.id > b.spec.id ? 1 : 0);
 
 /**
- * The proxy for a power call on `target`: an Up host of the same cluster, else of another cluster; never the
- * target, never one in `exclude`; hosts not flapping first; then by id (deterministic).
+ * The proxy for a power call on `target`: an Up host from the first source of its proxy preference that has one
+ * (`cluster`: its own cluster; `dc`: any cluster), as the engine's FenceProxyLocator; never the target, never one
+ * in `exclude`; within a source, hosts not flapping first, then by id (deterministic). null: no source has one.
  */
 export function chooseProxy(
   hosts: readonly HostState[],
@@ -57,9 +65,13 @@ export function chooseProxy(
   cfg: CoordinatorConfig,
 ): string | null {
   const candidates = hosts.filter((h) => isUp(h) && h.spec.id !== target.spec.id && !exclude.includes(h.spec.id));
-  const rank = (h: HostState) => (h.spec.cluster === target.spec.cluster ? 0 : 2) + (flapping(h, now, cfg) ? 1 : 0);
-  const best = [...candidates].sort((a, b) => rank(a) - rank(b) || byId(a, b))[0];
-  return best ? best.spec.id : null;
+  const rank = (h: HostState) => (flapping(h, now, cfg) ? 1 : 0);
+  for (const source of target.spec.proxyPreference ?? DEFAULT_PROXY_PREFERENCE) {
+    const from = candidates.filter((h) => source === 'dc' || h.spec.cluster === target.spec.cluster);
+    const best = from.sort((a, b) => rank(a) - rank(b) || byId(a, b))[0];
+    if (best) return best.spec.id;
+  }
+  return null;
 }
 
 /** Peers asked whether they reach the suspect: Up hosts, same cluster first, at most `cfg.witnesses`. */

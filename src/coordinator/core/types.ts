@@ -43,11 +43,20 @@ export interface FenceAgentRef {
 }
 
 /** What the inventory says about a host (from the store; the core never invents hosts). */
+export const PROXY_SOURCES = ['cluster', 'dc'] as const;
+export type ProxySource = (typeof PROXY_SOURCES)[number];
+export const DEFAULT_PROXY_PREFERENCE: readonly ProxySource[] = ['cluster', 'dc'];
+
 export interface HostSpec {
   id: string;
   cluster: string;
   /** Empty: no power management; the host is never hard-fenced. */
   agents: readonly FenceAgentRef[];
+  /**
+   * Where its fence proxy may come from, in order, as the engine's FenceProxyDefaultPreferences: `cluster` (an Up host
+   * of its cluster) and `dc` (an Up host of any cluster: ours is one data center). Absent: cluster, then dc.
+   */
+  proxyPreference?: readonly ProxySource[];
   /** Put in maintenance by a person (persisted by the leader, `write-host`); absent: false. */
   maintenance?: boolean;
   /** false: added at runtime and not heard from yet (persisted, `write-host`); absent: it has been in service. */

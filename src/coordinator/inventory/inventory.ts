@@ -13,7 +13,15 @@ import { StoreKeys } from '../store/keys.js';
 import { fenceIntentSchema, hostStateSchema, vmRecordSchema } from '../store/schemas.js';
 import { summarizeDomain } from './domain-xml.js';
 import { InventoryError } from './errors.js';
-import { hostRecord, type HostRecord, NAME, VM_ID, vmDefinitionRecord, type VmDefinitionRecord } from './records.js';
+import {
+  hostRecord,
+  type HostRecord,
+  hostSpecOf,
+  NAME,
+  VM_ID,
+  vmDefinitionRecord,
+  type VmDefinitionRecord,
+} from './records.js';
 
 export interface InventoryOptions {
   etcd: Pick<EtcdClient, 'range' | 'txn' | 'stream'>;
@@ -68,11 +76,7 @@ export class Inventory {
     const key = this.keys.key('hosts', record.id);
     const command: Command = {
       kind: 'host-add',
-      spec: {
-        id: record.id,
-        cluster: record.cluster,
-        agents: record.agents.map((a) => ({ name: a.name, order: a.order })),
-      },
+      spec: hostSpecOf(record),
       by: checkBy(by),
     };
     return this.queueWithRecord(command, key, JSON.stringify(record), `host ${record.id}`);

@@ -5,6 +5,7 @@
  * Every object is strict: a key the schema does not name (a `password` slipped in) is refused, not dropped.
  */
 import { z } from 'zod';
+import { DEFAULT_PROXY_PREFERENCE, type HostSpec, PROXY_SOURCES } from '../core/types.js';
 
 /** Host ids, agent names and secret names: safe as etcd key parts and file names. */
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -67,13 +68,17 @@ export const hostRecord = z.strictObject({
   cluster: name.default('Default'),
   agents: z.array(fenceAgentRecord).default([]),
   ssh: sshRecord.optional(),
-  /** The engine's proxy preference: hosts of the same cluster first, then of other clusters. */
   /**
    * The host's id in each storage domain's sanlock lockspace ({<domain UUID>: <host id>}): the engine's fencing policy,
    * so a proxy skips powering it off while its lease there is still renewed (Host.fenceNode, storageDomainHostIdMap).
    */
   storageHostIds: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.number().int().min(1).max(2000)).default({}),
-  proxyPreference: z.array(z.enum(['cluster', 'dc'])).default(['cluster', 'dc']),
+  /** Where a fence proxy comes from, in order (the engine's preference): `cluster` its own, `dc` any cluster. */
+  proxyPreference: z
+    .array(z.enum(PROXY_SOURCES))
+    .min(1)
+    .refine((l) => new Set(l).size === l.length, 'each source once')
+    .default([...DEFAULT_PROXY_PREFERENCE]),
 });
 export type HostRecord = z.output<typeof hostRecord>;
 export type HostRecordInput = z.input<typeof hostRecord>;
@@ -90,3 +95,16 @@ export const vmDefinitionRecord = z.strictObject({
   memMiB: z.number().int().min(1),
 });
 export type VmDefinitionRecord = z.output<typeof vmDefinitionRecord>;
+
+/** What the core knows of a recorded host (its state records add maintenance and the rest). */
+export function hostSpecOf(rec: HostRecord): HostSpec {
+  const pref = rec.proxyPreference;
+  const isDefault =
+    pref.length === DEFAULT_PROXY_PREFERENCE.length && pref.every((p, i) => p === DEFAULT_PROXY_PREFERENCE[i]);
+  return {
+    id: rec.id,
+    cluster: rec.cluster,
+    agents: rec.agents.map((a) => ({ name: a.name, order: a.order })),
+    ...(isDefault ? {} : { proxyPreference: [...pref] }),
+  };
+}

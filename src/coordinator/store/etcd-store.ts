@@ -10,7 +10,7 @@ import type { AuditEvent, Command, FenceIntent, HostSpec, HostStateRecord, VmRec
 import type { EtcdClient, KeyValue, TxnOp, TxnResult } from '../etcd/client.js';
 import { EtcdError, NotLeaderError } from '../etcd/errors.js';
 import type { GuardedOptions, Leadership } from '../etcd/leadership.js';
-import { hostRecord, NAME, VM_ID } from '../inventory/records.js';
+import { hostRecord, hostSpecOf, NAME, VM_ID } from '../inventory/records.js';
 import { AuditWriter, DEFAULT_AUDIT_RETENTION } from './audit-writer.js';
 import { takeCommands } from './command-queue.js';
 import { decode, encode } from './decode.js';
@@ -99,12 +99,7 @@ export class EtcdStore implements CoordinatorStore {
         this.log.warn({ key: kv.key }, 'store: a host record names another id than its key; skipped');
         continue;
       }
-      hosts.push({
-        id,
-        cluster: rec.cluster,
-        agents: rec.agents.map((a) => ({ name: a.name, order: a.order })),
-        ...states.get(id),
-      });
+      hosts.push({ ...hostSpecOf(rec), ...states.get(id) });
     }
     const intents: Record<string, FenceIntent> = {};
     for (const kv of kvs(2)) {

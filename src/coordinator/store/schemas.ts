@@ -13,6 +13,7 @@ import type {
   VmDefinition,
   VmRecord,
 } from '../core/types.js';
+import { PROXY_SOURCES } from '../core/types.js';
 import { NAME, VM_ID } from '../inventory/records.js';
 
 const hostId = z.string().regex(NAME);
@@ -55,6 +56,7 @@ const hostSpecSchema = z.strictObject({
   id: hostId,
   cluster: hostId,
   agents: z.array(z.strictObject({ name: hostId, order: z.number().int().min(1) })).readonly(),
+  proxyPreference: z.array(z.enum(PROXY_SOURCES)).min(1).readonly().optional(),
   maintenance: z.boolean().optional(),
 }) satisfies z.ZodType<HostSpec>;
 
