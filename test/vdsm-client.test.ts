@@ -1,7 +1,14 @@
 import { writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type CommandResult, runCommand } from './support/run-command.js';
 import { useTlsVdsmd, VDSM_CLIENT } from './support/vdsmd-process.js';
+
+/**
+ * A bound against a hung process, not a speed claim: a CLI run takes under a second on a quiet machine, but beside
+ * the heavy project's clusters (at a higher CPU priority) run 26 saw 7-22 s per run on 2 cores.
+ */
+const PROCESS_BOUND_MS = 60_000;
+vi.setConfig({ testTimeout: 3 * PROCESS_BOUND_MS });
 
 const ctx = useTlsVdsmd();
 
@@ -16,7 +23,7 @@ function client(args: string[], input?: string): Promise<CommandResult> {
   ];
   return runCommand(process.execPath, [VDSM_CLIENT, '-a', '127.0.0.1', '-p', String(ctx.vdsmd.port), ...tls, ...args], {
     env: process.env,
-    timeoutMs: 20_000,
+    timeoutMs: PROCESS_BOUND_MS,
     input,
   });
 }
