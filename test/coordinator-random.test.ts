@@ -1,6 +1,7 @@
 /**
  * Randomized fault schedules against the real coordinator (driver and core) in the simulator: hosts hang, lose
- * power, lose vdsmd, their network (to the coordinator, to everyone) or their BMC; proxies break;
+ * power, lose vdsmd, their network (to the coordinator both ways or only their answers, to everyone) or their BMC;
+ * proxies break;
  * hosts flap; the leader crashes or pauses; etcd goes down; the coordinator is cut from every host. At the end
  * every fault is undone. Checked after every simulated second (CoordSimulator): no VM Up on two hosts; no VM
  * started while the host it comes from is powered and nobody confirmed; no power action while the partition guard

@@ -1,4 +1,5 @@
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { sizeMiB, xmlText } from '../common/libvirt-xml.js';
 
 /** What vdsmd needs to know about a domain before libvirt has it. */
 export interface DomainFacts {
@@ -30,20 +31,6 @@ export class DomainXmlError extends Error {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const UNIT_KIB: Record<string, number> = {
-  b: 1 / 1024,
-  bytes: 1 / 1024,
-  k: 1,
-  kib: 1,
-  kb: 1000 / 1024,
-  m: 1024,
-  mib: 1024,
-  mb: 1e6 / 1024,
-  g: 1024 ** 2,
-  gib: 1024 ** 2,
-  gb: 1e9 / 1024,
-};
-
 const parser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
@@ -58,15 +45,15 @@ export function domainFacts(xml: string): DomainFacts {
   const doc = parser.parse(xml) as { domain?: Record<string, unknown> };
   const domain = doc.domain;
   if (!domain || typeof domain !== 'object') throw new DomainXmlError('the XML is not a libvirt <domain>');
-  const uuid = text(domain.uuid);
+  const uuid = xmlText(domain.uuid);
   if (!uuid) throw new DomainXmlError('the domain XML has no <uuid>', true);
   if (!UUID.test(uuid)) throw new DomainXmlError(`the domain <uuid> "${uuid}" is not a UUID`);
-  const name = text(domain.name);
+  const name = xmlText(domain.name);
   if (!name) throw new DomainXmlError('the domain XML has no <name>', true);
   const memoryMiB = memoryOf(domain.memory ?? domain.currentMemory);
-  const vcpus = Number(text(domain.vcpu) ?? '1');
+  const vcpus = Number(xmlText(domain.vcpu) ?? '1');
   if (!Number.isInteger(vcpus) || vcpus < 1)
-    throw new DomainXmlError(`<vcpu> must be a positive whole number, not "${text(domain.vcpu)}"`);
+    throw new DomainXmlError(`<vcpu> must be a positive whole number, not "${xmlText(domain.vcpu)}"`);
   const features = domain.features;
   const acpi = typeof features === 'object' && features !== null && 'acpi' in features;
   return { uuid: uuid.toLowerCase(), name, memoryMiB, vcpus, acpi, domainType: String(domain['@type'] ?? 'kvm') };
@@ -95,23 +82,15 @@ export function liveDevices(xml: string): LiveDevices {
   return { nics, displays, hasBalloon: balloons.length === 1 && attr(balloons[0], 'model') !== 'none' };
 }
 
-function text(node: unknown): string | undefined {
-  if (typeof node === 'string') return node.trim();
-  if (node && typeof node === 'object' && '#text' in node)
-    return String((node as Record<string, unknown>)['#text']).trim();
-  return undefined;
-}
-
 function memoryOf(node: unknown): number {
-  const value = text(node);
+  const value = xmlText(node);
   if (value === undefined) throw new DomainXmlError('the domain XML has no <memory>', true);
-  const unit = (
-    node && typeof node === 'object' ? String((node as Record<string, unknown>)['@unit'] ?? 'KiB') : 'KiB'
-  ).toLowerCase();
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n <= 0 || !(unit in UNIT_KIB))
-    throw new DomainXmlError(`<memory> must be a positive size, not "${value}" ${unit}`);
-  return Math.round((n * UNIT_KIB[unit]!) / 1024);
+  const mib = sizeMiB(node);
+  if (mib === undefined || Number(value) <= 0) {
+    const unit = node && typeof node === 'object' ? String((node as Record<string, unknown>)['@unit'] ?? 'KiB') : 'KiB';
+    throw new DomainXmlError(`<memory> must be a positive size, not "${value}" ${unit.toLowerCase()}`);
+  }
+  return mib;
 }
 
 /** libvirt's test driver only runs `type='test'` domains; every other driver keeps what it was given. */

@@ -25,11 +25,10 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brokerClient } from '../../src/hosted-engine/broker/client.js';
@@ -132,6 +131,12 @@ export const nowhere = (s: Sample): boolean => s.unknown.length === 0 && s.runni
 
 /** A libvirt or broker question that has not answered within this is an unknown. */
 export const QUERY_TIMEOUT_MS = 500;
+/**
+ * What a sample may spend on the /proc fallback beyond the libvirt questions' QUERY_TIMEOUT_MS, so that one sample
+ * ends within QUERY_TIMEOUT_MS + FALLBACK_MS and the next starts at once: well inside MAX_GAP_MS.
+ */
+const FALLBACK_MS = 200;
+
 /** More than this without a sample is a blind spot: the sampler did not look. */
 export const MAX_GAP_MS = 1000;
 /**
@@ -317,7 +322,7 @@ export interface Cluster {
   /** `vdsm-client --insecure ...args` in the host's namespace (its vdsmd on 127.0.0.1:54321). */
   vdsmClient(hostId: number, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Per live host, the engine VM's QEMU processes in its network namespace, counted from /proc, not libvirt (-1: unreadable). */
-  qemuProcesses(): Record<number, number>;
+  qemuProcesses(): Promise<Record<number, number>>;
   faults: {
     killVm(hostId: number): Promise<void>;
     engineService(up: boolean): void;
@@ -363,29 +368,29 @@ function confText(c: { id: number; storage: string; dir: string; net: TestNetwor
  * Per host, the engine VM's QEMU processes (comm qemu-system*, `-uuid` the engine VM's, not a zombie) in the host's
  * network namespace, from /proc: independent of libvirt. undefined for a host whose namespace cannot be read.
  */
-export function engineQemus(list: { id: number; ns: string }[]): Map<number, number | undefined> {
+export async function engineQemus(list: { id: number; ns: string }[]): Promise<Map<number, number | undefined>> {
   const out = new Map<number, number | undefined>();
   const byIno = new Map<number, number>();
   for (const h of list) {
     try {
-      byIno.set(statSync(`/run/netns/${h.ns}`).ino, h.id);
+      byIno.set((await stat(`/run/netns/${h.ns}`)).ino, h.id);
       out.set(h.id, 0);
     } catch {
       out.set(h.id, undefined);
     }
   }
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+  const one = async (name: string) => {
     try {
-      const id = byIno.get(Number(/^net:\[(\d+)\]$/.exec(readlinkSync(`/proc/${name}/ns/net`))?.[1]));
-      if (id === undefined || !readFileSync(`/proc/${name}/comm`, 'utf8').startsWith('qemu-system')) continue;
-      if (!readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(ENGINE_VM_ID)) continue;
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (!/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) out.set(id, out.get(id)! + 1);
+      const id = byIno.get(Number(/^net:\[(\d+)\]$/.exec(await readlink(`/proc/${name}/ns/net`))?.[1]));
+      if (id === undefined || !(await readFile(`/proc/${name}/comm`, 'utf8')).startsWith('qemu-system')) return;
+      if (!(await readFile(`/proc/${name}/cmdline`, 'utf8')).includes(ENGINE_VM_ID)) return;
+      const st = await readFile(`/proc/${name}/stat`, 'utf8');
+      if (!/^[ZX]/.test(st.slice(st.lastIndexOf(')') + 2))) out.set(id, out.get(id)! + 1);
     } catch {
       /* gone meanwhile */
     }
-  }
+  };
+  await Promise.all((await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(one));
   return out;
 }
 
@@ -640,7 +645,14 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     // proves it does not run it. A QEMU there, or an unreadable namespace, leaves it unknown.
     const byProc: number[] = [];
     if (unknown.length) {
-      const q = engineQemus(live.filter((h) => unknown.includes(h.id)));
+      // Asynchronous and bounded: a /proc read can block on a process stuck in I/O (storage cut), and the sampler's
+      // loop must not stall with it (a late sample is a gap). Not done in time: they stay unknown.
+      const q = await bounded(
+        engineQemus(live.filter((h) => unknown.includes(h.id))),
+        Math.max(50, QUERY_TIMEOUT_MS + FALLBACK_MS - (Date.now() - at)),
+        new Map<number, number | undefined>(),
+        new Map<number, number | undefined>(),
+      );
       for (const [id, n] of q) if (n === 0) byProc.push(id);
       for (const id of byProc) unknown.splice(unknown.indexOf(id), 1);
     }
@@ -769,8 +781,8 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       net.exec(byId(id).ns, [process.execPath, join(ROOT, 'dist/cli/vdsm-client.js'), '--insecure', ...args], {
         timeoutMs: 30_000,
       }),
-    qemuProcesses() {
-      const counts = engineQemus(hosts.filter((h) => !h.dead));
+    async qemuProcesses() {
+      const counts = await engineQemus(hosts.filter((h) => !h.dead));
       return Object.fromEntries([...counts].map(([id, n]) => [id, n ?? -1]));
     },
     faults: {

@@ -135,7 +135,7 @@ export function failoverBed(name: string): FailoverBed {
       writeFileSync(params, JSON.stringify({ vmID: c.vmId, vmParams: { vmId: c.vmId, xml } }));
       const libvirtdLog = join(other.libvirtd.dir, 'libvirtd.log');
       const logBefore = logSize(libvirtdLog);
-      const qemus: Record<number, number>[] = [c.qemuProcesses()];
+      const qemus: Record<number, number>[] = [await c.qemuProcesses()];
       const create = await c.vdsmClient(other.id, ['-f', params, 'VM', 'create']);
       expect(create.code, create.stderr).toBe(0);
       // vdsmd starts the domain in the background: its VM leaves WaitForLaunch (Down, with the lock error). QEMUs
@@ -147,13 +147,13 @@ export function failoverBed(name: string): FailoverBed {
         i < 300 && (stats === undefined || stats.status === 'WaitForLaunch') && Date.now() < deadline;
         i++
       ) {
-        qemus.push(c.qemuProcesses());
+        qemus.push(await c.qemuProcesses());
         const r = await c.vdsmClient(other.id, ['VM', 'getStats', `vmID=${c.vmId}`]);
         if (r.code === 0) stats = (JSON.parse(r.stdout) as { status: string; exitMessage?: string }[])[0];
         if (stats === undefined || stats.status === 'WaitForLaunch') await sleep(200);
       }
       await sleep(1000); // a QEMU that did start would be seen by now
-      qemus.push(c.qemuProcesses());
+      qemus.push(await c.qemuProcesses());
       console.log(
         `${name}: second start on host ${other.id}: ${stats?.status}, ${stats?.exitMessage}; QEMUs per host, last of ${qemus.length} looks: ${JSON.stringify(qemus.at(-1))}`,
       );

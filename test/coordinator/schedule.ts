@@ -29,6 +29,7 @@ export function schedule(seed: number): string {
       'power-loss',
       'kill-vdsmd',
       'cut',
+      'lose-answers',
       'isolate',
       'proxy-broken',
       'bmc-dead',

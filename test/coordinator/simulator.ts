@@ -38,6 +38,8 @@ interface SimHost {
   vdsm: 'ok' | 'dead' | 'hung';
   vdsmUpAt: number | null;
   coordNet: boolean;
+  /** One way cut: the coordinator's calls reach the host (and act), the host's answers never come back. */
+  answersLost: boolean;
   peerNet: boolean;
   storage: boolean;
   storageLostAt: number | null;
@@ -131,6 +133,7 @@ export class CoordSimulator {
       vdsm: 'ok',
       vdsmUpAt: null,
       coordNet: true,
+      answersLost: false,
       peerNet: true,
       storage: true,
       storageLostAt: null,
@@ -250,6 +253,7 @@ export class CoordSimulator {
       const h = this.host(id);
       const s = this.reach(h);
       if (s !== 'ok') throw new PollFailure(s);
+      if (h.answersLost) throw new PollFailure('timeout');
       return h;
     };
     return {
@@ -299,6 +303,10 @@ export class CoordSimulator {
         h.vms.set(vm, 'Powering down');
         this.note(`${id}: VM.shutdown ${vm} (epoch ${epoch})`);
         this.fire('vm-shutdown');
+        if (h.answersLost) {
+          this.shutdowns.push({ host: id, vm, at: this.t + SHUTDOWN_SECS, done: () => {} });
+          return false;
+        }
         return new Promise<boolean>((done) => this.shutdowns.push({ host: id, vm, at: this.t + SHUTDOWN_SECS, done }));
       },
       setHaMaintenance: async (id, on) => {
@@ -307,7 +315,7 @@ export class CoordSimulator {
         if (this.reach(h) !== 'ok' || !h.he) return false;
         h.haLocal = on;
         this.note(`${id}: hosted-engine local maintenance ${on ? 'on' : 'off'}`);
-        return true;
+        return !h.answersLost;
       },
       confirmEpoch: async (epoch) => this.guarded(r, epoch),
       audit: async (epoch, event) => {
@@ -316,7 +324,8 @@ export class CoordSimulator {
         const started = /^vm-start (\S+)(?: on \S+)? by \S+: /.exec(event.text);
         if (event.kind === 'command' && started) this.stoppedByPerson.delete(started[1]!);
       },
-      commands: async () => this.pendingCommands.splice(0),
+      // As the store takes them: deleted under the leader guard, so a replica that is not the leader takes none.
+      commands: async () => (r.belief && this.guarded(r, r.belief.epoch) ? this.pendingCommands.splice(0) : []),
       ping: async (id) => {
         vdsmCall(id);
       },
@@ -330,7 +339,7 @@ export class CoordSimulator {
       },
       probe: async (via, target) => {
         const v = this.host(via);
-        if (this.reach(v) !== 'ok' || !v.peerNet) return null;
+        if (this.reach(v) !== 'ok' || v.answersLost || !v.peerNet) return null;
         return this.peerReach(this.host(target));
       },
       fence: async (proxy, target, agent, op, epoch): Promise<Power> => {
@@ -357,7 +366,7 @@ export class CoordSimulator {
           if (op !== 'status') this.note(`${proxy}: Host.fenceNode ${op} for ${target}: the wrong BMC says done`);
           return op === 'status' ? 'off' : 'unknown';
         }
-        if (op === 'status') return h.powered ? 'on' : 'off';
+        if (op === 'status') return p.answersLost ? 'error' : h.powered ? 'on' : 'off';
         if (this.leaseLive(h)) {
           this.note(`${proxy}: Host.fenceNode ${op} for ${target}: skipped, its storage lease is live`);
           return 'skipped';
@@ -368,12 +377,13 @@ export class CoordSimulator {
           if (h.powered) h.offAt ??= this.t + BMC_OFF_SECS;
           this.fire('off-sent');
         } else this.powerOn(h);
+        if (p.answersLost) throw new Error(`proxy ${proxy}: no answer`);
         return 'unknown';
       },
       sshRestart: async (id) => {
         const h = this.host(id);
         this.stale(r, `SSH restart of ${id}`);
-        if (!this.booted(h) || !h.coordNet || h.vdsm === 'hung' || this.flapDown(h)) {
+        if (!this.booted(h) || !h.coordNet || h.answersLost || h.vdsm === 'hung' || this.flapDown(h)) {
           this.note(`ssh ${id}: connect timeout`);
           return { ok: false, detail: 'connect timeout' };
         }
@@ -384,7 +394,7 @@ export class CoordSimulator {
       },
       listVms: async (id) => {
         const h = this.host(id);
-        if (this.reach(h) !== 'ok') return null;
+        if (this.reach(h) !== 'ok' || h.answersLost) return null;
         return [...h.vms].map(([vid, status]) => ({ id: vid, status }));
       },
       createVm: async (id, vm, epoch) => {
@@ -408,7 +418,7 @@ export class CoordSimulator {
         this.creates.push({ t: this.t, vm: vm.id, host: id });
         this.note(`${id}: VM.create ${vm.id} (epoch ${epoch})`);
         this.fire('vm-create');
-        return { ok: true };
+        return h.answersLost ? { ok: false, detail: 'no answer (timeout)' } : { ok: true };
       },
       destroyVm: async (id, vm, epoch) => {
         const h = this.host(id);
@@ -417,7 +427,7 @@ export class CoordSimulator {
         h.maxEpoch = epoch;
         const had = h.vms.delete(vm);
         if (had) this.note(`${id}: VM.destroy ${vm}`);
-        return had;
+        return had && !h.answersLost;
       },
     };
   }
@@ -457,8 +467,11 @@ export class CoordSimulator {
       case 'bmc-lies':
         h().bmc = 'lies';
         return;
-      case 'cut': // coordinator <-> host only
+      case 'cut': // coordinator <-> host only, both ways
         h().coordNet = false;
+        return;
+      case 'lose-answers': // coordinator -> host only: calls land and act, their answers are lost
+        h().answersLost = true;
         return;
       case 'isolate': // from the coordinator and the peers; storage still reached
         h().coordNet = false;
@@ -474,7 +487,7 @@ export class CoordSimulator {
       case 'heal': {
         // Networks, storage and the kernel are back; VMs paused meanwhile stay paused (nobody resumes them here).
         const x = h();
-        Object.assign(x, { coordNet: true, peerNet: true, flap: null, fenceErrors: false });
+        Object.assign(x, { coordNet: true, answersLost: false, peerNet: true, flap: null, fenceErrors: false });
         if (x.vdsm === 'hung') x.vdsm = 'ok';
         for (const k of x.hungVms) if (x.vms.has(k)) x.vms.set(k, 'Up');
         x.hungVms = [];
