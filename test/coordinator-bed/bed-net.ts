@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { IP, execBounded, ip, ipQuiet, parsePids, type ExecResult } from '../cluster/netns-ip.js';
 import {
   destroyBed,
@@ -18,6 +18,7 @@ import {
   type BedRecord,
 } from '../cluster/netns-leaks.js';
 import { addBridge, plug, reserveSubnet, waitLinkUp } from '../cluster/netns.js';
+import { missing } from '../support/peers.js';
 import { alive, signal, startTimeOf, stopPids } from '../support/proc-pids.js';
 
 export const IPTABLES = '/usr/sbin/iptables';
@@ -38,12 +39,20 @@ export interface NetNode {
 
 export type Way = 'in' | 'out' | 'both';
 
+/** True, and said why, when this machine cannot run the netns bed (test/support/peers.ts: a failure in CI). */
+export const netnsBedMissing = (): boolean =>
+  missing('root (network namespaces)', process.getuid?.() !== 0) ||
+  missing(`ip (${IP}, Debian iproute2)`, !existsSync(IP)) ||
+  missing(`iptables (${IPTABLES}, Debian iptables)`, !existsSync(IPTABLES));
+
 export class BedNet {
   readonly hosts: NetNode[] = [];
   readonly bmcs: NetNode[] = [];
   readonly etcd: NetNode[] = [];
   readonly replicas: NetNode[] = [];
   private readonly children = new Set<ChildProcess>();
+  /** Nodes whose management cable is unplugged (cut): their eth0 has no carrier until restored. */
+  private readonly unplugged = new Set<string>();
   private stopping: Promise<void> | undefined;
   private readonly onExit = (): void => {
     for (const c of this.children) signal(c.pid, 'SIGKILL');
@@ -209,17 +218,18 @@ export class BedNet {
     for (const dev of n.bmcNetIp ? ['eth0', 'eth1'] : ['eth0']) await ip(['-n', n.ns, 'link', 'set', dev, 'down']);
   }
 
-  /** Its interfaces up again, carrier seen, stale neighbour entries forgotten everywhere. */
+  /** Its interfaces up again, carrier seen (but on a cable that is cut), stale neighbour entries forgotten. */
   async linksUp(n: NetNode): Promise<void> {
     const devs = n.bmcNetIp ? ['eth0', 'eth1'] : ['eth0'];
     for (const dev of devs) await ip(['-n', n.ns, 'link', 'set', dev, 'up']);
-    for (const dev of devs) await waitLinkUp(n.ns, dev);
+    for (const dev of devs) if (dev !== 'eth0' || !this.unplugged.has(n.name)) await waitLinkUp(n.ns, dev);
     await this.forget(n);
   }
 
   /** Unplugs the node's management cable (its switch port down): nothing passes either way. */
   async cut(n: NetNode): Promise<void> {
     this.check(n.ns);
+    this.unplugged.add(n.name);
     await ip(['-n', this.switchNs, 'link', 'set', `m${n.name}`, 'down']);
   }
 
@@ -227,7 +237,10 @@ export class BedNet {
   async restore(n: NetNode): Promise<void> {
     this.check(n.ns);
     await ip(['-n', this.switchNs, 'link', 'set', `m${n.name}`, 'up']);
-    await waitLinkUp(this.switchNs, `m${n.name}`);
+    this.unplugged.delete(n.name);
+    // a powered-off host has no carrier: the port is plugged in again, and forwards once the host is back
+    const flags = /<([^>]*)>/.exec(await ip(['-n', n.ns, 'link', 'show', 'dev', 'eth0']))?.[1]?.split(',') ?? [];
+    if (flags.includes('UP')) await waitLinkUp(this.switchNs, `m${n.name}`);
     await this.forget(n);
   }
 

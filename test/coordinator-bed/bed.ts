@@ -431,6 +431,8 @@ export class Bed {
 
   /** Stops everything the bed started, by pid, and removes its files. Safe to call twice. */
   async stop(): Promise<void> {
+    // a frozen machine would hold every stop up until its SIGKILL: continue them first
+    if (this.net) for (const n of this.net.hosts) await this.net.signalEverything(n.ns, 'SIGCONT').catch(() => []);
     await this.sampler.stop();
     for (const r of this.replicas) await r.stop().catch(() => undefined);
     await this.desk.stop();
