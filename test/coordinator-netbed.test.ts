@@ -5,7 +5,7 @@
  * cut from etcd, and a teardown that leaves nothing behind. Needs root (network namespaces) and the built dist/.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Bed } from './coordinator-bed/bed.js';
 import { type NetNode, netnsBedMissing } from './coordinator-bed/bed-net.js';
 import { type AskError, vmList } from './coordinator-bed/vdsm-ask.js';
@@ -70,6 +70,11 @@ describe.skipIf(netnsBedMissing())('the netns bed', () => {
     bed = await Bed.start({ topology: 'netns', hosts: 3, replicas: 2, etcdMembers: 3, policy: {}, sample: false });
   }, 180_000);
 
+  // what the bed's peers said, for a failed test (the bed's own report: replicas' audit trails, hosts' logs)
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail' && bed) console.log(await bed.report().catch((e: unknown) => String(e)));
+  }, 60_000);
+
   afterAll(async () => {
     await bed?.stop();
     console.log(`coordinator-netbed: ${((Date.now() - started) / 1000).toFixed(1)} s from bed start to teardown`);
@@ -92,7 +97,8 @@ describe.skipIf(netnsBedMissing())('the netns bed', () => {
     expect(status.stdout).toContain('Chassis Power is on');
     // the harness sees every vdsmd through its porthole, and each replica is connected to etcd
     for (const h of bed.hosts) expect(await answers(h.name)).toBe('answers');
-    for (const r of bed.replicas) expect((await r.health())?.etcd, r.name).toBe(true);
+    for (const r of bed.replicas)
+      await waitFor(`${r.name} connected to etcd`, async () => (await r.health())?.etcd === true, 30_000, 250);
   }, 120_000);
 
   it('powers a host off through its BMC from a peer: every process of it killed, its links down; power on brings them back', async () => {

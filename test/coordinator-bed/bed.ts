@@ -412,7 +412,12 @@ export class Bed {
       out.push(`---- ${h.name} (port ${h.port}): history`, ...h.history);
       out.push(`---- ${h.name}: BMC transitions ${JSON.stringify(this.bmcs.get(h.name)?.transitions() ?? [])}`);
       out.push(`---- ${h.name}: vdsmd log end`, h.logTail(3000));
+      if (this.net) out.push(`---- ${h.name}: sshd log end`, this.sshds.get(h.name)?.log() ?? '');
     }
+    if (this.net)
+      out.push(
+        `---- netns bed ${this.net.nsPrefix}*: management ${this.net.mgmtPrefix}.0/24, BMC ${this.net.bmcPrefix}.0/24`,
+      );
     out.push(`---- restart requests ${JSON.stringify(this.desk.served)}`);
     out.push(`---- BMC watcher errors ${JSON.stringify([...this.bmcs.values()].flatMap((b) => b.errors))}`);
     out.push(
