@@ -51,6 +51,9 @@ export const HEAVY = [
   'test/coordinator-e2e-fencing.test.ts',
   'test/coordinator-e2e-leadership.test.ts',
   'test/coordinator-e2e-scale.test.ts',
+  // the same bed as machines in network namespaces: 3 hosts, 3 BMCs, 3 etcd members, 2 replicas
+  'test/coordinator-netbed.test.ts',
+  'test/coordinator-netbed-fencing.test.ts',
 ];
 
 /**

@@ -14,8 +14,9 @@ lean=(libvirt-dev pkg-config g++ make)
 # A real libvirtd running a tiny guest under QEMU emulation (tini reaps its children promptly).
 [ "${1:-}" = test ] && lean+=(libvirt-daemon-system libvirt-clients qemu-system-x86 tini)
 # The hosted-engine cluster test bed: sanlock (and libvirt's lock manager for it), hosts in network
-# namespaces, shared storage through a FUSE file system that a test can cut per host.
-[ "${1:-}" = test ] && lean+=(sanlock libvirt-sanlock iproute2 fuse3 libfuse3-dev)
+# namespaces, shared storage through a FUSE file system that a test can cut per host; iptables cuts one way in the
+# coordinator's netns bed.
+[ "${1:-}" = test ] && lean+=(sanlock libvirt-sanlock iproute2 iptables fuse3 libfuse3-dev)
 # The HA coordinator keeps its state and leadership in etcd; `serve` without a config file starts its own member.
 lean+=(etcd-server)
 # etcdctl, to look inside the test clusters.

@@ -6,73 +6,18 @@
  * Timings: FAST_POLICY (test/coordinator-bed/policy.ts), lease TTL 5 s, tick 500 ms.
  */
 import { describe, expect, it } from 'vitest';
-import { type Bed, withBed } from './coordinator-bed/bed.js';
-import { rpcCalls, total, whereSeen, whereUpNow } from './coordinator-bed/evidence.js';
+import { withBed } from './coordinator-bed/bed.js';
+import { rpcCalls, total, whereSeen } from './coordinator-bed/evidence.js';
+import { hostState, plan, transitions, vdsmdKilledScenario } from './coordinator-bed/fencing-scenarios.js';
 import { FAST_POLICY } from './coordinator-bed/policy.js';
 import { populate } from './coordinator-bed/populate.js';
 import { fenceTimeline, printTimeline } from './coordinator-bed/timeline.js';
 
 const THREE_HOSTS = { hosts: 3, replicas: 1, etcdMembers: 1 as const, policy: FAST_POLICY };
 
-const plan = () => ({
-  host1: [
-    { name: 'h1-ha-a', ha: true, priority: 60 },
-    { name: 'h1-ha-b', ha: true, priority: 40 },
-    { name: 'h1-plain', ha: false },
-  ],
-  host2: [{ name: 'h2-ha', ha: true }],
-  host3: [{ name: 'h3-plain', ha: false }],
-});
-
-const transitions = (bed: Bed) => Object.fromEntries(bed.hosts.map((h) => [h.name, bed.bmc(h.name).transitions()]));
-
-async function hostState(bed: Bed, host: string): Promise<string | null | undefined> {
-  return (await bed.hostViews().catch(() => [])).find((h) => h.id === host)?.state;
-}
-
 describe('a host whose vdsmd is killed (host fine, BMC on)', () => {
   it('is soft-fenced over SSH: its vdsmd restarted, back Up, its VMs untouched and no power action', async () => {
-    await withBed(THREE_HOSTS, async (bed) => {
-      const vms = await populate(bed, plan());
-      const t0 = Date.now();
-      await bed.host('host1').kill();
-
-      await bed.until(
-        'a restart request for host1 served',
-        () => bed.desk.served.some((r) => r.host === 'host1'),
-        90_000,
-      );
-      await bed.until(
-        'host1 Up again at the leader, listing its VMs',
-        async () =>
-          (await hostState(bed, 'host1')) === 'Up' &&
-          Object.values(whereUpNow(bed, vms.host1!)).every((on) => on.includes('host1')),
-        60_000,
-      );
-      // a few more poll rounds, to see that nothing else follows
-      await new Promise((r) => setTimeout(r, 5000));
-      printTimeline('vdsmd killed', t0, await fenceTimeline(bed, 'host1', t0, []));
-
-      expect(bed.desk.served.map((r) => [r.host, r.command, r.ok])).toEqual([
-        ['host1', '/usr/bin/vdsm-tool service-restart vdsmd', true],
-      ]);
-      expect(transitions(bed)).toEqual({ host1: [], host2: [], host3: [] });
-      const everyVm = Object.values(vms).flat();
-      expect(whereSeen(bed, everyVm, 0)).toEqual({
-        'h1-ha-a': ['host1'],
-        'h1-ha-b': ['host1'],
-        'h1-plain': ['host1'],
-        'h2-ha': ['host2'],
-        'h3-plain': ['host3'],
-      });
-      expect(whereUpNow(bed, vms.host1!)).toEqual({
-        'h1-ha-a': ['host1'],
-        'h1-ha-b': ['host1'],
-        'h1-plain': ['host1'],
-      });
-      expect(rpcCalls(bed, 'VM.create', t0)).toEqual({ host1: 0, host2: 0, host3: 0 });
-      expect(rpcCalls(bed, 'VM.destroy', t0)).toEqual({ host1: 0, host2: 0, host3: 0 });
-    });
+    await withBed(THREE_HOSTS, vdsmdKilledScenario);
   }, 300_000);
 });
 

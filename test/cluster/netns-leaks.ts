@@ -18,6 +18,8 @@ import { ipQuiet, ipSync, listNamespaces, parsePids, execBounded, IP } from './n
 export interface BedRecord extends OwnerRecord {
   tag: string;
   subnet: string;
+  /** The other subnets of a bed of more than one network (each blackholed like `subnet`). */
+  moreSubnets?: string[];
   namespaces: string[];
 }
 
@@ -57,22 +59,26 @@ export async function killInside(ns: string): Promise<number[]> {
 }
 
 /** Remove namespaces (after killing what runs in them) and the blackhole route. Never throws. */
-export async function destroyBed(namespaces: string[], subnet: string | undefined): Promise<void> {
+export async function destroyBed(
+  namespaces: string[],
+  subnet: string | undefined,
+  moreSubnets: string[] = [],
+): Promise<void> {
   for (const ns of namespaces) {
     await killInside(ns).catch(() => undefined);
     await ipQuiet(['netns', 'del', ns]);
   }
   // only after the namespaces are gone: until then the route keeps root-ns packets off the wire
-  if (subnet) await ipQuiet(['route', 'del', 'blackhole', subnet]);
+  for (const s of [subnet, ...moreSubnets]) if (s) await ipQuiet(['route', 'del', 'blackhole', s]);
 }
 
 /** Synchronous twin of destroyBed for the process 'exit' handler (best effort). */
-export function destroyBedSync(namespaces: string[], subnet: string | undefined): void {
+export function destroyBedSync(namespaces: string[], subnet: string | undefined, moreSubnets: string[] = []): void {
   for (const ns of namespaces) {
     for (const p of parsePids(ipSync(['netns', 'pids', ns]))) if (p !== process.pid) signal(p, 'SIGKILL');
     ipSync(['netns', 'del', ns]);
   }
-  if (subnet) ipSync(['route', 'del', 'blackhole', subnet]);
+  for (const s of [subnet, ...moreSubnets]) if (s) ipSync(['route', 'del', 'blackhole', s]);
 }
 
 /** Rename `name` to a claim of ours; the path of the claim, or undefined if someone else was faster. */
@@ -101,7 +107,7 @@ export async function reapStaleBeds(): Promise<void> {
     if (!Array.isArray(rec.namespaces)) continue;
     const claimed = claim(dir, name);
     if (!claimed) continue;
-    await destroyBed(rec.namespaces, rec.subnet);
+    await destroyBed(rec.namespaces, rec.subnet, Array.isArray(rec.moreSubnets) ? rec.moreSubnets : []);
     try {
       unlinkSync(claimed);
     } catch {

@@ -83,19 +83,27 @@ async function usedThirdOctets(): Promise<Set<number>> {
   return used;
 }
 
-/** Reserve a free /24 by adding its blackhole route (EEXIST means a parallel test bed took it). */
-async function reserveSubnet(bed: BedRecord): Promise<string> {
+/**
+ * Reserve a free /24 by adding its blackhole route (EEXIST means a parallel test bed took it): the bed's `subnet`, or
+ * with `more` one of its `moreSubnets` (a bed of two networks). Returns its first three octets.
+ */
+export async function reserveSubnet(bed: BedRecord, more = false): Promise<string> {
   const used = await usedThirdOctets();
+  const set = (subnet: string) => {
+    if (!more) bed.subnet = subnet;
+    else bed.moreSubnets = [...(bed.moreSubnets ?? []), subnet];
+  };
   for (let i = 0; i < MAX_SUBNET_TRIES; i++) {
     const third = randomInt(0, 256);
     if (used.has(third)) continue;
     used.add(third);
     const prefix = `${SUBNET_BASE}.${third}`;
-    bed.subnet = `${prefix}.0/24`;
+    set(`${prefix}.0/24`);
     writeRecord(bed); // first the record, then the route: a crash in between leaks nothing unknown
-    if (await ipQuiet(['route', 'add', 'blackhole', bed.subnet])) return prefix;
+    if (await ipQuiet(['route', 'add', 'blackhole', `${prefix}.0/24`])) return prefix;
+    if (more) bed.moreSubnets = bed.moreSubnets!.filter((s) => s !== `${prefix}.0/24`);
   }
-  bed.subnet = '';
+  if (!more) bed.subnet = '';
   writeRecord(bed);
   throw new Error(`no free /24 in ${SUBNET_BASE}.0.0/16 after ${MAX_SUBNET_TRIES} tries`);
 }
@@ -103,29 +111,39 @@ async function reserveSubnet(bed: BedRecord): Promise<string> {
 async function createSwitch(sw: string, gateway: string): Promise<void> {
   await ip(['netns', 'add', sw]);
   await ip(['-n', sw, 'link', 'set', 'lo', 'up']);
+  await addBridge(sw, BRIDGE, gateway);
+}
+
+/** A bridge in the switch namespace with `gateway`/24 on it. */
+export async function addBridge(sw: string, bridge: string, gateway: string): Promise<void> {
   // STP off and no forward delay: a port forwards as soon as it is up (restore() is immediate)
-  await ip(['-n', sw, 'link', 'add', 'name', BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-  await ip(['-n', sw, 'addr', 'add', `${gateway}/24`, 'dev', BRIDGE]);
-  await ip(['-n', sw, 'link', 'set', BRIDGE, 'up']);
+  await ip(['-n', sw, 'link', 'add', 'name', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+  await ip(['-n', sw, 'addr', 'add', `${gateway}/24`, 'dev', bridge]);
+  await ip(['-n', sw, 'link', 'set', bridge, 'up']);
 }
 
 function portOf(id: number): string {
   return `p${id}`;
 }
 
+/** A cable from `port` of the switch's `bridge` to `ifname` in `ns` (which exists), with `address`/24 there, up. */
+export async function plug(sw: string, bridge: string, port: string, ns: string, ifname: string, address: string) {
+  await ip(['-n', sw, 'link', 'add', 'name', port, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns]);
+  await ip(['-n', sw, 'link', 'set', port, 'master', bridge]);
+  await ip(['-n', sw, 'link', 'set', port, 'up']);
+  await ip(['-n', ns, 'addr', 'add', `${address}/24`, 'dev', ifname]);
+  await ip(['-n', ns, 'link', 'set', ifname, 'up']);
+}
+
 async function createHost(sw: string, h: NetHost, gateway: string): Promise<void> {
   await ip(['netns', 'add', h.ns]);
   await ip(['-n', h.ns, 'link', 'set', 'lo', 'up']);
-  await ip(['-n', sw, 'link', 'add', 'name', portOf(h.id), 'type', 'veth', 'peer', 'name', h.ifname, 'netns', h.ns]);
-  await ip(['-n', sw, 'link', 'set', portOf(h.id), 'master', BRIDGE]);
-  await ip(['-n', sw, 'link', 'set', portOf(h.id), 'up']);
-  await ip(['-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'dev', h.ifname]);
-  await ip(['-n', h.ns, 'link', 'set', h.ifname, 'up']);
+  await plug(sw, BRIDGE, portOf(h.id), h.ns, h.ifname, h.ip);
   await ip(['-n', h.ns, 'route', 'add', 'default', 'via', gateway]);
 }
 
 /** Wait (bounded) until `ip -n ns link show dev` reports LOWER_UP. */
-async function waitLinkUp(ns: string, dev: string, timeoutMs = 3000): Promise<void> {
+export async function waitLinkUp(ns: string, dev: string, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (let i = 0; i < 300 && Date.now() < deadline; i++) {
@@ -156,7 +174,7 @@ export async function startNetwork(opts: { hosts: number }): Promise<TestNetwork
   const children = new Set<ChildProcess>();
   const onExit = (): void => {
     for (const c of children) if (c.pid) signal(c.pid, 'SIGKILL');
-    destroyBedSync(bed.namespaces, bed.subnet || undefined);
+    destroyBedSync(bed.namespaces, bed.subnet || undefined, bed.moreSubnets);
     removeRecord(bed);
   };
   process.once('exit', onExit);

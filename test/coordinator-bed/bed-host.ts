@@ -9,7 +9,27 @@ import type { Pki } from '../support/pki.js';
 import { startVdsmdProcess, type VdsmdProcess } from '../support/vdsmd-start.js';
 import { writeNodeFile } from './node-xml.js';
 import { hostView, type Identity } from './pki.js';
-import { type TlsFiles, vmList } from './vdsm-ask.js';
+import { type Endpoint, type TlsFiles, vmList } from './vdsm-ask.js';
+
+/** vdsmd's port on a machine of its own (the netns bed): nothing else listens there. */
+export const VDSM_PORT = 54321;
+
+/**
+ * A host that is a machine of its own (the netns bed) rather than processes on loopback: where its vdsmd runs and
+ * listens, how the harness reaches it, and what its power does to the rest of the machine.
+ */
+export interface HostMachine {
+  /** The argv prefix that runs a command on it (`ip netns exec NS`). */
+  wrap: string[];
+  /** vdsmd's address (on VDSM_PORT). */
+  address: string;
+  /** Where the harness reaches its vdsmd. */
+  endpoint: Endpoint;
+  /** Power on, before its services: links up, the harness's porthole. */
+  boot(): Promise<void>;
+  /** Power off: every process of the machine killed, its links down. */
+  halt(): Promise<void>;
+}
 
 export interface BedHostOptions {
   name: string;
@@ -20,6 +40,8 @@ export interface BedHostOptions {
   client: TlsFiles;
   /** The XML of every VM the bed defined, by id: what a node file is written from. */
   domainXml(id: string): string | undefined;
+  /** A machine of its own (netns bed); loopback without. */
+  machine?: HostMachine;
 }
 
 export class BedHost {
@@ -49,6 +71,20 @@ export class BedHost {
     return this.proc?.alive() ? this.proc.pid : undefined;
   }
 
+  /** Where the harness asks its vdsmd. */
+  get endpoint(): Endpoint {
+    return this.o.machine?.endpoint ?? this.port;
+  }
+
+  /** Its vdsmd's address, as the coordinator is given it. */
+  get address(): string {
+    return this.o.machine?.address ?? '127.0.0.1';
+  }
+
+  get machine(): HostMachine | undefined {
+    return this.o.machine;
+  }
+
   alive(): boolean {
     return this.proc?.alive() === true;
   }
@@ -64,9 +100,11 @@ export class BedHost {
   /** Starts vdsmd on the node file as it is (the first start picks a free port, later ones reuse it). */
   async start(): Promise<void> {
     if (this.alive()) throw new Error(`${this.name}: vdsmd already runs (pid ${this.proc!.pid})`);
+    const m = this.o.machine;
     this.proc = await startVdsmdProcess({
       pki: hostView(this.o.pki, this.o.identity),
-      args: ['--port', String(this.port)],
+      args: m ? ['--bind', m.address, '--port', String(VDSM_PORT)] : ['--port', String(this.port)],
+      ...(m ? { wrap: m.wrap } : {}),
       env: { VDSM_LIBVIRT_URI: `test://${this.nodeFile}`, VDSM_GUEST_WAIT_TIMEOUT: '1' },
       startTimeoutMs: 30_000,
     });
@@ -78,7 +116,7 @@ export class BedHost {
 
   /** Writes what vdsmd lists now into the node file (every VM not Down, with the XML the bed defined it with). */
   async persistRunning(): Promise<void> {
-    const listed = await vmList(this.port, this.o.client, 5000);
+    const listed = await vmList(this.endpoint, this.o.client, 5000);
     const xmls = listed
       .filter((v) => v.status !== 'Down')
       .map((v) => {
@@ -116,16 +154,24 @@ export class BedHost {
     this.note('vdsmd thawed (SIGCONT)');
   }
 
+  /** The whole machine was stopped or continued (the netns bed signals every process of its namespace). */
+  noteFrozen(frozen: boolean): void {
+    this.frozen = frozen;
+    this.note(frozen ? 'machine frozen (SIGSTOP to every process)' : 'machine thawed (SIGCONT to every process)');
+  }
+
   /** Power lost: vdsmd dies with its guests (the node file is emptied) and the machine's other services. */
   async powerOff(): Promise<void> {
     this.note('power off: vdsmd, its guests and its sshd gone');
     await this.hardStop();
     writeNodeFile(this.nodeFile, []);
+    await this.o.machine?.halt();
     for (const s of this.services) await s.down();
   }
 
   async powerOn(): Promise<void> {
     this.note('power on');
+    await this.o.machine?.boot();
     for (const s of this.services) await s.up();
     if (!this.alive()) await this.start();
   }

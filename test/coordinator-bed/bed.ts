@@ -4,7 +4,9 @@
  * host), an OpenSSH sshd per host whose command restarts that host's vdsmd, etcd (1 or 3 members), coordinator
  * replicas as processes, and a sampler that asks every host what it runs. Hosts and VMs are added through the
  * coordinator's CLI, as an admin would. `withBed` stops everything it started, also when the scenario fails, and
- * then prints every replica's audit trail and log end and each vdsmd's log end. No vitest here.
+ * then prints every replica's audit trail and log end and each vdsmd's log end. With `topology: 'netns'` the same
+ * parts run as machines in network namespaces (README.md, "The netns topology"; bed-net.ts, net-faults.ts).
+ * No vitest here.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,10 +15,13 @@ import { makePki, type Pki } from '../support/pki.js';
 import { waitFor } from '../support/wait.js';
 import { engineDomainXml } from '../support/vm-xml.js';
 import { BedEtcd } from './bed-etcd.js';
-import { BedHost } from './bed-host.js';
-import { Bmc } from './bmc.js';
+import { BedHost, type HostMachine, VDSM_PORT } from './bed-host.js';
+import { BedNet, type NetNode } from './bed-net.js';
+import { Bmc, IPMI_PORT } from './bmc.js';
+import { bmcPassword, NetFaults } from './net-faults.js';
 import { issue } from './pki.js';
-import { ADMIN, type AuditEntry, type Policy, Replica } from './replica.js';
+import { Porthole } from './porthole.js';
+import { ADMIN, API_PORT, type AuditEntry, type Policy, Replica } from './replica.js';
 import { Sampler } from './sampler.js';
 import { BedSshd, keygen, RestartDesk } from './sshd.js';
 import type { TlsFiles } from './vdsm-ask.js';
@@ -32,6 +37,8 @@ export interface BedOptions {
   policy: Policy;
   /** Start with the sampler on (default true). */
   sample?: boolean;
+  /** 'loopback' (default): processes on 127.0.0.1; 'netns': machines in network namespaces (root only). */
+  topology?: 'loopback' | 'netns';
 }
 
 export interface BedVm {
@@ -71,6 +78,11 @@ export class Bed {
   readonly sampler: Sampler;
   readonly client: TlsFiles;
   etcd: BedEtcd | undefined;
+  /** The netns topology's networks and its faults (undefined on loopback). */
+  net: BedNet | undefined;
+  faults: NetFaults | undefined;
+  /** The harness's portholes into the namespaces, by namespace (netns topology). */
+  readonly portholes = new Map<string, Porthole>();
 
   private constructor(
     readonly dir: string,
@@ -84,7 +96,10 @@ export class Bed {
       ca: readFileSync(pki.file('ca.pem')),
     };
     this.desk = new RestartDesk(this.byName);
-    this.sampler = new Sampler(() => this.hosts.map((h) => ({ name: h.name, port: () => h.port })), this.client);
+    this.sampler = new Sampler(
+      () => this.hosts.map((h) => ({ name: h.name, endpoint: () => h.endpoint })),
+      this.client,
+    );
   }
 
   static async start(o: BedOptions): Promise<Bed> {
@@ -104,12 +119,19 @@ export class Bed {
 
   private async build(): Promise<void> {
     const o = this.o;
+    const replicas = o.replicas ?? 1;
+    if (o.topology === 'netns') {
+      this.net = await BedNet.start({ hosts: o.hosts, etcd: replicas ? (o.etcdMembers ?? 1) : 0, replicas });
+      this.faults = new NetFaults(this, this.net);
+    }
     // One SSH key for the coordinator (unencrypted, as its secrets directory holds it), authorized on every host.
     const clientKey = this.sshClientKey;
     await keygen(clientKey);
     this.secret(SSH_KEY_REF, readFileSync(clientKey, 'utf8'));
     for (let i = 1; i <= o.hosts; i++) {
       const name = `host${i}`;
+      const node = this.net?.host(i);
+      const machine = node && (await this.machine(node));
       const host = new BedHost({
         name,
         dir: this.dir,
@@ -117,22 +139,29 @@ export class Bed {
         identity: issue(this.pki, name, 'host'),
         client: this.client,
         domainXml: (id) => this.vms.get(id)?.xml,
+        ...(machine ? { machine } : {}),
       });
       this.hosts.push(host);
       this.byName.set(name, host);
       await host.start();
-      const password = `bmc-${name}-pw`;
+      const password = bmcPassword(name);
       this.secret(bmcPasswordRef(name), `${password}\n`);
-      this.bmcs.set(name, await Bmc.start(host, password));
-      const sshd = await BedSshd.start(name, `${clientKey}.pub`, this.desk.dir);
+      const bmcNode = this.net?.bmcs[i - 1];
+      const bmcAt = bmcNode && { address: bmcNode.ip, port: IPMI_PORT, wrap: bmcNode.wrap };
+      this.bmcs.set(name, await Bmc.start(host, password, bmcAt));
+      const sshdAt = node && { address: node.ip, port: 22, wrap: node.wrap };
+      const sshd = await BedSshd.start(name, `${clientKey}.pub`, this.desk.dir, sshdAt);
       this.sshds.set(name, sshd);
       host.alsoRuns(sshd);
     }
     if (o.sample !== false) this.sampler.start();
-    if ((o.replicas ?? 1) === 0) return;
-    this.etcd = await BedEtcd.start(o.etcdMembers ?? 1);
+    if (replicas === 0) return;
+    const etcdNodes = this.net?.etcd.map((n) => ({ address: n.ip, wrap: n.wrap }));
+    this.etcd = await BedEtcd.start(o.etcdMembers ?? 1, etcdNodes);
     const coordinator = issue(this.pki, 'coordinator', 'client');
-    for (let i = 0; i < (o.replicas ?? 1); i++) {
+    for (let i = 0; i < replicas; i++) {
+      const node = this.net?.replicas[i];
+      const place = node && { wrap: node.wrap, socket: (await this.porthole(node, '127.0.0.1', API_PORT)).path };
       const r = new Replica({
         name: `replica-${String.fromCharCode(97 + i)}`,
         dir: this.dir,
@@ -142,10 +171,38 @@ export class Bed {
         ttlSeconds: o.ttlSeconds ?? 5,
         tickMs: o.tickMs ?? 500,
         policy: o.policy,
+        ...(place ? { place } : {}),
       });
       this.replicas.push(r);
       await r.start();
     }
+  }
+
+  /** The harness's porthole into `node`'s namespace, to `address`:`port` there, opened. */
+  private async porthole(node: NetNode, address: string, port: number): Promise<Porthole> {
+    const p = new Porthole(this.net!, node.ns, join(this.dir, `${node.name}.sock`), address, port);
+    this.portholes.set(node.ns, p);
+    await p.open();
+    return p;
+  }
+
+  /** A host of the netns bed as a machine: its power takes every process of its namespace and its links. */
+  private async machine(node: NetNode): Promise<HostMachine> {
+    const net = this.net!;
+    const hole = await this.porthole(node, node.ip, VDSM_PORT);
+    return {
+      wrap: node.wrap,
+      address: node.ip,
+      endpoint: { path: hole.path },
+      boot: async () => {
+        await net.linksUp(node);
+        await hole.open();
+      },
+      halt: async () => {
+        await net.killEverything(node.ns);
+        await net.linksDown(node);
+      },
+    };
   }
 
   private secret(name: string, content: string): void {
@@ -200,7 +257,7 @@ export class Bed {
       const ssh = this.sshds.get(h.name)!;
       const agent = [
         'type=ipmilan',
-        'address=127.0.0.1',
+        `address=${bmc.address}`,
         'username=admin',
         `password-ref=${bmcPasswordRef(h.name)}`,
         `option=ipport=${bmc.port}`,
@@ -209,7 +266,7 @@ export class Bed {
         'option=power_wait=0',
       ].join(',');
       await r.cliOk(
-        ['host', 'add', h.name, '--address', '127.0.0.1', '--port', String(h.port), '--agent', agent]
+        ['host', 'add', h.name, '--address', h.address, '--port', String(h.port), '--agent', agent]
           .concat(['--ssh-user', ssh.user, '--ssh-port', String(ssh.port)])
           .concat(['--ssh-host-key', ssh.hostKeySha256, '--ssh-key-ref', SSH_KEY_REF]),
       );
@@ -355,7 +412,12 @@ export class Bed {
       out.push(`---- ${h.name} (port ${h.port}): history`, ...h.history);
       out.push(`---- ${h.name}: BMC transitions ${JSON.stringify(this.bmcs.get(h.name)?.transitions() ?? [])}`);
       out.push(`---- ${h.name}: vdsmd log end`, h.logTail(3000));
+      if (this.net) out.push(`---- ${h.name}: sshd log end`, this.sshds.get(h.name)?.log() ?? '');
     }
+    if (this.net)
+      out.push(
+        `---- netns bed ${this.net.nsPrefix}*: management ${this.net.mgmtPrefix}.0/24, BMC ${this.net.bmcPrefix}.0/24`,
+      );
     out.push(`---- restart requests ${JSON.stringify(this.desk.served)}`);
     out.push(`---- BMC watcher errors ${JSON.stringify([...this.bmcs.values()].flatMap((b) => b.errors))}`);
     out.push(
@@ -374,6 +436,8 @@ export class Bed {
 
   /** Stops everything the bed started, by pid, and removes its files. Safe to call twice. */
   async stop(): Promise<void> {
+    // a frozen machine would hold every stop up until its SIGKILL: continue them first
+    if (this.net) for (const n of this.net.hosts) await this.net.signalEverything(n.ns, 'SIGCONT').catch(() => []);
     await this.sampler.stop();
     for (const r of this.replicas) await r.stop().catch(() => undefined);
     await this.desk.stop();
@@ -381,6 +445,8 @@ export class Bed {
     for (const s of this.sshds.values()) await s.close().catch(() => undefined);
     for (const h of this.hosts) await h.stop().catch(() => undefined);
     await this.etcd?.stop();
+    for (const p of this.portholes.values()) await p.close().catch(() => undefined);
+    await this.net?.stop();
     this.pki.cleanup();
     rmSync(this.dir, { recursive: true, force: true });
   }

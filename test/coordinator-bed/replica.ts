@@ -1,10 +1,12 @@
 /**
  * A coordinator replica as an admin runs it: `node dist/cli/vdsm-ts-coordinator.js serve --config FILE`, its own
  * API port, its log (pino JSON lines) in a file that stays readable while it is frozen, stopped by its pid; and the
- * client commands of the same binary run against its API. No vitest here.
+ * client commands of the same binary run against its API. In the netns bed it runs in a namespace of its own: its
+ * CLI runs there too, and the harness calls its API through the porthole's unix socket. No vitest here.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { ROOT } from '../support/paths.js';
 import { closedPort } from '../support/ports.js';
@@ -29,6 +31,43 @@ export interface ReplicaSettings {
   ttlSeconds: number;
   tickMs: number;
   policy: Policy;
+  /** A machine of its own (netns bed): `ip netns exec NS`, and the porthole's socket to its API there. */
+  place?: { wrap: string[]; socket: string };
+}
+
+/** The API's port on a machine of its own. */
+export const API_PORT = 8080;
+
+/** One HTTP request to the API, over TCP to `url` or over a unix socket; bounded by `timeoutMs`. */
+function httpCall(
+  to: { url: string } | { socket: string },
+  method: 'GET' | 'POST',
+  path: string,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const where =
+      'socket' in to ? { socketPath: to.socket } : { host: new URL(to.url).hostname, port: new URL(to.url).port };
+    const req = http.request(
+      {
+        ...where,
+        path,
+        method,
+        headers:
+          body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -102,12 +141,22 @@ export class Replica {
     return this.frozen && this.running();
   }
 
+  private get to(): { url: string } | { socket: string } {
+    return this.s.place ? { socket: this.s.place.socket } : { url: this.url };
+  }
+
+  /** `node ...args` here, or on its machine. */
+  private argv(args: string[]): [string, string[]] {
+    const wrap = this.s.place?.wrap ?? [];
+    return wrap.length ? [wrap[0]!, [...wrap.slice(1), process.execPath, ...args]] : [process.execPath, args];
+  }
+
   async start(): Promise<void> {
-    if (this.port === 0) this.port = await closedPort();
+    if (this.port === 0) this.port = this.s.place ? API_PORT : await closedPort();
     writeFileSync(this.configFile, replicaConfig(this.s, this.port));
     const fd = openSync(this.logFile, 'a');
     try {
-      this.child = spawn(process.execPath, [COORDINATOR_CLI, 'serve', '--config', this.configFile], {
+      this.child = spawn(...this.argv([COORDINATOR_CLI, 'serve', '--config', this.configFile]), {
         stdio: ['ignore', fd, fd],
         env: { PATH: process.env.PATH },
       });
@@ -170,8 +219,8 @@ export class Replica {
 
   private async getJson(path: string, timeoutMs = 3000): Promise<{ status: number; body: unknown } | undefined> {
     try {
-      const res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-      return { status: res.status, body: await res.json() };
+      const res = await httpCall(this.to, 'GET', path, undefined, timeoutMs);
+      return { status: res.status, body: JSON.parse(res.text) as unknown };
     } catch {
       return undefined;
     }
@@ -192,14 +241,8 @@ export class Replica {
 
   /** POST path with a JSON body; throws unless 2xx. */
   async post(path: string, body: Record<string, unknown>): Promise<unknown> {
-    const res = await fetch(`${this.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${this.name}: POST ${path} answered ${res.status} ${text}`);
+    const { status, text } = await httpCall(this.to, 'POST', path, JSON.stringify(body), 30_000);
+    if (status < 200 || status > 299) throw new Error(`${this.name}: POST ${path} answered ${status} ${text}`);
     return text ? (JSON.parse(text) as unknown) : undefined;
   }
 
@@ -210,7 +253,7 @@ export class Replica {
 
   /** Runs a client command of the same binary against this replica (bounded: 30 s). */
   cli(args: string[]): Promise<CommandResult> {
-    return runCommand(process.execPath, [COORDINATOR_CLI, ...args, '--url', this.url], {
+    return runCommand(...this.argv([COORDINATOR_CLI, ...args, '--url', this.url]), {
       env: { PATH: process.env.PATH, USER: ADMIN },
       timeoutMs: 30_000,
     });

@@ -4,7 +4,7 @@
  * a violation; a host that could not be asked is "unknown" in that sample, never "runs nothing". No vitest here.
  */
 import { sleep } from '../support/wait.js';
-import { type TlsFiles, vmList } from './vdsm-ask.js';
+import { type Endpoint, type TlsFiles, vmList } from './vdsm-ask.js';
 
 export interface HostSample {
   /** VM ids it lists that are not Down (running, paused, powering up, ...). */
@@ -23,7 +23,7 @@ export interface Sample {
 
 export interface SamplerTarget {
   name: string;
-  port(): number;
+  endpoint(): Endpoint;
 }
 
 /** VMs listed (not Down) on two hosts or more in one sample: "id on a+b at T" each. */
@@ -62,7 +62,7 @@ export class Sampler {
     await Promise.all(
       this.targets().map(async (t) => {
         try {
-          const list = await vmList(t.port(), this.creds, this.boundMs);
+          const list = await vmList(t.endpoint(), this.creds, this.boundMs);
           hosts[t.name] = {
             running: list.filter((v) => v.status !== 'Down').map((v) => v.vmId),
             up: list.filter((v) => v.status === 'Up').map((v) => v.vmId),

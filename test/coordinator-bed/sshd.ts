@@ -32,6 +32,13 @@ export { fingerprint, keygen };
 
 const RESTART_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'restart-vdsmd.sh');
 
+/** Where a host's sshd runs when not on loopback: its address and port there, and `ip netns exec NS`. */
+export interface SshdPlace {
+  address: string;
+  port: number;
+  wrap: string[];
+}
+
 /** One host's sshd; `down()` and `up()` follow the host's power (same port, same host key). */
 export class BedSshd {
   port = 0;
@@ -44,13 +51,19 @@ export class BedSshd {
   private constructor(
     readonly host: string,
     private readonly requestDir: string,
+    private readonly place: SshdPlace | undefined,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), `bed-sshd-${host}-`));
   }
 
-  static async start(host: string, clientPub: string, requestDir: string): Promise<BedSshd> {
+  /** Where the coordinator reaches it. */
+  get address(): string {
+    return this.place?.address ?? '127.0.0.1';
+  }
+
+  static async start(host: string, clientPub: string, requestDir: string, place?: SshdPlace): Promise<BedSshd> {
     if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing (apt-get install -y openssh-server)`);
-    const sshd = new BedSshd(host, requestDir);
+    const sshd = new BedSshd(host, requestDir, place);
     try {
       const hostKey = join(sshd.dir, 'host_ed25519');
       await keygen(hostKey);
@@ -59,7 +72,7 @@ export class BedSshd {
       if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
       const reasons: string[] = [];
       for (let attempt = 0; attempt < 4; attempt++) {
-        sshd.port = await closedPort();
+        sshd.port = place?.port ?? (await closedPort());
         const why = await sshd.launch();
         if (why === undefined) return sshd;
         reasons.push(why);
@@ -84,19 +97,31 @@ export class BedSshd {
     const config = join(this.dir, 'sshd_config');
     writeFileSync(
       config,
-      sshdConfig(this.dir, this.port, this.user, [`ForceCommand ${RESTART_SCRIPT} ${this.requestDir} ${this.host}`]),
+      sshdConfig(
+        this.dir,
+        this.port,
+        this.user,
+        [`ForceCommand ${RESTART_SCRIPT} ${this.requestDir} ${this.host}`],
+        this.address,
+      ),
     );
     const logPath = join(this.dir, `sshd-${this.attempts++}.log`);
     const fd = openSync(logPath, 'w');
+    const wrap = this.place?.wrap ?? [];
     try {
-      this.child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', fd, fd] });
+      const argv = ['-D', '-e', '-f', config];
+      this.child = wrap.length
+        ? spawn(wrap[0]!, [...wrap.slice(1), SSHD, ...argv], { stdio: ['ignore', fd, fd] })
+        : spawn(SSHD, argv, { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
     this.child.on('error', () => undefined);
     for (let i = 0; i < 100; i++) {
       if (!this.running()) break;
-      if (await answersSsh(this.port)) return undefined;
+      // in a namespace the harness cannot connect: sshd says when it listens (after its bind)
+      if (wrap.length ? /Server listening on/.test(logTail(logPath, 4000)) : await answersSsh(this.port))
+        return undefined;
       await sleep(50);
     }
     await stopProcess(this.child, 3000);

@@ -15,6 +15,11 @@ export interface TlsFiles {
   ca: Buffer;
 }
 
+/** A vdsmd: its port on 127.0.0.1 (loopback bed), or the unix socket of the porthole into its namespace. */
+export type Endpoint = number | { path: string };
+
+const where = (e: Endpoint) => (typeof e === 'number' ? `port ${e}` : e.path);
+
 export class AskError extends Error {
   constructor(
     message: string,
@@ -25,9 +30,9 @@ export class AskError extends Error {
   }
 }
 
-/** Calls `method` on 127.0.0.1:`port`; resolves with its result, rejects with AskError. */
+/** Calls `method` on `endpoint`; resolves with its result, rejects with AskError. */
 export function askVdsm(
-  port: number,
+  endpoint: Endpoint,
   creds: TlsFiles,
   method: string,
   params: Record<string, unknown> = {},
@@ -37,7 +42,8 @@ export function askVdsm(
     const id = randomUUID();
     const replyTo = `bed-${id}`;
     let settled = false;
-    const socket = tls.connect({ host: '127.0.0.1', port, ...creds, checkServerIdentity: () => undefined });
+    const to = typeof endpoint === 'number' ? { host: '127.0.0.1', port: endpoint } : { path: endpoint.path };
+    const socket = tls.connect({ ...to, ...creds, checkServerIdentity: () => undefined });
     const end = (err: AskError | null, value?: unknown) => {
       if (settled) return;
       settled = true;
@@ -47,7 +53,7 @@ export function askVdsm(
       else resolve(value);
     };
     const timer = setTimeout(
-      () => end(new AskError(`${method} on port ${port}: no answer within ${timeoutMs} ms`, 'timeout')),
+      () => end(new AskError(`${method} on ${where(endpoint)}: no answer within ${timeoutMs} ms`, 'timeout')),
       timeoutMs,
     );
     const send = (command: string, headers: Record<string, string>, body = '') => {
@@ -89,22 +95,22 @@ export function askVdsm(
     socket.on('error', (err: NodeJS.ErrnoException) =>
       end(
         new AskError(
-          `${method} on port ${port}: ${err.code ?? err.message}`,
-          err.code === 'ECONNREFUSED' ? 'refused' : 'closed',
+          `${method} on ${where(endpoint)}: ${err.code ?? err.message}`,
+          err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'closed',
         ),
       ),
     );
-    socket.on('close', () => end(new AskError(`${method} on port ${port}: connection closed`, 'closed')));
+    socket.on('close', () => end(new AskError(`${method} on ${where(endpoint)}: connection closed`, 'closed')));
   });
 }
 
 /** What a host lists: each VM's id and status (Host.getVMList). */
 export async function vmList(
-  port: number,
+  endpoint: Endpoint,
   creds: TlsFiles,
   timeoutMs = 2000,
 ): Promise<{ vmId: string; status: string }[]> {
-  const r = await askVdsm(port, creds, 'Host.getVMList', {}, timeoutMs);
+  const r = await askVdsm(endpoint, creds, 'Host.getVMList', {}, timeoutMs);
   if (!Array.isArray(r)) throw new AskError(`Host.getVMList answered ${JSON.stringify(r)}`, 'remote');
   return r.map((v: { vmId: string; status: string }) => ({ vmId: v.vmId, status: v.status }));
 }

@@ -61,11 +61,20 @@ export function answersSsh(port: number): Promise<boolean> {
   });
 }
 
-/** A private sshd's config: public keys only, for `user`, files under `dir`; `extra` lines before the log level. */
-export function sshdConfig(dir: string, port: number, user: string, extra: string[] = []): string {
+/**
+ * A private sshd's config: public keys only, for `user`, files under `dir`; `extra` lines before the log level;
+ * on 127.0.0.1 unless `listen` says.
+ */
+export function sshdConfig(
+  dir: string,
+  port: number,
+  user: string,
+  extra: string[] = [],
+  listen = '127.0.0.1',
+): string {
   return [
     `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    `ListenAddress ${listen}`,
     `HostKey ${join(dir, 'host_ed25519')}`,
     `PidFile ${join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,

@@ -37,6 +37,8 @@ export interface VdsmdStartOptions {
    * it, and its stderr goes to ours. Default 'keep': all of it stays in output().
    */
   output?: 'keep' | 'drop';
+  /** An argv prefix that runs vdsmd elsewhere, e.g. `ip netns exec NS` (it execs, so the child is still vdsmd). */
+  wrap?: string[];
 }
 
 /** Starts the built vdsmd as a real process on a free port and waits until it is ready. */
@@ -53,9 +55,19 @@ export async function startVdsmdProcess(options: VdsmdStartOptions = {}): Promis
         options.pki.file('ca.pem'),
       ]
     : ['--ssl', 'false'];
+  const wrap = options.wrap ?? [];
   const child = spawn(
-    process.execPath,
-    [VDSMD, '--bind', '127.0.0.1', '--port', '0', ...tlsArgs, ...(options.args ?? [])],
+    wrap[0] ?? process.execPath,
+    [
+      ...(wrap.length ? [...wrap.slice(1), process.execPath] : []),
+      VDSMD,
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '0',
+      ...tlsArgs,
+      ...(options.args ?? []),
+    ],
     {
       // libvirt's in-process test driver unless the test names another hypervisor.
       env: {

@@ -3,7 +3,8 @@
  * data directory, when no endpoints are configured) and, through the same parts, the test clusters.
  *
  * The `etcd` binary comes from PATH (Debian's `etcd-server`). A member's child has only PATH in its environment
- * (no stray ETCD_* variable changes its flags), listens on 127.0.0.1 only, and is stopped by its pid.
+ * (no stray ETCD_* variable changes its flags), listens on 127.0.0.1 only (a test cluster may give a member another
+ * address), and is stopped by its pid.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -64,6 +65,8 @@ export interface MemberSpec {
   dataDir: string;
   clientPort: number;
   peerPort: number;
+  /** Its address (default 127.0.0.1; a test cluster in network namespaces gives each member its own). */
+  host?: string;
 }
 
 export interface ClusterSpec {
@@ -73,8 +76,8 @@ export interface ClusterSpec {
   token: string;
 }
 
-export const clientUrl = (m: Pick<MemberSpec, 'clientPort'>) => `http://${HOST}:${m.clientPort}`;
-const peerUrl = (m: Pick<MemberSpec, 'peerPort'>) => `http://${HOST}:${m.peerPort}`;
+export const clientUrl = (m: Pick<MemberSpec, 'clientPort' | 'host'>) => `http://${m.host ?? HOST}:${m.clientPort}`;
+const peerUrl = (m: Pick<MemberSpec, 'peerPort' | 'host'>) => `http://${m.host ?? HOST}:${m.peerPort}`;
 
 /** etcd's flags for `member` of `cluster` (3.4 names). */
 export function etcdArgs(member: MemberSpec, cluster: ClusterSpec): string[] {
@@ -117,10 +120,14 @@ export interface EtcdMember {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts one member's process (not waiting for it to serve: see waitHealthy). */
-export function spawnMember(binary: string, member: MemberSpec, cluster: ClusterSpec): EtcdMember {
+/**
+ * Starts one member's process (not waiting for it to serve: see waitHealthy); `wrap` is an argv prefix that runs it
+ * elsewhere and execs it (a test cluster's `ip netns exec NS`).
+ */
+export function spawnMember(binary: string, member: MemberSpec, cluster: ClusterSpec, wrap: string[] = []): EtcdMember {
   mkdirSync(member.dataDir, { recursive: true, mode: 0o700 });
-  const child = spawn(binary, etcdArgs(member, cluster), {
+  const argv = [...wrap.slice(1), binary, ...etcdArgs(member, cluster)];
+  const child = spawn(wrap[0] ?? binary, wrap.length ? argv : etcdArgs(member, cluster), {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
   });
