@@ -8,7 +8,13 @@
 import { describe, expect, it } from 'vitest';
 import { withBed } from './coordinator-bed/bed.js';
 import { rpcCalls, total, whereSeen } from './coordinator-bed/evidence.js';
-import { hostState, plan, transitions, vdsmdKilledScenario } from './coordinator-bed/fencing-scenarios.js';
+import {
+  hostState,
+  plan,
+  transitions,
+  untilFencedAndRestarted,
+  vdsmdKilledScenario,
+} from './coordinator-bed/fencing-scenarios.js';
 import { FAST_POLICY } from './coordinator-bed/policy.js';
 import { populate } from './coordinator-bed/populate.js';
 import { fenceTimeline, printTimeline } from './coordinator-bed/timeline.js';
@@ -28,17 +34,8 @@ describe('a host that hangs (vdsmd frozen) with its BMC answering', () => {
       const t0 = Date.now();
       bed.host('host1').freeze();
 
-      await bed.until(
-        'the BMC of host1 to carry out a power off',
-        () => bed.bmc('host1').transitions().includes('power 0'),
-        120_000,
-      );
       const ha = vms.host1!.filter((v) => v.ha);
-      await bed.until(
-        'the HA VMs of host1 Up on another host',
-        () => ha.every((v) => bed.sampler.firstUp(v.id, t0, ['host1'])),
-        120_000,
-      );
+      await untilFencedAndRestarted(bed, 'host1', ha, t0);
       await new Promise((r) => setTimeout(r, 5000));
       printTimeline(
         'host hangs, BMC answers',

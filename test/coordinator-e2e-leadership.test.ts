@@ -7,25 +7,14 @@
  * the power status every 2 s after `off`, which leaves a window of about 2 s to freeze the leader in.
  */
 import { describe, expect, it } from 'vitest';
-import { type Bed, withBed } from './coordinator-bed/bed.js';
+import { withBed } from './coordinator-bed/bed.js';
 import { logLinesMatching, rpcCalls, total, whereSeen } from './coordinator-bed/evidence.js';
+import { plan, transitions, untilFencedAndRestarted } from './coordinator-bed/fencing-scenarios.js';
 import { FAST_POLICY } from './coordinator-bed/policy.js';
 import { populate } from './coordinator-bed/populate.js';
 import type { Replica } from './coordinator-bed/replica.js';
 import { fenceTimeline, printTimeline } from './coordinator-bed/timeline.js';
 import { sleep } from './support/wait.js';
-
-const plan = () => ({
-  host1: [
-    { name: 'h1-ha-a', ha: true, priority: 60 },
-    { name: 'h1-ha-b', ha: true, priority: 40 },
-    { name: 'h1-plain', ha: false },
-  ],
-  host2: [{ name: 'h2-ha', ha: true }],
-  host3: [{ name: 'h3-plain', ha: false }],
-});
-
-const transitions = (bed: Bed) => Object.fromEntries(bed.hosts.map((h) => [h.name, bed.bmc(h.name).transitions()]));
 
 describe('a leader frozen mid-fence for longer than its lease', () => {
   it('is replaced: the other replica confirms OFF and starts each HA VM once; the old one, resumed, does nothing', async () => {
@@ -150,17 +139,8 @@ describe('etcd unreachable (every member killed)', () => {
       const tBack = Date.now();
       await bed.etcd!.startAll();
       await bed.leader(60_000);
-      await bed.until(
-        'the BMC of host1 to carry out a power off',
-        () => bed.bmc('host1').transitions().includes('power 0'),
-        120_000,
-      );
       const ha = vms.host1!.filter((v) => v.ha);
-      await bed.until(
-        'the HA VMs of host1 Up on another host',
-        () => ha.every((v) => bed.sampler.firstUp(v.id, tBack, ['host1'])),
-        120_000,
-      );
+      await untilFencedAndRestarted(bed, 'host1', ha, tBack);
       await sleep(5000);
       printTimeline('etcd gone, then back', t0, {
         'no leader': { what: 'bed', at: tNoLeader, where: 'health' },

@@ -22,6 +22,20 @@ export const plan = () => ({
 export const transitions = (bed: Bed) =>
   Object.fromEntries(bed.hosts.map((h) => [h.name, bed.bmc(h.name).transitions()]));
 
+/** Waits until `host`'s BMC carried out a power off, then until each of `ha` is Up on another host since `since`. */
+export async function untilFencedAndRestarted(bed: Bed, host: string, ha: { id: string }[], since: number) {
+  await bed.until(
+    `the BMC of ${host} to carry out a power off`,
+    () => bed.bmc(host).transitions().includes('power 0'),
+    120_000,
+  );
+  await bed.until(
+    `the HA VMs of ${host} Up on another host`,
+    () => ha.every((v) => bed.sampler.firstUp(v.id, since, [host])),
+    120_000,
+  );
+}
+
 export async function hostState(bed: Bed, host: string): Promise<string | null | undefined> {
   return (await bed.hostViews().catch(() => [])).find((h) => h.id === host)?.state;
 }
