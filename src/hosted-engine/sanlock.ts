@@ -1,3 +1,4 @@
+import { readDirect, type DirectRead } from '../storage/direct-read.js';
 import { runSanlock, SanlockError, type SanlockRun } from '../storage/sanlock-run.js';
 import type { EngineLease, LeaseHolder } from './lease.js';
 
@@ -5,6 +6,8 @@ import type { EngineLease, LeaseHolder } from './lease.js';
 export const RESOURCE_OFFSET = 1024 * 1024;
 /** The resource lease's name inside the lockspace. */
 export const RESOURCE_NAME = 'engine-vm';
+/** A paxos dblock's flag: its host released the lease at the dblock's lver (sanlock's DBLOCK_FL_RELEASED). */
+const DBLOCK_RELEASED = 0x1;
 
 export interface SanlockConf {
   /** Lockspace name (upstream: hosted-engine). */
@@ -34,6 +37,7 @@ export class SanlockLease implements EngineLease {
   constructor(
     private readonly conf: SanlockConf,
     private readonly run: SanlockRun = runSanlock,
+    private readonly read: DirectRead = readDirect,
   ) {}
 
   private get lockspace(): string {
@@ -72,7 +76,14 @@ export class SanlockLease implements EngineLease {
     return states;
   }
 
-  /** The resource lease's owner from its leader record on disk; null when it is free or its owner is dead. */
+  /**
+   * The resource lease's owner from its leader record on disk; null when it is free, its owner is dead, or its owner
+   * released it. The leader record alone can say "held" for ever: when two hosts start the engine VM at the same
+   * moment, one host's ballot may complete the other's acquire (it writes the leader: owner the other host, writer
+   * itself); the owner's release then leaves that leader as it is and only marks its own dblock released (sanlock
+   * logs "paxos_release skip write"). sanlock's acquire reads the owner's dblock exactly when writer and owner differ
+   * ("owner dblock released"), and so do we: what we call free is what sanlock would take.
+   */
   async holder(): Promise<LeaseHolder | null> {
     const out = await this.run(['direct', 'read_leader', '-r', this.resource], 15_000);
     const field = (k: string) => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(out)?.[1] ?? NaN);
@@ -81,9 +92,21 @@ export class SanlockLease implements EngineLease {
     if (!Number.isInteger(owner))
       throw new SanlockError(`sanlock read_leader ${this.resource}: no owner in its answer`);
     if (timestamp === 0) return null;
+    if (field('write_id') !== owner && (await this.releasedBy(owner, field('sector_size')))) return null;
     const state = owner === this.conf.hostId ? 'LIVE' : ((await this.hostStates()).get(owner) ?? 'UNKNOWN');
     if (state === 'DEAD' || state === 'FREE') return null;
     return { hostId: owner, renewedAt: timestamp, state };
+  }
+
+  /**
+   * Whether `owner`'s dblock carries the released flag. A paxos lease is a leader sector, a request sector, then one
+   * dblock sector per host id: mbal, bal, inp, inp2, inp3, lver (u64 each), checksum, flags (u32), little-endian.
+   */
+  private async releasedBy(owner: number, sectorSize: number): Promise<boolean> {
+    const size = sectorSize === 4096 ? 4096 : 512;
+    if (!Number.isInteger(owner) || owner < 1) return false;
+    const block = await this.read(this.conf.path, RESOURCE_OFFSET + size * (owner + 1), size, 15_000);
+    return (block.readUInt32LE(52) & DBLOCK_RELEASED) !== 0;
   }
 
   async prepareStart(hostId: number): Promise<boolean> {

@@ -315,6 +315,12 @@ export interface Cluster {
   broker(hostId: number): Promise<BrokerStatus>;
   /** The last `lines` state changes of every host's agent and libvirtd's errors, for a failing test's output. */
   diagnose(lines?: number): string;
+  /**
+   * Who holds the engine VM's lease and why, for a failing test's output: the leader record on disk, every live
+   * host's sanlock daemon (`client status`: its lockspaces, the pids it holds resources for), the engine VM's QEMUs
+   * in /proc and the daemon's last log lines.
+   */
+  diagnoseLeases(lines?: number): Promise<string>;
   /** Stops the host's HA agent cleanly (it publishes AgentStopped) / starts it again. */
   stopAgent(hostId: number): Promise<void>;
   startAgent(hostId: number): void;
@@ -768,6 +774,40 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
           return [`host ${h.id}${h.dead ? ' (dead)' : ''}:`, ...agent, ...libvirt].join('\n');
         })
         .join('\n');
+    },
+    async diagnoseLeases(lines = 15) {
+      const live = hosts.filter((h) => !h.dead);
+      const first = live[0];
+      const out: string[] = [];
+      if (first) {
+        const resource = `hosted-engine:engine-vm:${join(first.storage.mountpoint, 'hosted-engine.lockspace')}:${1024 * 1024}`;
+        const r = await runCommand('sanlock', ['direct', 'read_leader', '-r', resource], { timeoutMs: 15_000 });
+        const keep = /^(owner_id|owner_generation|timestamp|lver|write_id|write_generation|write_timestamp) /;
+        out.push(
+          `leader record (read from host ${first.id}'s mount): ${
+            r.stdout
+              .split('\n')
+              .filter((l) => keep.test(l))
+              .join(', ') || r.stderr.trim()
+          }`,
+        );
+      }
+      const qemus = await engineQemus(live);
+      for (const h of live) {
+        const st = await h.sanlock.client(['status'], 10_000);
+        const log = [join(h.sanlock.runDir, 'daemon.log'), join(h.dir, 'sanlock.out')]
+          .filter((f) => existsSync(f))
+          .flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).slice(-lines));
+        out.push(
+          `host ${h.id}: engine VM QEMUs in /proc: ${qemus.get(h.id) ?? 'unreadable'}; sanlock client status (exit ${st.code}):`,
+          ...st.stdout
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => `  ${l}`),
+          ...log.map((l) => `  log: ${l}`),
+        );
+      }
+      return out.join('\n');
     },
     startAgent: (id) => startAgent(byId(id)),
     // In the host's namespace: the CLI talks to that host's vdsmd on its loopback.

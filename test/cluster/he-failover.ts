@@ -206,10 +206,12 @@ export function failoverBed(name: string): FailoverBed {
   }
 
   // A failing scenario prints what every agent and libvirtd last did: CI keeps no files.
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail' && cluster)
-      console.log(`${name}: after "${task.name}":\n${cluster.diagnose(25)}`);
-  });
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail' && cluster) {
+      const leases = await cluster.diagnoseLeases().catch((err: unknown) => `leases: ${String(err)}`);
+      console.log(`${name}: after "${task.name}":\n${cluster.diagnose(25)}\n${leases}`);
+    }
+  }, 60_000);
 
   beforeAll(async () => {
     cluster = await startCluster({ profile: 'fast' });

@@ -15,6 +15,8 @@ import { runCommand } from '../support/run-command.js';
 import { pollUntil, settledWithin, sleep } from '../support/wait.js';
 import { missing } from '../support/peers.js';
 import { initLeaseFile, startSanlock, type SanlockDaemon } from './sanlock.js';
+import { RESOURCE_OFFSET, SanlockLease } from '../../src/hosted-engine/sanlock.js';
+import type { SanlockRun } from '../../src/storage/sanlock-run.js';
 
 const cannotRun =
   missing('root (FUSE mounts, sanlock daemons)', process.getuid?.() !== 0) ||
@@ -205,6 +207,82 @@ describe.skipIf(cannotRun)('test bed shared storage', () => {
       await a.restore();
       await Promise.all([hostA.stop(), hostB.stop()]);
       await Promise.all([a.unmount(), b.unmount()]);
+    },
+  );
+
+  // Run 31 of issue 11 and its reproduction: two agents started the engine VM at the same moment; host 1's ballot
+  // completed host 2's acquire (the leader record written by host 1, owner 2); when host 2's QEMU went, its sanlock
+  // logged "paxos_release skip write" and only marked its dblock released. Reading the leader alone, every agent saw
+  // "held by host 2" for as long as host 2 lived. That disk state is made here from sanlock's own writes: host 2
+  // holds and releases the lease (its dblock marked), then `sanlock direct write_leader` puts back the leader it had
+  // while holding, written by host 2 itself (sanlock: held) and then by host 1 (sanlock: free).
+  it(
+    'SanlockLease.holder: an owner that released the lease its leader record still names holds it exactly when sanlock says so',
+    { timeout: 120_000 },
+    async () => {
+      const { backing, mountA, mountB } = await scratch();
+      await Promise.all([mount(backing, mountA), mount(backing, mountB)]);
+      const [fileA, fileB] = [join(mountA, 'lockspace'), join(mountB, 'lockspace')];
+      await initLeaseFile(fileA, {
+        lockspace: 'hosted-engine',
+        resources: [{ name: 'engine-vm', offset: RESOURCE_OFFSET }],
+        ioTimeout: 1,
+      });
+      const [host1, host2] = await Promise.all([sanlockHost('host1'), sanlockHost('host2')]);
+      const runOn =
+        (env: Record<string, string>): SanlockRun =>
+        async (args, timeoutMs) => {
+          const r = await runCommand('sanlock', args, { env: { PATH: process.env.PATH, ...env }, timeoutMs });
+          if (r.code !== 0) throw new Error(`sanlock ${args.join(' ')}: ${r.stderr || r.stdout}`);
+          return r.stdout;
+        };
+      const conf = (hostId: number, path: string) => ({ name: 'hosted-engine', path, hostId, ioTimeout: 1 });
+      const lease1 = new SanlockLease(conf(1, fileA), runOn(host1.env));
+      const lease2 = new SanlockLease(conf(2, fileB), runOn(host2.env));
+      await Promise.all([lease1.join(), lease2.join()]);
+      const leader = async () => {
+        const out = await runOn({})(['direct', 'read_leader', '-r', lease1.resource], 10_000);
+        return Object.fromEntries([...out.matchAll(/^(\w+) (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+      };
+      const takenBy1 = async () =>
+        (await host1.client(['command', '-r', lease1.resource, '-c', '/bin/true'], 10_000)).code === 0;
+
+      const holder = startChild(
+        ['sanlock', 'client', 'command', '-r', lease2.resource, '-c', '/bin/sleep', '600'],
+        host2.env,
+      );
+      await pollUntil(async () => (await lease1.holder())?.hostId === 2, 15_000, 100);
+      expect(await lease1.holder(), 'while host 2 holds it').toMatchObject({ hostId: 2 });
+      expect(await takenBy1(), "host 1's sanlock refuses it meanwhile").toBe(false);
+      const held = await leader();
+      expect(held).toMatchObject({ owner_id: 2, write_id: 2 });
+
+      holder.child.kill('SIGKILL');
+      await pollUntil(async () => (await lease1.holder()) === null, 15_000, 100);
+      const putBack = async (writer: number) => {
+        const file = join(backing, '..', `leader-by-${writer}`);
+        const f = { owner_id: 2, owner_generation: held.owner_generation, timestamp: held.timestamp };
+        const w = { write_id: writer, write_generation: 1, write_timestamp: held.timestamp };
+        await writeFile(
+          file,
+          Object.entries({ ...f, ...w })
+            .map(([k, v]) => `${k} ${v}\n`)
+            .join(''),
+        );
+        await runOn({})(['direct', 'write_leader', '-r', lease1.resource, '-F', file], 10_000);
+        expect(await leader()).toMatchObject({ ...f, ...w, lver: held.lver });
+      };
+
+      await putBack(2);
+      expect(await lease1.holder(), 'written by the owner: held').toMatchObject({ hostId: 2 });
+      expect(await takenBy1(), "and host 1's sanlock refuses it").toBe(false);
+
+      await putBack(1);
+      expect(await lease1.holder(), 'written by another host: free, read from host 1').toBeNull();
+      expect(await lease2.holder(), 'and from host 2').toBeNull();
+      expect(await lease1.prepareStart(1)).toBe(true);
+      expect(await takenBy1(), 'and host 1\'s sanlock takes it ("owner dblock released")').toBe(true);
+      expect(await readFile(host1.logFile, 'utf8')).toMatch(/paxos_acquire owner 2 .* owner dblock released/);
     },
   );
 });

@@ -14,7 +14,7 @@ export interface CommandOptions {
   /** SIGKILL after this long (default 10 s). */
   timeoutMs?: number;
   /** Written to its stdin, which is then closed (it is closed at once without). */
-  input?: string;
+  input?: string | Buffer;
   cwd?: string;
 }
 
