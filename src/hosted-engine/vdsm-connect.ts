@@ -9,15 +9,22 @@ import type { VdsmCall } from './monitors/types.js';
  */
 export function vdsmCaller(conf: HeConf): { call: VdsmCall; close(): Promise<void> } {
   let client: Promise<VdsmClient> | undefined;
-  const connect = () =>
-    VdsmClient.connect({
+  const connect = (): Promise<VdsmClient> => {
+    const made = VdsmClient.connect({
       host: conf.vdsm.host,
       port: conf.vdsm.port,
       tls: conf.vdsm.ssl
         ? { key: readFileSync(conf.vdsm.key), cert: readFileSync(conf.vdsm.cert), ca: readFileSync(conf.vdsm.ca) }
         : undefined,
       connectTimeoutMs: 5000,
+      // A connection that broke between two calls (vdsmd restarted) is dropped at once, so that the next call (say,
+      // the agent's stop of the engine VM) connects afresh instead of failing on the dead one.
+      onClose: () => {
+        if (client === made) client = undefined;
+      },
     });
+    return made;
+  };
   const call: VdsmCall = async (method, params = {}, options = {}) => {
     client ??= connect();
     let c: VdsmClient;
