@@ -163,7 +163,7 @@ describe('partition guard', () => {
     }
     expect(s.hosts.h1!.status).toBe('FenceSkipped');
     expect(audits.filter((a) => a.guard === 'partition' && a.host === 'h1')).toHaveLength(1);
-    expect(audits.every((a) => a.alert)).toBe(true);
+    expect(audits.filter((a) => a.kind === 'guard').every((a) => a.alert)).toBe(true);
   });
 
   it('2 hosts: the survivor is asked; if it still reaches the suspect, no fence', () => {
@@ -206,7 +206,10 @@ describe('partition guard', () => {
       r0.push(...r.audit);
     }
     expect(s.hosts.h1!.status).toBe('FenceSkipped');
-    expect(r0.map((a) => a.guard)).toEqual(['new-leader']);
+    expect(r0.filter((a) => a.kind === 'guard').map((a) => a.guard)).toEqual(['new-leader']);
+    expect(r0.filter((a) => a.kind === 'fence').map((a) => a.text)).toEqual([
+      expect.stringMatching(/^Suspect -> NonResponsive: /),
+    ]);
     // h3 answers once: the round is complete, the TTL long past: the witnesses are asked.
     const r = tick(s, 32, [bad('h1'), ok('h2'), ok('h3')]);
     expect(r.actions.filter((a) => a.kind === 'probe')).toHaveLength(2);

@@ -26,9 +26,27 @@ export const FENCE_STATES: readonly HostStatus[] = [
 /** VM statuses (as vdsm reports them) that mean the VM runs on that host. */
 export const RUNNING = ['Up', 'Powering up', 'WaitForLaunch', 'Migration Source', 'Migration Destination'];
 
+/**
+ * The host states whose entry the audit trail records (kind `fence`), so that `events` tells a fence's story to the
+ * person on call; the log keeps every step. Coming back Up from one of them is recorded too.
+ */
+const FENCE_STORY: readonly HostStatus[] = [
+  'NonResponsive',
+  'SoftFencing',
+  'HardFencing',
+  'PowerOffConfirmed',
+  'FenceFailed',
+  'AwaitingManualConfirm',
+  'Down',
+  'Rebooting',
+];
+
 export function go(c: Ctx, h: HostState, to: HostStatus, why: string): void {
   if (h.status === to) return;
-  c.log.push(`${h.spec.id} ${h.status} -> ${to}: ${why}`);
+  const line = `${h.status} -> ${to}: ${why}`;
+  c.log.push(`${h.spec.id} ${line}`);
+  if (FENCE_STORY.includes(to) || (to === 'Up' && (FENCE_STORY.includes(h.status) || FENCE_STATES.includes(h.status))))
+    c.audit.push({ at: c.now, host: h.spec.id, kind: 'fence', alert: false, text: line });
   h.status = to;
   h.since = c.now;
 }

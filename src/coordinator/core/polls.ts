@@ -50,6 +50,14 @@ function reconcileVms(c: Ctx, h: HostState, present: readonly { id: string; stat
     if (vm.owner === h.spec.id) {
       if (running && vm.state !== 'running' && vm.state !== 'stopped') {
         if (vm.state === 'starting') c.log.push(`${vm.id} Up on ${h.spec.id}`);
+        if (vm.from !== null)
+          c.audit.push({
+            at: c.now,
+            host: h.spec.id,
+            kind: 'vm',
+            alert: false,
+            text: `${vm.id} Up on ${h.spec.id}, restarted after ${vm.from} was fenced (${vm.attempts + 1} ${vm.attempts ? 'tries' : 'try'})`,
+          });
         settleRunning(c, vm, h.spec.id);
       }
       continue;

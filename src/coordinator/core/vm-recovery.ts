@@ -30,6 +30,13 @@ export function recoverHost(c: Ctx, h: HostState): void {
         vm.state = 'down';
         vm.restart = false;
         c.log.push(`${vm.id} Down (host fenced); not restarted`);
+        c.audit.push({
+          at: now,
+          host: h.spec.id,
+          kind: 'vm',
+          alert: false,
+          text: `${vm.id} Down with ${h.spec.id}: not HA, not restarted`,
+        });
         break;
     }
     c.actions.push({ kind: 'write-vm', vm: { ...vm } });
