@@ -1,23 +1,15 @@
 /**
- * The fencing scenarios' shared parts, run on either topology of the bed (loopback, netns): the VM plan, what the
- * peers saw, and scenario 1 (vdsmd killed, host fine → soft fence) with its assertions (vitest's expect, so only test
- * files import this).
+ * The fencing scenarios' shared parts, run on either topology of the bed (loopback, netns): the waits, what the peers
+ * saw, and scenarios 1 to 4 with their assertions (vitest's expect, so only test files import this; the VM plan is
+ * in populate.ts, which the lab imports too).
  */
 import { expect } from 'vitest';
-import type { Bed } from './bed.js';
-import { rpcCalls, whereSeen, whereUpNow } from './evidence.js';
-import { populate } from './populate.js';
-import { fenceTimeline, printTimeline } from './timeline.js';
+import type { Bed, BedVm } from './bed.js';
+import { MAX_SAMPLE_GAP_MS, rpcCalls, total, whereSeen, whereUpNow, windowSafety } from './evidence.js';
+import { plan, populate } from './populate.js';
 
-export const plan = () => ({
-  host1: [
-    { name: 'h1-ha-a', ha: true, priority: 60 },
-    { name: 'h1-ha-b', ha: true, priority: 40 },
-    { name: 'h1-plain', ha: false },
-  ],
-  host2: [{ name: 'h2-ha', ha: true }],
-  host3: [{ name: 'h3-plain', ha: false }],
-});
+export { plan };
+import { coordinatorLines, fenceTimeline, printTimeline } from './timeline.js';
 
 export const transitions = (bed: Bed) =>
   Object.fromEntries(bed.hosts.map((h) => [h.name, bed.bmc(h.name).transitions()]));
@@ -29,6 +21,15 @@ export async function untilFencedAndRestarted(bed: Bed, host: string, ha: { id: 
     () => bed.bmc(host).transitions().includes('power 0'),
     120_000,
   );
+  await bed.until(
+    `the HA VMs of ${host} Up on another host`,
+    () => ha.every((v) => bed.sampler.firstUp(v.id, since, [host])),
+    120_000,
+  );
+}
+
+/** Waits until each of `ha` is Up on a host other than `host` since `since`. */
+export async function untilRestarted(bed: Bed, host: string, ha: { id: string }[], since: number) {
   await bed.until(
     `the HA VMs of ${host} Up on another host`,
     () => ha.every((v) => bed.sampler.firstUp(v.id, since, [host])),
@@ -80,4 +81,156 @@ export async function vdsmdKilledScenario(bed: Bed): Promise<void> {
   });
   expect(rpcCalls(bed, 'VM.create', t0)).toEqual({ host1: 0, host2: 0, host3: 0 });
   expect(rpcCalls(bed, 'VM.destroy', t0)).toEqual({ host1: 0, host2: 0, host3: 0 });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The fault window from `t0` on, judged by the sampler, fail closed: no gap longer than MAX_SAMPLE_GAP_MS, and no
+ * sample with a VM of host1 running elsewhere while host1 could not be asked and was not yet switched off.
+ */
+export function expectWatchedAndSafe(bed: Bed, host1Vms: BedVm[], t0: number, title: string): void {
+  const w = windowSafety(bed, host1Vms, t0);
+  console.log(
+    `${title}: ${w.samples} samples, longest gap ${w.maxGapMs} ms, unknown samples ${JSON.stringify(w.unknown)}, unproven ${w.unproven.length}`,
+  );
+  expect(w.unproven, 'samples where a VM of host1 ran elsewhere while host1 was unknown and on').toEqual([]);
+  expect(w.maxGapMs, 'the longest gap between two samples of the fault window').toBeLessThanOrEqual(MAX_SAMPLE_GAP_MS);
+}
+
+/** What a fenced host1 leaves: each HA VM of it Up once elsewhere, its plain VM nowhere, one VM.create per HA VM. */
+async function expectRecovered(bed: Bed, vms: Record<string, BedVm[]>, t0: number): Promise<void> {
+  const ha = vms.host1!.filter((v) => v.ha);
+  const seen = whereSeen(bed, vms.host1!, t0 + 1);
+  for (const v of ha)
+    expect(
+      seen[v.name]!.filter((h) => h !== 'host1'),
+      v.name,
+    ).toHaveLength(1);
+  expect(
+    seen['h1-plain']!.filter((h) => h !== 'host1'),
+    'the non-HA VM is not restarted',
+  ).toEqual([]);
+  expect(total(rpcCalls(bed, 'VM.create', t0)), 'one VM.create per HA VM, nothing else').toBe(ha.length);
+  const view = new Map((await bed.vmViews()).map((v) => [v.name, v]));
+  for (const v of ha)
+    expect(view.get(v.name)).toMatchObject({ state: 'running', owner: seen[v.name]!.find((h) => h !== 'host1') });
+  expect(view.get('h1-plain')?.state).not.toBe('running');
+  // the other hosts' own VMs never moved
+  expect(whereSeen(bed, [...vms.host2!, ...vms.host3!], t0)).toEqual({ 'h2-ha': ['host2'], 'h3-plain': ['host3'] });
+}
+
+/**
+ * host1 powered on again through its BMC (its management link restored first): it comes back Up empty (its power
+ * loss took its guests) and runs nothing twice; nothing is created again.
+ */
+async function expectRejoins(bed: Bed, vms: Record<string, BedVm[]>, t0: number): Promise<void> {
+  const faults = bed.faults!;
+  await faults.restoreHost('host1');
+  const tOn = Date.now();
+  await faults.powerOn('host1');
+  await bed.until('host1 Up again at the leader', async () => (await hostState(bed, 'host1')) === 'Up', 90_000);
+  await sleep(5000); // a few more poll rounds: nothing may follow
+  const ha = vms.host1!.filter((v) => v.ha);
+  const now = whereUpNow(bed, vms.host1!);
+  for (const v of ha) expect(now[v.name], `${v.name} after host1 rejoined`).toHaveLength(1);
+  for (const v of ha) expect(now[v.name]).not.toContain('host1');
+  expect(now['h1-plain']).toEqual([]);
+  expect(whereSeen(bed, vms.host1!, tOn + 1), 'host1 lists none of its old VMs again').toEqual(
+    Object.fromEntries(vms.host1!.map((v) => [v.name, v.ha ? now[v.name] : []])),
+  );
+  expect(total(rpcCalls(bed, 'VM.create', t0)), 'nothing created again after the rejoin').toBe(ha.length);
+}
+
+/** Scenarios 2 and 3: host1 unreachable (its network cut, or frozen), its BMC reachable on the BMC network. */
+async function fencedThroughPeer(
+  bed: Bed,
+  title: string,
+  fault: () => Promise<void>,
+  afterFence: () => Promise<void> = async () => {},
+): Promise<void> {
+  const vms = await populate(bed, plan());
+  const ha = vms.host1!.filter((v) => v.ha);
+  const t0 = Date.now();
+  await fault();
+  await untilFencedAndRestarted(bed, 'host1', ha, t0);
+  await sleep(5000);
+  printTimeline(
+    title,
+    t0,
+    await fenceTimeline(
+      bed,
+      'host1',
+      t0,
+      ha.map((v) => v.id),
+    ),
+  );
+  expectWatchedAndSafe(bed, vms.host1!, t0, title);
+
+  expect(transitions(bed)).toEqual({ host1: ['power 0'], host2: [], host3: [] });
+  const fence = rpcCalls(bed, 'Host.fenceNode', t0);
+  expect(fence.host1, 'host1 fenced itself').toBe(0);
+  expect(fence.host2! + fence.host3!, 'the power-off went through a peer').toBeGreaterThan(0);
+  expect(bed.desk.served, 'no SSH restart reached host1').toEqual([]);
+  await expectRecovered(bed, vms, t0);
+  await afterFence();
+  await expectRejoins(bed, vms, t0);
+}
+
+/**
+ * Scenario 2: host1's management link cut both ways (its switch port down), its BMC reachable: SSH cannot reach it
+ * (the soft fence fails), a peer powers it off, its HA VMs start elsewhere, its plain VM stays down; powered on
+ * again it rejoins and runs nothing twice.
+ */
+export const networkCutScenario = (bed: Bed) =>
+  fencedThroughPeer(bed, 'host network cut, BMC reachable', () => bed.faults!.cutHost('host1', 'both'));
+
+/**
+ * Scenario 3: host1 frozen (every process of it stopped: a kernel hang), its BMC reachable: fenced as in scenario 2;
+ * lifting the freeze afterwards finds nothing to continue (the power-off took every frozen process).
+ */
+export const frozenHostScenario = (bed: Bed) =>
+  fencedThroughPeer(
+    bed,
+    'host frozen, BMC reachable',
+    async () => void (await bed.faults!.freezeHost('host1')),
+    async () => expect(await bed.faults!.thawHost('host1'), 'processes of host1 left to thaw').toEqual([]),
+  );
+
+/**
+ * Scenario 4: host1's power lost behind its BMC's back, the BMC alive: the status read says OFF, so no SSH is tried
+ * and no power action is needed; its HA VMs start elsewhere.
+ */
+export async function powerLossScenario(bed: Bed): Promise<void> {
+  const vms = await populate(bed, plan());
+  const ha = vms.host1!.filter((v) => v.ha);
+  const t0 = Date.now();
+  await bed.bmc('host1').powerCut();
+  await untilRestarted(bed, 'host1', ha, t0);
+  await sleep(5000);
+  printTimeline(
+    'power lost, BMC alive',
+    t0,
+    await fenceTimeline(
+      bed,
+      'host1',
+      t0,
+      ha.map((v) => v.id),
+    ),
+  );
+  expectWatchedAndSafe(bed, vms.host1!, t0, 'power lost, BMC alive');
+
+  expect(transitions(bed), 'no power action: the host was off').toEqual({ host1: [], host2: [], host3: [] });
+  const lines = (await coordinatorLines(bed)).filter((l) => l.at >= t0).map((l) => l.text);
+  expect(
+    lines.some((l) => /host1: power status OFF through host[23]: no SSH/.test(l)),
+    'OFF read, SSH skipped',
+  ).toBe(true);
+  expect(
+    lines.some((l) => /host1: soft fence: SSH/.test(l)),
+    'no SSH attempt',
+  ).toBe(false);
+  expect(bed.desk.served).toEqual([]);
+  await expectRecovered(bed, vms, t0);
+  await expectRejoins(bed, vms, t0);
 }

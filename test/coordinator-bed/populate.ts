@@ -41,3 +41,14 @@ export async function populate(bed: Bed, plan: Record<string, VmPlan[]>): Promis
   await bed.settle();
   return out;
 }
+
+/** The fencing scenarios' VMs (and the lab's): two HA VMs and a plain one on host1, one HA VM on host2, a plain one on host3. */
+export const plan = () => ({
+  host1: [
+    { name: 'h1-ha-a', ha: true, priority: 60 },
+    { name: 'h1-ha-b', ha: true, priority: 40 },
+    { name: 'h1-plain', ha: false },
+  ],
+  host2: [{ name: 'h2-ha', ha: true }],
+  host3: [{ name: 'h3-plain', ha: false }],
+});

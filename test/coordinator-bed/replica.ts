@@ -259,6 +259,12 @@ export class Replica {
     });
   }
 
+  /** The command line an admin types to run a client command against this replica (for the lab's printout). */
+  commandLine(args: string[]): string {
+    const [file, rest] = this.argv([COORDINATOR_CLI, ...args, '--url', this.url]);
+    return [file, ...rest].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  }
+
   /** A client command that must succeed: its stdout. */
   async cliOk(args: string[]): Promise<string> {
     const r = await this.cli(args);
