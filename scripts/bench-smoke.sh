@@ -13,23 +13,30 @@ args_for() {
     virt) echo --rounds 3 --vms 10,100 ;;
     failover) echo --profile fast --rounds 1 --scenario vm ;; # one VM-kill recovery on the fast profile
     fencing) echo --scale --hosts 3 --vms 5 --rounds 1 ;;     # one power cut, 5 VMs restarted
+    fencing2) echo --scenario power-loss --rounds 1 --policy fast ;; # the netns bed's scenario rounds, once
     *) echo ;;
   esac
 }
 # Bound per bench (s): failover = cluster start + settle (≤ 120 s) + recovery (≤ 240 s) + teardown.
 limit_for() { case $1 in failover) echo 600 ;; *) echo 300 ;; esac; }
 
-failed=()
-for file in bench/*.ts; do
+# A bench that has a second mode to keep running gets a second run: NAME2 in args_for.
+runs() { for file in bench/*.ts; do
   name=$(basename "$file" .ts)
+  echo "$name $file"
+  [ -n "$(args_for "${name}2")" ] && echo "${name}2 $file"
+done; }
+
+failed=()
+while read -r name file; do
   read -ra args <<<"$(args_for "$name")"
   echo "== bench/$name ${args[*]}"
   start=$SECONDS
-  timeout --kill-after=30 "$(limit_for "$name")" node --import tsx "$file" "${args[@]}"
+  timeout --kill-after=30 "$(limit_for "$name")" node --import tsx "$file" "${args[@]}" </dev/null
   rc=$?
   echo "== bench/$name: exit $rc after $((SECONDS - start)) s"
   [ $rc -eq 0 ] || failed+=("$name (exit $rc)")
-done
+done < <(runs)
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "bench:smoke: failed to run: ${failed[*]}" >&2

@@ -50,6 +50,14 @@ describe('a leader frozen mid-fence for longer than its lease', () => {
         120_000,
       );
       expect(Date.now() - tFrozen, 'the leader stayed frozen longer than its lease').toBeGreaterThan(ttl * 1000);
+      // The sampler can see a VM Up before that host's vdsmd log line of its VM.create reached us (vdsmd flushes its
+      // log in batches): wait for the lines, so that "before" counts every create made before the resume.
+      await bed.until(
+        "every VM.create in the hosts' logs",
+        () => total(rpcCalls(bed, 'VM.create', t0)) >= ha.length,
+        10_000,
+        100,
+      );
       const tThaw = Date.now();
       const before = { transitions: transitions(bed), creates: rpcCalls(bed, 'VM.create', t0) };
       old.thaw();

@@ -26,7 +26,7 @@ export function detect(c: Ctx, h: HostState): void {
           c,
           h,
           'NonResponsive',
-          `${h.failures} failed polls and ${now - h.lastOk} s without an answer (grace ${grace} s)`,
+          `${h.failures} failed polls and ${Number((now - h.lastOk).toFixed(1))} s without an answer (grace ${grace} s)`,
         );
         for (const vm of Object.values(c.st.vms))
           if (vm.owner === h.spec.id && (vm.state === 'running' || vm.state === 'starting')) {
