@@ -54,6 +54,7 @@ export const HEAVY = [
   // the same bed as machines in network namespaces: 3 hosts, 3 BMCs, 3 etcd members, 2 replicas
   'test/coordinator-netbed.test.ts',
   'test/coordinator-netbed-fencing.test.ts',
+  'test/coordinator-netbed-guards.test.ts',
 ];
 
 /**

@@ -2,7 +2,7 @@
  * The HA coordinator on the netns bed (test/coordinator-bed/README.md, "The netns topology"): issue 14's fencing
  * scenarios with every host, BMC, etcd member and replica a machine of its own, so that the coordinator reaches
  * hosts, SSH and BMC proxies over a network and a fault happens where it happens: 1 vdsmd killed, 2 management link
- * cut, 3 host frozen, 4 power lost behind a live BMC. Each prints its timeline (t0 fault … last VM Up) and judges
+ * cut, 3 host frozen, 4 power lost behind a live BMC (7 and 12 in coordinator-netbed-guards.test.ts). Each prints its timeline (t0 fault … last VM Up) and judges
  * its fault window from the sampler, fail closed (test/coordinator-bed/evidence.ts, windowSafety). Timings:
  * FAST_POLICY, lease TTL 5 s, tick 500 ms. Needs root and the built dist/.
  */
@@ -14,16 +14,8 @@ import {
   networkCutScenario,
   powerLossScenario,
   vdsmdKilledScenario,
+  THREE_MACHINES,
 } from './coordinator-bed/fencing-scenarios.js';
-import { FAST_POLICY } from './coordinator-bed/policy.js';
-
-const THREE_MACHINES = {
-  hosts: 3,
-  replicas: 1,
-  etcdMembers: 1 as const,
-  policy: FAST_POLICY,
-  topology: 'netns' as const,
-};
 
 describe.skipIf(netnsBedMissing())(
   'on machines in network namespaces, a host whose vdsmd is killed (host fine, BMC on)',

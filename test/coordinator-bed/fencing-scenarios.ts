@@ -1,14 +1,24 @@
 /**
  * The fencing scenarios' shared parts, run on either topology of the bed (loopback, netns): the waits, what the peers
- * saw, and scenarios 1 to 4 with their assertions (vitest's expect, so only test files import this; the VM plan is
- * in populate.ts, which the lab imports too).
+ * saw, and scenarios 1-4, 7 and 12 of issue 14 with their assertions (vitest's expect, so only test files import
+ * this; the VM plan is in populate.ts, which the lab imports too).
  */
 import { expect } from 'vitest';
 import type { Bed, BedVm } from './bed.js';
 import { MAX_SAMPLE_GAP_MS, rpcCalls, total, whereSeen, whereUpNow, windowSafety } from './evidence.js';
+import { FAST_POLICY } from './policy.js';
 import { plan, populate } from './populate.js';
 
 export { plan };
+
+/** Three hosts as machines in network namespaces, one etcd member and one replica on the fast policy. */
+export const THREE_MACHINES = {
+  hosts: 3,
+  replicas: 1,
+  etcdMembers: 1 as const,
+  policy: FAST_POLICY,
+  topology: 'netns' as const,
+};
 import { coordinatorLines, fenceTimeline, printTimeline } from './timeline.js';
 
 export const transitions = (bed: Bed) =>
@@ -98,6 +108,13 @@ export function expectWatchedAndSafe(bed: Bed, host1Vms: BedVm[], t0: number, ti
   expect(w.maxGapMs, 'the longest gap between two samples of the fault window').toBeLessThanOrEqual(MAX_SAMPLE_GAP_MS);
 }
 
+/** Prints the fence's timeline (the HA VMs of host1 among `host1Vms`) and judges its window (expectWatchedAndSafe). */
+async function reportFence(bed: Bed, title: string, t0: number, host1Vms: BedVm[]): Promise<void> {
+  const ha = host1Vms.filter((v) => v.ha).map((v) => v.id);
+  printTimeline(title, t0, await fenceTimeline(bed, 'host1', t0, ha));
+  expectWatchedAndSafe(bed, host1Vms, t0, title);
+}
+
 /** What a fenced host1 leaves: each HA VM of it Up once elsewhere, its plain VM nowhere, one VM.create per HA VM. */
 async function expectRecovered(bed: Bed, vms: Record<string, BedVm[]>, t0: number): Promise<void> {
   const ha = vms.host1!.filter((v) => v.ha);
@@ -155,17 +172,7 @@ async function fencedThroughPeer(
   await fault();
   await untilFencedAndRestarted(bed, 'host1', ha, t0);
   await sleep(5000);
-  printTimeline(
-    title,
-    t0,
-    await fenceTimeline(
-      bed,
-      'host1',
-      t0,
-      ha.map((v) => v.id),
-    ),
-  );
-  expectWatchedAndSafe(bed, vms.host1!, t0, title);
+  await reportFence(bed, title, t0, vms.host1!);
 
   expect(transitions(bed)).toEqual({ host1: ['power 0'], host2: [], host3: [] });
   const fence = rpcCalls(bed, 'Host.fenceNode', t0);
@@ -208,17 +215,7 @@ export async function powerLossScenario(bed: Bed): Promise<void> {
   await bed.bmc('host1').powerCut();
   await untilRestarted(bed, 'host1', ha, t0);
   await sleep(5000);
-  printTimeline(
-    'power lost, BMC alive',
-    t0,
-    await fenceTimeline(
-      bed,
-      'host1',
-      t0,
-      ha.map((v) => v.id),
-    ),
-  );
-  expectWatchedAndSafe(bed, vms.host1!, t0, 'power lost, BMC alive');
+  await reportFence(bed, 'power lost, BMC alive', t0, vms.host1!);
 
   expect(transitions(bed), 'no power action: the host was off').toEqual({ host1: [], host2: [], host3: [] });
   const lines = (await coordinatorLines(bed)).filter((l) => l.at >= t0).map((l) => l.text);
@@ -233,4 +230,66 @@ export async function powerLossScenario(bed: Bed): Promise<void> {
   expect(bed.desk.served).toEqual([]);
   await expectRecovered(bed, vms, t0);
   await expectRejoins(bed, vms, t0);
+}
+
+/**
+ * Scenario 7: the coordinator cut from every host (iptables in its namespace, both ways), the hosts healthy among
+ * themselves: every host looks dead to it and no witness answers it, so the partition guard holds: no fence, no
+ * power action, no VM started or stopped; when the cut ends every host is Up again with its VMs where they were.
+ */
+export async function coordinatorCutScenario(bed: Bed): Promise<void> {
+  const vms = await populate(bed, plan());
+  const replica = (await bed.leader()).name;
+  const t0 = Date.now();
+  await bed.faults!.cutReplicaFromHosts(replica);
+  // FAST_POLICY: NonResponsive after 6 s of failures, witnesses asked within 2 ping rounds: 30 s is well past both
+  await sleep(30_000);
+  const states = Object.fromEntries((await bed.hostViews()).map((h) => [h.id, h.state]));
+  console.log(`coordinator cut from every host, after 30 s: ${JSON.stringify(states)}`);
+  const guards = (await (await bed.leader()).events()).filter((e) => e.kind === 'guard' && Date.parse(e.time) >= t0);
+  console.log(`guards: ${guards.map((e) => `${e.host} ${e.guard}`).join(', ')}`);
+  expect(guards.length, 'the guard that held the fence is in the audit trail').toBeGreaterThan(0);
+  expect(transitions(bed), 'no power action').toEqual({ host1: [], host2: [], host3: [] });
+  expect(bed.desk.served, 'no SSH restart').toEqual([]);
+  expect(total(rpcCalls(bed, 'Host.fenceNode', t0)), 'no fence through a proxy').toBe(0);
+
+  await bed.faults!.restoreReplica(replica);
+  await bed.until(
+    'every host Up again at the leader',
+    async () => (await bed.hostViews().catch(() => [])).every((h) => h.state === 'Up'),
+    90_000,
+  );
+  await sleep(5000);
+  expect(total(rpcCalls(bed, 'VM.create', t0)), 'no VM started').toBe(0);
+  expect(total(rpcCalls(bed, 'VM.destroy', t0)), 'no VM destroyed').toBe(0);
+  const all = Object.values(vms).flat();
+  expect(whereSeen(bed, all, t0)).toEqual(Object.fromEntries(all.map((v) => [v.name, [v.home]])));
+}
+
+/**
+ * Scenario 12: a two-host cluster, host1's power lost behind its live BMC: the survivor, asked as witness, cannot
+ * reach it, the BMC reads OFF, and host1's HA VM starts on host2 (oVirt's rule that a fence needs half the cluster's
+ * hosts Up would block this: one of two is not more than half).
+ */
+export async function twoHostsScenario(bed: Bed): Promise<void> {
+  const vms = await populate(bed, {
+    host1: [
+      { name: 'h1-ha', ha: true },
+      { name: 'h1-plain', ha: false },
+    ],
+    host2: [{ name: 'h2-ha', ha: true }],
+  });
+  const ha = vms.host1!.filter((v) => v.ha);
+  const t0 = Date.now();
+  await bed.bmc('host1').powerCut();
+  await untilRestarted(bed, 'host1', ha, t0);
+  await sleep(5000);
+  await reportFence(bed, 'two hosts, power lost, BMC alive', t0, vms.host1!);
+  expect(transitions(bed), 'no power action: the host was off').toEqual({ host1: [], host2: [] });
+  expect(whereUpNow(bed, [...vms.host1!, ...vms.host2!])).toEqual({
+    'h1-ha': ['host2'],
+    'h1-plain': [],
+    'h2-ha': ['host2'],
+  });
+  expect(total(rpcCalls(bed, 'VM.create', t0)), 'one VM.create, for the HA VM').toBe(1);
 }

@@ -2,7 +2,7 @@
  * The faults of the netns bed, injected where they happen (README.md, "The netns topology"): a process killed, a
  * management link cut both ways (its switch port down) or one way (iptables in the host's namespace), a whole host
  * frozen (SIGSTOP to every process of its namespace), its power switched through its BMC from a peer (the path a
- * fence proxy takes), its BMC dead and back, a replica cut from every etcd member. No vitest here.
+ * fence proxy takes), its BMC dead and back, a replica cut from every etcd member or from every host. No vitest here.
  */
 import type { CommandResult } from '../support/run-command.js';
 import { waitFor } from '../support/wait.js';
@@ -121,6 +121,15 @@ export class NetFaults {
       this.replicaNode(replica),
       'both',
       this.net.etcd.map((e) => e.ip),
+    );
+  }
+
+  /** The replica neither reaches nor hears any host (both ways); etcd and the other replicas it still reaches. */
+  cutReplicaFromHosts(replica: string): Promise<void> {
+    return this.net.drop(
+      this.replicaNode(replica),
+      'both',
+      this.net.hosts.map((h) => h.ip),
     );
   }
 
