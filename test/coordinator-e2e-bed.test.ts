@@ -73,10 +73,14 @@ describe('a bed host', () => {
     const port = h.port;
     const ipmi = (action: string) => chassis('host1', action);
     expect((await ipmi('off')).code).toBe(0);
-    await waitFor('host1 vdsmd gone after the BMC power-off', () => !h.alive(), 10_000, 100);
+    // The watcher applies the power-off in steps (vdsmd killed, its guests gone from the node file, then its sshd):
+    // wait for all of them (run F of issue 11 looked at sshd between two steps, on a machine under stress-ng).
+    const sshdPid = () => bed.sshds.get('host1')!.pid;
+    const poweredOff = () => !h.alive() && !readFileSync(h.nodeFile, 'utf8').includes('<domain') && !sshdPid();
+    await waitFor('host1 vdsmd, guests and sshd gone after the BMC power-off', poweredOff, 10_000, 100);
     expect(bmc.transitions()).toEqual(['power 0']);
     expect(readFileSync(h.nodeFile, 'utf8')).not.toContain('<domain');
-    expect(bed.sshds.get('host1')!.pid, 'its sshd went down with it').toBeUndefined();
+    expect(sshdPid(), 'its sshd went down with it').toBeUndefined();
     expect((await ipmi('on')).code).toBe(0);
     await waitFor('host1 vdsmd back after power on', () => h.alive(), 40_000, 200);
     expect(h.port).toBe(port);

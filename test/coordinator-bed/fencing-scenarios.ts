@@ -8,6 +8,7 @@ import type { Bed, BedVm } from './bed.js';
 import { MAX_SAMPLE_GAP_MS, rpcCalls, total, whereSeen, whereUpNow, windowSafety } from './evidence.js';
 import { FAST_POLICY } from './policy.js';
 import { plan, populate } from './populate.js';
+import { coordinatorLines, fenceTimeline, printTimeline } from './timeline.js';
 
 export { plan };
 
@@ -19,7 +20,6 @@ export const THREE_MACHINES = {
   policy: FAST_POLICY,
   topology: 'netns' as const,
 };
-import { coordinatorLines, fenceTimeline, printTimeline } from './timeline.js';
 
 export const transitions = (bed: Bed) =>
   Object.fromEntries(bed.hosts.map((h) => [h.name, bed.bmc(h.name).transitions()]));
