@@ -745,7 +745,7 @@ describe('VM commands', () => {
     let st = tick(r.state, 24, [stats('h1', [])]).state;
     expect(st.vms.ha1).toMatchObject({ state: 'stopped', restart: false });
     const r2 = tick(st, 25, [], { results: [{ kind: 'stop-vm', id: stop.id, vm: 'ha1', host: 'h1', ok: true }] });
-    expect(r2.state.vms.ha1).toMatchObject({ state: 'stopped', owner: null });
+    expect(r2.state.vms.ha1).toMatchObject({ state: 'stopped', owner: 'h1' }); // h1 stays its home
     st = r2.state;
     for (let t = 26; t < 200; t += 10) {
       const x = tick(st, t, [stats('h1', []), stats('h2'), stats('h3')]);
@@ -771,15 +771,16 @@ describe('VM commands', () => {
     expect(ofKind(r.actions, 'stop-vm')).toEqual([]);
   });
 
-  it('vm-remove only takes a stopped or down VM', () => {
-    const s = cluster([vm('run', 'h1'), vm('off', null, { state: 'stopped' })]);
+  it('vm-remove only takes a stopped, down or error VM', () => {
+    const s = cluster([vm('run', 'h1'), vm('off', null, { state: 'stopped' }), vm('err', 'h1', { state: 'error' })]);
     const rm = (v: string) => by({ kind: 'vm-remove', vm: v, by: 'dev' });
     expect(tick(s, 20, [], rm('run')).audit[0]!.text).toBe(
-      'vm-remove run by dev refused: it is running: only a stopped or down VM is removed',
+      'vm-remove run by dev refused: it is running: only a stopped, down or error VM is removed',
     );
     const r = tick(s, 20, [], rm('off'));
     expect(r.actions).toEqual([{ kind: 'remove-vm', vm: 'off' }]);
     expect(r.state.vms.off).toBeUndefined();
+    expect(tick(s, 20, [], rm('err')).actions).toEqual([{ kind: 'remove-vm', vm: 'err' }]);
   });
 
   it('every command is an audit event naming who asked', () => {
@@ -884,5 +885,102 @@ describe("a former leader's account of its lost term", () => {
     ]);
     expect(r.actions).toEqual([]);
     expect(r.state.hosts).toEqual(tick(s, 5, [ok('h1'), ok('h2')]).state.hosts);
+  });
+});
+
+describe('VMs a host lists Down with an error (vdsm exitCode 1)', () => {
+  const listing = (host: string, vms: { id: string; status: string; error?: string }[]): Poll => ({
+    host,
+    kind: 'stats',
+    ok: true,
+    vms,
+    freeMemMiB: 8192,
+  });
+
+  it('a running VM that crashed: not HA, in error (once Up: the `all` policy would move it); HA, queued again', () => {
+    const s = cluster([vm('plain', 'h1'), vm('ha', 'h1', { ha: true }), vm('gone', 'h1')]);
+    const r = tick(s, 10, [
+      listing('h1', [
+        { id: 'plain', status: 'Down', error: 'Lost connection with qemu process' },
+        { id: 'ha', status: 'Down', error: 'Lost connection with qemu process' },
+      ]),
+    ]);
+    expect(r.state.vms.plain).toMatchObject({ state: 'error', everUp: true, owner: 'h1', restart: false });
+    expect(r.state.vms.ha).toMatchObject({ state: 'down', restart: true, from: 'h1' });
+    expect(r.log).toContain('ha Down on h1 with an error (Lost connection with qemu process): queued for restart');
+    expect(r.state.vms.gone).toMatchObject({ state: 'down', restart: false }); // no exit read: Down, as before
+    expect(r.audit).toMatchObject([
+      { kind: 'vm', alert: true, text: 'plain Down on h1 with an error (Lost connection with qemu process): in error' },
+    ]);
+    // both Down entries are cleared off h1, so that it can run them again; nothing else is destroyed
+    expect(ofKind(r.actions, 'destroy-vm')).toMatchObject([
+      { vm: 'plain', host: 'h1', why: 'down' },
+      { vm: 'ha', host: 'h1', why: 'down' },
+    ]);
+  });
+
+  it('evacuation `all` is for hosts that fail: a plain VM that crashed on a live host is in error, not restarted', () => {
+    const s = cluster([vm('plain', 'h1'), vm('gone', 'h1')]);
+    const input = {
+      now: 10,
+      leader: LEADER,
+      polls: [listing('h1', [{ id: 'plain', status: 'Down', error: 'Lost connection with qemu process' }])],
+      results: [],
+      commands: [],
+    };
+    const r = step(s, input, { ...CFG, defaultEvacuation: 'all' });
+    expect(r.state.vms.plain).toMatchObject({ state: 'error', restart: false });
+    // a VM the host no longer lists at all (it rebooted): the policy's, restarted under `all`
+    expect(r.state.vms.gone).toMatchObject({ state: 'down', restart: true });
+  });
+
+  it('a Down entry without an error (a normal exit) is cleared too; one of a VM we do not know is left alone', () => {
+    const s = cluster([vm('v', 'h1', { state: 'stopped' })]);
+    const r = tick(s, 10, [
+      listing('h1', [
+        { id: 'v', status: 'Down' },
+        { id: 'hosted-engine', status: 'Down', error: 'x' },
+      ]),
+    ]);
+    expect(ofKind(r.actions, 'destroy-vm')).toMatchObject([{ vm: 'v', host: 'h1', why: 'down' }]);
+    expect(r.state.vms.v!.state).toBe('stopped');
+  });
+
+  it("a person's start of a plain VM that fails on its host: in error there, never Up, not tried again", () => {
+    let s = cluster([vm('n', null, { state: 'stopped', everUp: false })]);
+    let r = tick(s, 20, [], by({ kind: 'vm-start', vm: 'n', host: 'h1', by: 'dev' }));
+    const scan = ofKind(r.actions, 'scan')[0]!;
+    r = tick(r.state, 21, [], { results: [{ kind: 'scan', id: scan.id, lists: { h1: [], h2: [], h3: [] } }] });
+    expect(r.state.vms.n).toMatchObject({ state: 'starting', owner: 'h1' });
+    const failed = [{ id: 'n', status: 'Down', error: 'unsupported configuration: unknown on_crash action' }];
+    // the Down entry is the start's answer: read, then cleared off h1
+    r = tick(r.state, 23, [listing('h1', failed)]);
+    expect(r.state.vms.n).toMatchObject({ state: 'error', owner: 'h1', everUp: false, restart: false });
+    expect(r.audit[0]!.text).toBe(
+      'n did not start on h1 (unsupported configuration: unknown on_crash action): in error, not tried again',
+    );
+    expect(ofKind(r.actions, 'destroy-vm')).toMatchObject([{ vm: 'n', host: 'h1', why: 'down' }]);
+    s = r.state;
+    for (let t = 25; t < 400; t += 5) {
+      const x = tick(s, t, [listing('h1', []), stats('h2'), stats('h3')]);
+      expect(kinds(x.actions).filter((k) => k === 'scan' || k === 'start-vm')).toEqual([]);
+      s = x.state;
+    }
+    expect(s.vms.n!.state).toBe('error');
+  });
+
+  it('an HA start the host reports failed is a failed try: retried, as a start not seen Up', () => {
+    let r = tick(
+      cluster([vm('h', null, { state: 'stopped', ha: true })]),
+      20,
+      [],
+      by({ kind: 'vm-start', vm: 'h', by: 'dev' }),
+    );
+    const scan = ofKind(r.actions, 'scan')[0]!;
+    r = tick(r.state, 21, [], { results: [{ kind: 'scan', id: scan.id, lists: { h1: [], h2: [], h3: [] } }] });
+    const host = r.state.vms.h!.owner!;
+    r = tick(r.state, 23, [listing(host, [{ id: 'h', status: 'Down', error: 'boom' }])]);
+    expect(r.state.vms.h).toMatchObject({ state: 'down', restart: true, attempts: 1, owner: null });
+    expect(r.log).toContain(`h: ${host} reports its start failed: boom; try 2 in 30 s`);
   });
 });

@@ -228,6 +228,20 @@ describe('VMs', () => {
     await links.destroyVm('host1', vm.uuid, signal);
   });
 
+  it('a VM whose start libvirt refuses is listed Down with the error; destroyVm clears the entry', async () => {
+    const vm = engineDomainXml();
+    const xml = vm.xml.replace('</domain>', '<on_crash>explode</on_crash></domain>');
+    expect((await links.createVm('host1', { id: vm.uuid, xml }, signal)).ok).toBe(true); // accepted, then it fails
+    const seen = await waitFor(
+      'the VM to be listed Down',
+      async () => (await links.listVms('host1', signal))?.find((v) => v.id === vm.uuid && v.status === 'Down'),
+      10_000,
+    );
+    expect(seen.error).toMatch(/on_crash/);
+    expect(await links.destroyVm('host1', vm.uuid, signal)).toBe(true);
+    expect((await links.listVms('host1', signal))?.some((v) => v.id === vm.uuid)).toBe(false);
+  });
+
   it('listVms is null for a host that does not answer', async () => {
     links.setHost('nobody', { address: '127.0.0.1', port: 1 });
     expect(await links.listVms('nobody', signal)).toBeNull();

@@ -30,7 +30,7 @@ export interface CoordinatorApi {
   defineVm(vm: { xml: string; ha: boolean; priority: number }, by: string): Promise<Accepted>;
   startVm(vm: string, opts: { host?: string }, by: string): Promise<Accepted>;
   stopVm(vm: string, by: string): Promise<Accepted>;
-  /** Refused unless the VM is stopped or down. */
+  /** Refused unless the VM is stopped, down or in error. */
   removeVm(vm: string, by: string): Promise<Accepted>;
 }
 

@@ -225,7 +225,7 @@ export class Coordinator {
           env
             .destroyVm(a.host, a.vm, epoch)
             .catch(() => false)
-            .then((ok) => this.deliver(gen, { kind: 'destroy-vm', id: a.id, vm: a.vm, host: a.host, ok })),
+            .then((ok) => this.deliver(gen, { kind: 'destroy-vm', id: a.id, vm: a.vm, host: a.host, why: a.why, ok })),
           effectOf(a),
         );
         return true;
@@ -265,7 +265,7 @@ function effectOf(a: Action): string {
     case 'start-vm':
       return `start of ${a.vm} on ${a.host}`;
     case 'destroy-vm':
-      return `destroy of ${a.vm} on ${a.host}`;
+      return a.why === 'stale' ? `destroy of ${a.vm} on ${a.host}` : `clearing ${a.vm}'s Down entry on ${a.host}`;
     case 'stop-vm':
       return `shutdown of ${a.vm} on ${a.host}`;
     case 'set-ha-maintenance':

@@ -126,7 +126,10 @@ export function stopDone(c: Ctx, r: Extract<Result, { kind: 'stop-vm' }>): void 
   if (!vm || vm.owner !== r.host || (vm.state !== 'stopped' && vm.state !== 'running')) return;
   vm.generation += 1;
   if (vm.state === 'stopped') {
-    vm.owner = null;
+    // It keeps its host as its home (where `all` re-homes it from, should that host be fenced). The host no longer
+    // runs it (the stop's answer says so): a list read before the stop must not start another shutdown.
+    const host = c.st.hosts[r.host];
+    if (host) host.vmsSeen = host.vmsSeen.filter((id) => id !== vm.id);
     const who = s.by ? ` by ${s.by}` : '';
     const text = `${vm.id} stopped on ${r.host} (vm-stop${who}): it stays stopped${vm.ha ? ', HA or not' : ''}`;
     c.log.push(text);

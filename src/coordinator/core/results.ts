@@ -42,7 +42,9 @@ export function takeResult(c: Ctx, r: Result): void {
       return;
     }
     case 'destroy-vm':
-      c.log.push(`${r.vm}: stale copy on ${r.host} ${r.ok ? 'destroyed' : 'not destroyed (will retry)'}`);
+      if (r.why === 'stale')
+        c.log.push(`${r.vm}: stale copy on ${r.host} ${r.ok ? 'destroyed' : 'not destroyed (will retry)'}`);
+      else if (!r.ok) c.log.push(`${r.vm}: its Down entry on ${r.host} not cleared (tried again at the next poll)`);
       return;
     case 'stop-vm':
       return stopDone(c, r);

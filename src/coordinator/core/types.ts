@@ -186,6 +186,8 @@ export type Power = 'on' | 'off' | 'unknown' | 'error' | 'skipped';
 export interface VmSeen {
   id: string;
   status: string;
+  /** Down with an error exit (vdsm's exitCode 1: it crashed, or its start failed): the host's exit message. */
+  error?: string;
 }
 
 export interface Poll {
@@ -206,7 +208,8 @@ export type Action =
   | { kind: 'write-vm'; vm: VmRecord }
   | { kind: 'scan'; id: number; hosts: string[] }
   | { kind: 'start-vm'; id: number; vm: string; host: string }
-  | { kind: 'destroy-vm'; id: number; vm: string; host: string }
+  /** VM.destroy: a stale copy of a VM that runs elsewhere, or the Down entry of a VM whose exit was read. */
+  | { kind: 'destroy-vm'; id: number; vm: string; host: string; why: 'stale' | 'down' }
   /** VM.shutdown (clean), then VM.destroy once it is Down or the shutdown's bound passed: maintenance, `vm stop`. */
   | { kind: 'stop-vm'; id: number; vm: string; host: string }
   /** Host.setHaMaintenanceMode local on/off on a host that runs hosted-engine HA (maintenance, activate). */
@@ -229,7 +232,7 @@ export type Result =
   | { kind: 'ssh-restart'; id: number; host: string; ok: boolean; detail?: string }
   | { kind: 'scan'; id: number; lists: Record<string, VmSeen[] | null> }
   | { kind: 'start-vm'; id: number; vm: string; host: string; ok: boolean; detail?: string }
-  | { kind: 'destroy-vm'; id: number; vm: string; host: string; ok: boolean }
+  | { kind: 'destroy-vm'; id: number; vm: string; host: string; why: 'stale' | 'down'; ok: boolean }
   | { kind: 'stop-vm'; id: number; vm: string; host: string; ok: boolean }
   | { kind: 'set-ha-maintenance'; id: number; host: string; on: boolean; ok: boolean };
 
@@ -250,7 +253,7 @@ export type Command =
   /** Placed like a recovered VM, or on `host` when given (refused if that host is not Up or lacks the memory). */
   | { kind: 'vm-start'; vm: string; host?: string; by: string }
   | { kind: 'vm-stop'; vm: string; by: string }
-  /** Refused unless the VM is stopped or down. */
+  /** Refused unless the VM is stopped, down or in error. */
   | { kind: 'vm-remove'; vm: string; by: string }
   /**
    * Queued by a replica whose term ended (it may no longer write the audit trail itself): `by` names that replica;

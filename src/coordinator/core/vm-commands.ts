@@ -112,8 +112,8 @@ export function vmRemove(c: Ctx, cmd: Extract<Command, { kind: 'vm-remove' }>): 
   const what = `vm-remove ${cmd.vm}`;
   const vm = c.st.vms[cmd.vm];
   if (!vm) return refused(c, what, cmd.by, 'no such VM');
-  if (vm.state !== 'stopped' && vm.state !== 'down')
-    return refused(c, what, cmd.by, `it is ${vm.state}: only a stopped or down VM is removed`);
+  if (vm.state !== 'stopped' && vm.state !== 'down' && vm.state !== 'error')
+    return refused(c, what, cmd.by, `it is ${vm.state}: only a stopped, down or error VM is removed`);
   if (vm.restart) return refused(c, what, cmd.by, 'it is queued to start: vm-stop it first');
   if (stopPending(c, vm)) return refused(c, what, cmd.by, `it is still being shut down on ${vm.owner}`);
   delete c.st.vms[vm.id];

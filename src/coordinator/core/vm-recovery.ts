@@ -27,6 +27,11 @@ export function recoverHost(c: Ctx, h: HostState): void {
         break;
       }
       case 'mark-down':
+        if (wasState === 'stopped') {
+          // A person stopped it: it stays stopped, on no host.
+          c.log.push(`${vm.id} stopped: its home ${h.spec.id} fenced; it stays stopped, on no host`);
+          break;
+        }
         vm.state = 'down';
         vm.restart = false;
         c.log.push(`${vm.id} Down (host fenced); not restarted`);

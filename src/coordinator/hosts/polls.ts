@@ -21,7 +21,18 @@ const hostStats = z.looseObject({
   haStats: haStats.optional(),
 });
 
-const vmList = z.array(z.looseObject({ vmId: z.string(), status: z.string() }));
+const vmList = z.array(
+  z.looseObject({
+    vmId: z.string(),
+    status: z.string(),
+    exitCode: z.number().optional(),
+    exitReason: z.number().optional(),
+    exitMessage: z.string().optional(),
+  }),
+);
+
+/** vdsm's exitCode of a VM Down with an error (0: a normal exit). */
+const EXIT_ERROR = 1;
 
 /** Host.ping2; resolves on `true`, rejects with the core's PollFailure otherwise (or the signal's reason). */
 export async function ping(hosts: HostCaller, host: string, ms: number, signal: AbortSignal): Promise<void> {
@@ -67,7 +78,11 @@ export async function listVms(
 
 async function listOn(hosts: HostCaller, host: string, ms: number, signal: AbortSignal): Promise<VmSeen[]> {
   const raw = await hosts.call(host, 'Host.getAllVmStats', {}, { timeoutMs: ms, signal });
-  return parse(vmList, raw, host, 'Host.getAllVmStats').map((v) => ({ id: v.vmId, status: v.status }));
+  return parse(vmList, raw, host, 'Host.getAllVmStats').map((v) =>
+    v.status === 'Down' && v.exitCode === EXIT_ERROR
+      ? { id: v.vmId, status: v.status, error: v.exitMessage || `exit reason ${v.exitReason ?? 'unknown'}` }
+      : { id: v.vmId, status: v.status },
+  );
 }
 
 function parse<T>(schema: z.ZodType<T>, raw: unknown, host: string, method: string): T {

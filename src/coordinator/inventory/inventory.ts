@@ -138,7 +138,7 @@ export class Inventory {
     return this.queueForVm({ kind: 'vm-stop', vm: vmId(vm), by: checkBy(by) });
   }
 
-  /** Queues `vm-remove` (the leader refuses it unless the VM is stopped or down). */
+  /** Queues `vm-remove` (the leader refuses it unless the VM is stopped, down or in error). */
   removeVm(vm: string, by: string): Promise<Queued> {
     return this.queueForVm({ kind: 'vm-remove', vm: vmId(vm), by: checkBy(by) });
   }

@@ -60,7 +60,7 @@ export const stopVmRoute = defineRoute({
 export const removeVmRoute = defineRoute({
   method: 'DELETE',
   path: '/vms/:id',
-  summary: 'Removes a VM definition; the leader refuses it unless the VM is stopped or down.',
+  summary: 'Removes a VM definition; the leader refuses it unless the VM is stopped, down or in error.',
   params: vmParams,
   query: byQuery,
   body: null,
