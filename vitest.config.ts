@@ -55,6 +55,8 @@ export const HEAVY = [
   'test/coordinator-netbed.test.ts',
   'test/coordinator-netbed-fencing.test.ts',
   'test/coordinator-netbed-guards.test.ts',
+  'test/coordinator-netbed-evacuation.test.ts',
+  'test/coordinator-netbed-leadership.test.ts',
 ];
 
 /**

@@ -114,17 +114,41 @@ export class BedHost {
     this.note(`vdsmd started (pid ${this.proc.pid}, port ${this.port})`);
   }
 
-  /** Writes what vdsmd lists now into the node file (every VM not Down, with the XML the bed defined it with). */
-  async persistRunning(): Promise<void> {
+  /** What its vdsmd lists now, Down VMs included (Host.getAllVmStats). */
+  list(): ReturnType<typeof vmList> {
+    return vmList(this.endpoint, this.o.client, 5000);
+  }
+
+  /**
+   * Writes what vdsmd lists now into the node file (every VM not Down, with the XML the bed defined it with), those
+   * of `died` shut off.
+   */
+  async persistRunning(died: readonly string[] = []): Promise<void> {
     const listed = await vmList(this.endpoint, this.o.client, 5000);
-    const xmls = listed
-      .filter((v) => v.status !== 'Down')
-      .map((v) => {
-        const xml = this.o.domainXml(v.vmId);
-        if (!xml) throw new Error(`${this.name} runs ${v.vmId}, which the bed did not define`);
-        return xml;
-      });
-    writeNodeFile(this.nodeFile, xmls);
+    const xmlOf = (id: string) => {
+      const xml = this.o.domainXml(id);
+      if (!xml) throw new Error(`${this.name} runs ${id}, which the bed did not define`);
+      return xml;
+    };
+    const running = listed.filter((v) => v.status !== 'Down').map((v) => v.vmId);
+    writeNodeFile(
+      this.nodeFile,
+      running.filter((id) => !died.includes(id)).map(xmlOf),
+      running.filter((id) => died.includes(id)).map(xmlOf),
+    );
+  }
+
+  /**
+   * A guest that dies by itself (its QEMU crashed). The test driver runs inside vdsmd and no guest of it can die
+   * alone, so the crash happens across a vdsmd restart: the guest is written shut off, and the restarted vdsmd's
+   * recovery finds it so and lists it Down with an error, as vdsm does with a domain that died meanwhile.
+   */
+  async crashVm(id: string): Promise<void> {
+    if (!this.alive() || this.frozen) throw new Error(`${this.name}: vdsmd must run to crash a guest`);
+    await this.persistRunning([id]);
+    this.note(`guest ${id} crashed (across a vdsmd restart)`);
+    await this.hardStop();
+    await this.start();
   }
 
   /** SIGKILL, its QEMUs left running: the node file lists what it ran (read from it first when it answers). */

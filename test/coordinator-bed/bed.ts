@@ -62,6 +62,7 @@ export interface VmView {
   name: string;
   state: string;
   owner: string | null;
+  everUp: boolean;
 }
 
 const SSH_KEY_REF = 'bed-ssh-key';
@@ -274,9 +275,15 @@ export class Bed {
   }
 
   /** `vm define` through the CLI: a tiny domain XML. */
-  async defineVm(name: string, opts: { ha: boolean; priority?: number; memMiB?: number }): Promise<BedVm> {
+  /** `vm define` through the CLI; `refusedByLibvirt`: a definition libvirt refuses at start (an unknown on_crash action). */
+  async defineVm(
+    name: string,
+    opts: { ha: boolean; priority?: number; memMiB?: number; refusedByLibvirt?: boolean },
+  ): Promise<BedVm> {
     const memMiB = opts.memMiB ?? 64;
-    const { uuid, xml } = engineDomainXml({ name, memoryMiB: memMiB });
+    const d = engineDomainXml({ name, memoryMiB: memMiB });
+    const uuid = d.uuid;
+    const xml = opts.refusedByLibvirt ? d.xml.replace('</domain>', '<on_crash>explode</on_crash></domain>') : d.xml;
     const vm: BedVm = { id: uuid, name, xml, ha: opts.ha, priority: opts.priority ?? 50, memMiB };
     this.vms.set(uuid, vm);
     const file = join(this.dir, `${name}.xml`);

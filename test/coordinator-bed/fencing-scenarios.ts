@@ -5,7 +5,15 @@
  */
 import { expect } from 'vitest';
 import type { Bed, BedVm } from './bed.js';
-import { MAX_SAMPLE_GAP_MS, rpcCalls, total, whereSeen, whereUpNow, windowSafety } from './evidence.js';
+import {
+  logLinesMatching,
+  MAX_SAMPLE_GAP_MS,
+  rpcCalls,
+  total,
+  whereSeen,
+  whereUpNow,
+  windowSafety,
+} from './evidence.js';
 import { FAST_POLICY } from './policy.js';
 import { plan, populate } from './populate.js';
 import { coordinatorLines, fenceTimeline, printTimeline } from './timeline.js';
@@ -116,7 +124,7 @@ async function reportFence(bed: Bed, title: string, t0: number, host1Vms: BedVm[
 }
 
 /** What a fenced host1 leaves: each HA VM of it Up once elsewhere, its plain VM nowhere, one VM.create per HA VM. */
-async function expectRecovered(bed: Bed, vms: Record<string, BedVm[]>, t0: number): Promise<void> {
+export async function expectRecovered(bed: Bed, vms: Record<string, BedVm[]>, t0: number): Promise<void> {
   const ha = vms.host1!.filter((v) => v.ha);
   const seen = whereSeen(bed, vms.host1!, t0 + 1);
   for (const v of ha)
@@ -233,27 +241,35 @@ export async function powerLossScenario(bed: Bed): Promise<void> {
 }
 
 /**
- * Scenario 7: the coordinator cut from every host (iptables in its namespace, both ways), the hosts healthy among
- * themselves: every host looks dead to it and no witness answers it, so the partition guard holds: no fence, no
- * power action, no VM started or stopped; when the cut ends every host is Up again with its VMs where they were.
+ * The partition guard holding while `cut` lasts (scenarios 7 and 8): after 30 s (with FAST_POLICY, NonResponsive
+ * after 6 s of failures and witnesses asked within 2 ping rounds: well past both) the guard is in the audit trail,
+ * and there was no fence, no power action, no SSH; once `restore` ran every host is Up again at the leader, no VM
+ * was started or stopped, and each VM was only ever seen on its own host.
  */
-export async function coordinatorCutScenario(bed: Bed): Promise<void> {
+async function partitionHolds(
+  bed: Bed,
+  title: string,
+  cut: () => Promise<void>,
+  restore: () => Promise<void>,
+): Promise<void> {
   const vms = await populate(bed, plan());
-  const replica = (await bed.leader()).name;
   const t0 = Date.now();
-  await bed.faults!.cutReplicaFromHosts(replica);
-  // FAST_POLICY: NonResponsive after 6 s of failures, witnesses asked within 2 ping rounds: 30 s is well past both
+  await cut();
   await sleep(30_000);
   const states = Object.fromEntries((await bed.hostViews()).map((h) => [h.id, h.state]));
-  console.log(`coordinator cut from every host, after 30 s: ${JSON.stringify(states)}`);
+  console.log(`${title}, after 30 s: ${JSON.stringify(states)}`);
   const guards = (await (await bed.leader()).events()).filter((e) => e.kind === 'guard' && Date.parse(e.time) >= t0);
   console.log(`guards: ${guards.map((e) => `${e.host} ${e.guard}`).join(', ')}`);
-  expect(guards.length, 'the guard that held the fence is in the audit trail').toBeGreaterThan(0);
-  expect(transitions(bed), 'no power action').toEqual({ host1: [], host2: [], host3: [] });
+  expect(
+    guards.filter((e) => e.guard === 'partition').length,
+    'the partition guard that held the fence is in the audit trail',
+  ).toBeGreaterThan(0);
+  const none = Object.fromEntries(bed.hosts.map((h) => [h.name, []]));
+  expect(transitions(bed), 'no power action').toEqual(none);
   expect(bed.desk.served, 'no SSH restart').toEqual([]);
   expect(total(rpcCalls(bed, 'Host.fenceNode', t0)), 'no fence through a proxy').toBe(0);
 
-  await bed.faults!.restoreReplica(replica);
+  await restore();
   await bed.until(
     'every host Up again at the leader',
     async () => (await bed.hostViews().catch(() => [])).every((h) => h.state === 'Up'),
@@ -264,6 +280,35 @@ export async function coordinatorCutScenario(bed: Bed): Promise<void> {
   expect(total(rpcCalls(bed, 'VM.destroy', t0)), 'no VM destroyed').toBe(0);
   const all = Object.values(vms).flat();
   expect(whereSeen(bed, all, t0)).toEqual(Object.fromEntries(all.map((v) => [v.name, [v.home]])));
+}
+
+/**
+ * Scenario 7: the coordinator cut from every host (iptables in its namespace, both ways), the hosts healthy among
+ * themselves: every host looks dead to it and no witness answers it, so the partition guard holds.
+ */
+export async function coordinatorCutScenario(bed: Bed): Promise<void> {
+  const replica = (await bed.leader()).name;
+  await partitionHolds(
+    bed,
+    'coordinator cut from every host',
+    () => bed.faults!.cutReplicaFromHosts(replica),
+    () => bed.faults!.restoreReplica(replica),
+  );
+}
+
+/**
+ * Scenario 8: half the hosts (host1 and host2 of four) cut from the management network at once: 2 of 4 hosts that
+ * were Up are unreachable, the partition threshold (50 %), so nothing is fenced; when the network returns both are
+ * Up again with their VMs where they were.
+ */
+export async function halfUnreachableScenario(bed: Bed): Promise<void> {
+  const half = ['host1', 'host2'];
+  await partitionHolds(
+    bed,
+    'half the hosts unreachable',
+    async () => void (await Promise.all(half.map((h) => bed.faults!.cutHost(h, 'both')))),
+    async () => void (await Promise.all(half.map((h) => bed.faults!.restoreHost(h)))),
+  );
 }
 
 /**
@@ -292,4 +337,160 @@ export async function twoHostsScenario(bed: Bed): Promise<void> {
     'h2-ha': ['host2'],
   });
   expect(total(rpcCalls(bed, 'VM.create', t0)), 'one VM.create, for the HA VM').toBe(1);
+}
+
+const byName = async (bed: Bed) => new Map((await bed.vmViews()).map((v) => [v.name, v]));
+
+/**
+ * Scenario 6: evacuation policy `all` (the replica's `default_evacuation`), host1 powered off through its BMC. It
+ * holds one VM of each kind: running HA, running plain, stopped by a person, crashed (in error, once Up: its guest
+ * died, bed-host.ts crashVm), and refused by libvirt at its first start (in error, never Up). The two running ones
+ * come back running elsewhere, HA first; the stopped and the crashed one are re-homed to another host and stay as
+ * they are; the never-Up one is only marked Down. Nothing but the two is started.
+ */
+export async function evacuationAllScenario(bed: Bed): Promise<void> {
+  const vms = await populate(bed, {
+    host1: [
+      { name: 'e-ha', ha: true, priority: 60 },
+      { name: 'e-run', ha: false },
+      { name: 'e-stopped', ha: false },
+      { name: 'e-err-up', ha: false },
+    ],
+    host2: [{ name: 'h2-ha', ha: true }],
+    host3: [{ name: 'h3-plain', ha: false }],
+  });
+  const [ha, run, stopped, errUp] = vms.host1! as [BedVm, BedVm, BedVm, BedVm];
+  const leader = await bed.leader();
+  await leader.cliOk(['vm', 'stop', stopped.id]);
+  await bed.until(
+    'e-stopped shut down on host1',
+    async () => !(await bed.host('host1').list()).some((x) => x.vmId === stopped.id),
+    60_000,
+  );
+  await bed.host('host1').crashVm(errUp.id);
+  // its restarted vdsmd lists the crashed guest Down with an error; host1 answers again (a start needs it Up)
+  await bed.until(
+    'the leader to have host1 Up and e-err-up in error',
+    async () => (await hostState(bed, 'host1')) === 'Up' && (await byName(bed)).get('e-err-up')?.state === 'error',
+    60_000,
+  );
+  const never = await bed.defineVm('e-err-never', { ha: false, refusedByLibvirt: true });
+  await bed.until('the leader to know e-err-never', async () => (await byName(bed)).has('e-err-never'), 30_000);
+  await bed.startVm(never, 'host1');
+  await bed.until(
+    'the leader to record e-stopped stopped and e-err-up and e-err-never in error, all on host1',
+    async () => {
+      const v = await byName(bed);
+      const on1 = (name: string, state: string) => v.get(name)?.state === state && v.get(name)?.owner === 'host1';
+      return on1('e-stopped', 'stopped') && on1('e-err-up', 'error') && on1('e-err-never', 'error');
+    },
+    60_000,
+  );
+  const before = await byName(bed);
+  expect(before.get('e-err-up')?.everUp, 'e-err-up ran before it crashed').toBe(true);
+  expect(before.get('e-err-never')?.everUp, 'e-err-never never ran').toBe(false);
+  // the Down entries of the crashed and the refused VM are cleared off host1: it lists its two running VMs only
+  await bed.until(
+    'host1 to list e-ha and e-run only',
+    async () => {
+      const listed = (await bed.host('host1').list()).map((x) => x.vmId).sort();
+      return JSON.stringify(listed) === JSON.stringify([ha.id, run.id].sort());
+    },
+    30_000,
+  );
+  const host1Vms = [...vms.host1!, never];
+
+  const t0 = Date.now();
+  await bed.faults!.powerOff('host1');
+  await untilRestarted(bed, 'host1', [ha, run], t0);
+  const others = ['host2', 'host3'];
+  await bed.until(
+    'e-stopped and e-err-up re-homed, e-err-never Down',
+    async () => {
+      const v = await byName(bed);
+      return (
+        others.includes(v.get('e-stopped')?.owner ?? '') &&
+        others.includes(v.get('e-err-up')?.owner ?? '') &&
+        v.get('e-err-never')?.state === 'down'
+      );
+    },
+    60_000,
+  );
+  await sleep(5000);
+  await reportFence(bed, 'evacuation all, host powered off', t0, host1Vms);
+
+  expect(transitions(bed), 'the harness power-off only').toEqual({ host1: ['power 0'], host2: [], host3: [] });
+  const after = await byName(bed);
+  expect(after.get('e-stopped')).toMatchObject({ state: 'stopped' });
+  expect(after.get('e-err-up')).toMatchObject({ state: 'error', everUp: true });
+  expect(after.get('e-err-never')).toMatchObject({ state: 'down', owner: null, everUp: false });
+  for (const v of [ha, run]) expect(after.get(v.name)).toMatchObject({ state: 'running' });
+  expect(after.get('e-ha')?.owner).not.toBe('host1');
+  expect(after.get('e-run')?.owner).not.toBe('host1');
+  const seen = Object.fromEntries(
+    Object.entries(whereSeen(bed, host1Vms, t0 + 1)).map(([vm, on]) => [vm, on.filter((h) => h !== 'host1')]),
+  );
+  expect(seen, 'the two running VMs run once elsewhere; the three others nowhere else').toEqual({
+    'e-ha': [after.get('e-ha')!.owner],
+    'e-run': [after.get('e-run')!.owner],
+    'e-stopped': [],
+    'e-err-up': [],
+    'e-err-never': [],
+  });
+  expect(total(rpcCalls(bed, 'VM.create', t0)), 'two VM.create: e-ha and e-run, nothing else').toBe(2);
+  const creates = (await coordinatorLines(bed))
+    .filter((l) => l.at >= t0)
+    .map((l) => /([0-9a-f-]{36}): VM\.create on host\d/.exec(l.text)?.[1])
+    .filter((id) => id !== undefined);
+  expect(creates, 'the HA VM (priority 60) is started before the plain one').toEqual([ha.id, run.id]);
+}
+
+/**
+ * Scenario 9: two replicas; host1's network cut; the leader SIGKILLed the moment host1's BMC carried out its `off`,
+ * before OFF was confirmed (statusPollInterval 2 s widens that window). The other replica leads after the lease
+ * TTL, reads the intent (`off-sent`), confirms OFF without a second `off`, and starts each HA VM of host1 once.
+ */
+export async function leaderKilledScenario(bed: Bed): Promise<void> {
+  const vms = await populate(bed, plan());
+  const ha = vms.host1!.filter((v) => v.ha);
+  const old = await bed.leader();
+  const other = bed.replicas.find((r) => r !== old)!;
+  const t0 = Date.now();
+  await bed.faults!.cutHost('host1', 'both');
+  await bed.until(
+    'the BMC of host1 to carry out a power off',
+    () => bed.bmc('host1').transitions().includes('power 0'),
+    120_000,
+    20,
+  );
+  await old.kill();
+  const tKilled = Date.now();
+  const confirmedBefore = logLinesMatching(bed, /host1 \w+ -> PowerOffConfirmed/, t0).filter((l) =>
+    l.startsWith(old.name),
+  );
+  expect(confirmedBefore, 'the leader was killed after `off` and before OFF was confirmed').toEqual([]);
+
+  await bed.until(`${other.name} to lead`, async () => (await other.health())?.role === 'leader', 60_000);
+  await untilRestarted(bed, 'host1', ha, t0);
+  await sleep(5000);
+  printTimeline('leader killed between off and OFF confirmed', t0, {
+    ...(await fenceTimeline(
+      bed,
+      'host1',
+      t0,
+      ha.map((v) => v.id),
+    )),
+    'leader killed': { what: 'bed', at: tKilled, where: old.name },
+  });
+  expectWatchedAndSafe(bed, vms.host1!, t0, 'leader killed between off and OFF confirmed');
+
+  expect(bed.bmc('host1').transitions(), 'one power off, not sent again').toEqual(['power 0']);
+  expect(transitions(bed)).toEqual({ host1: ['power 0'], host2: [], host3: [] });
+  const confirmed = logLinesMatching(bed, /host1 \w+ -> PowerOffConfirmed/, t0);
+  expect(confirmed.length, 'OFF confirmed').toBeGreaterThan(0);
+  expect(
+    confirmed.every((l) => l.startsWith(other.name)),
+    confirmed.join('\n'),
+  ).toBe(true);
+  await expectRecovered(bed, vms, t0);
 }

@@ -6,11 +6,25 @@
 import { writeFileSync } from 'node:fs';
 import { forDriver } from '../../src/virt/domxml.js';
 
-/** The domain as the test driver lists it in a node file: type 'test', no XML declaration, running. */
-export function nodeDomain(xml: string): string {
-  return forDriver(xml.replace(/^<\?xml[^>]*\?>\s*/, ''), 'test:').trim();
+/** libvirt's test-driver namespace: `<test:runstate>` sets a domain's state in a node file. */
+const TEST_NS = 'http://libvirt.org/schemas/domain/test/1.0';
+/** virDomainState's VIR_DOMAIN_SHUTOFF. */
+const SHUTOFF = 5;
+
+/**
+ * The domain as the test driver lists it in a node file: type 'test', no XML declaration, running; or shut off
+ * (reason unknown), which is how a guest that died while vdsmd was down looks to vdsmd's recovery.
+ */
+export function nodeDomain(xml: string, shutOff = false): string {
+  const d = forDriver(xml.replace(/^<\?xml[^>]*\?>\s*/, ''), 'test:').trim();
+  if (!shutOff) return d;
+  return d
+    .replace(/^<domain\b/, `<domain xmlns:test='${TEST_NS}'`)
+    .replace(/<\/domain>$/, `<test:runstate>${SHUTOFF}</test:runstate></domain>`);
 }
 
-export function writeNodeFile(file: string, domainXmls: string[]): void {
-  writeFileSync(file, `<node>\n${domainXmls.map(nodeDomain).join('\n')}\n</node>\n`);
+/** The node file: `domainXmls` running, `shutOffXmls` shut off. */
+export function writeNodeFile(file: string, domainXmls: string[], shutOffXmls: string[] = []): void {
+  const domains = [...domainXmls.map((x) => nodeDomain(x)), ...shutOffXmls.map((x) => nodeDomain(x, true))];
+  writeFileSync(file, `<node>\n${domains.join('\n')}\n</node>\n`);
 }

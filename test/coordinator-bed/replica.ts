@@ -185,6 +185,15 @@ export class Replica {
     this.frozen = false;
   }
 
+  /** SIGKILL: the process dies where it stands (its etcd lease runs out; nothing is released). */
+  async kill(): Promise<void> {
+    if (!this.running()) return;
+    const gone = new Promise<void>((r) => this.child!.once('exit', () => r()));
+    this.child!.kill('SIGKILL');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+    this.frozen = false;
+  }
+
   async stop(): Promise<void> {
     if (!this.running()) return;
     this.thaw();
