@@ -49,13 +49,12 @@ export const HEAVY = [
   'test/fence-node-policy.test.ts',
   // the coordinator's loopback bed: 3 or 4 vdsmd, sshd and ipmi_sim, etcd and coordinator processes, minutes each
   'test/coordinator-e2e-fencing.test.ts',
-  'test/coordinator-e2e-leadership.test.ts',
   'test/coordinator-e2e-scale.test.ts',
   // the same bed as machines in network namespaces: 3 hosts, 3 BMCs, 3 etcd members, 2 replicas
   'test/coordinator-netbed.test.ts',
   'test/coordinator-netbed-fencing.test.ts',
   'test/coordinator-netbed-guards.test.ts',
-  'test/coordinator-netbed-evacuation.test.ts',
+  'test/coordinator-netbed-recovery.test.ts',
   'test/coordinator-netbed-leadership.test.ts',
 ];
 

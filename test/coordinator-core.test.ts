@@ -952,6 +952,9 @@ describe('VMs a host lists Down with an error (vdsm exitCode 1)', () => {
     const scan = ofKind(r.actions, 'scan')[0]!;
     r = tick(r.state, 21, [], { results: [{ kind: 'scan', id: scan.id, lists: { h1: [], h2: [], h3: [] } }] });
     expect(r.state.vms.n).toMatchObject({ state: 'starting', owner: 'h1' });
+    // launching is not Up: its QEMU may yet fail to start
+    r = tick(r.state, 22, [listing('h1', [{ id: 'n', status: 'WaitForLaunch' }])]);
+    expect(r.state.vms.n).toMatchObject({ state: 'starting', everUp: false });
     const failed = [{ id: 'n', status: 'Down', error: 'unsupported configuration: unknown on_crash action' }];
     // the Down entry is the start's answer: read, then cleared off h1
     r = tick(r.state, 23, [listing('h1', failed)]);

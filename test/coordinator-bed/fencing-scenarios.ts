@@ -1,6 +1,6 @@
 /**
  * The fencing scenarios' shared parts, run on either topology of the bed (loopback, netns): the waits, what the peers
- * saw, and scenarios 1-4, 7 and 12 of issue 14 with their assertions (vitest's expect, so only test files import
+ * saw, and issue 14's twelve scenarios with their assertions (vitest's expect, so only test files import
  * this; the VM plan is in populate.ts, which the lab imports too).
  */
 import { expect } from 'vitest';
@@ -492,5 +492,167 @@ export async function leaderKilledScenario(bed: Bed): Promise<void> {
     confirmed.every((l) => l.startsWith(other.name)),
     confirmed.join('\n'),
   ).toBe(true);
+  await expectRecovered(bed, vms, t0);
+}
+
+/**
+ * Scenario 5: host1's BMC dead (its ipmi_sim stopped), then host1's power lost: nothing can confirm it off, so
+ * nothing is restarted and an alert is raised; `confirm-rebooted` is refused without `--yes`, and with it (a person
+ * says the host is off) its HA VMs start elsewhere, once.
+ */
+export async function bmcDeadScenario(bed: Bed): Promise<void> {
+  const vms = await populate(bed, plan());
+  const t0 = Date.now();
+  await bed.bmc('host1').kill();
+  await bed.host('host1').powerOff();
+  const down = Date.now();
+
+  const leader = await bed.leader();
+  const alertsFor1 = async () =>
+    (await leader.events()).filter((e) => e.host === 'host1' && e.alert && Date.parse(e.time) >= t0);
+  await bed.until(
+    'host1 in FenceFailed or AwaitingManualConfirm, with an alert for it',
+    async () => {
+      const early = Object.entries(whereSeen(bed, vms.host1!, down)).filter(([, on]) => on.length > 0);
+      if (early.length) throw new Error(`restarted before anyone confirmed: ${JSON.stringify(early)}`);
+      const state = await hostState(bed, 'host1');
+      return (state === 'FenceFailed' || state === 'AwaitingManualConfirm') && (await alertsFor1()).length > 0;
+    },
+    120_000,
+  );
+  await sleep(8000); // nothing restarts while nobody confirmed (a few more rounds)
+  const ha = vms.host1!.filter((v) => v.ha);
+  expect(whereSeen(bed, vms.host1!, down)).toEqual({ 'h1-ha-a': [], 'h1-ha-b': [], 'h1-plain': [] });
+  expect(total(rpcCalls(bed, 'VM.create', t0))).toBe(0);
+  console.log(`alerts for host1:\n${(await alertsFor1()).map((e) => `  ${e.time} ${e.kind} ${e.text}`).join('\n')}`);
+
+  const refused = await leader.cli(['confirm-rebooted', 'host1']);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/twice/);
+  const tConfirm = Date.now();
+  await leader.cliOk(['confirm-rebooted', 'host1', '--yes']);
+  await untilRestarted(bed, 'host1', ha, tConfirm);
+  await sleep(5000);
+  printTimeline('BMC dead, then confirm-rebooted', t0, {
+    ...(await fenceTimeline(
+      bed,
+      'host1',
+      t0,
+      ha.map((v) => v.id),
+    )),
+    'confirm-rebooted': { what: 'cli', at: tConfirm, where: 'bed' },
+  });
+  expect(bed.desk.served).toEqual([]);
+  expect(transitions(bed), 'no power action: the BMC was dead').toEqual({ host1: [], host2: [], host3: [] });
+  const confirmed = (await leader.events()).filter((e) => e.kind === 'command' && /bed-admin/.test(e.text));
+  expect(confirmed.map((e) => e.text).join('\n')).toMatch(/confirm/i);
+  await expectRecovered(bed, vms, t0);
+}
+
+/**
+ * Scenario 10: two replicas; host1 powered off behind its live BMC; the leader frozen (SIGSTOP) the moment it sent
+ * the first VM.create of host1's HA VMs, before the second (h1-ha-b, priority 40, waits for h1-ha-a, priority 60,
+ * to be Up), for more than twice the lease TTL. The other replica leads, adopts h1-ha-a and starts h1-ha-b once; the
+ * old leader, resumed, has no side effect: its transactions are refused (the audit trail says so).
+ */
+export async function leaderFrozenMidRestartScenario(bed: Bed, ttlSeconds: number): Promise<void> {
+  const vms = await populate(bed, plan());
+  const [first, second] = vms.host1!.filter((v) => v.ha) as [BedVm, BedVm];
+  const old = await bed.leader();
+  const oldEpoch = (await old.health())!.epoch!;
+  const other = bed.replicas.find((r) => r !== old)!;
+  const t0 = Date.now();
+  const sent = (vm: BedVm) =>
+    old
+      .logLines()
+      .some(
+        (l) =>
+          typeof l.time === 'number' &&
+          l.time >= t0 &&
+          typeof l.decision === 'string' &&
+          l.decision.startsWith(`${vm.id}: VM.create on`),
+      );
+  await bed.bmc('host1').powerCut();
+  await bed.until(`${old.name} to send the VM.create of h1-ha-a`, () => sent(first), 120_000, 20);
+  old.freeze();
+  const tFrozen = Date.now();
+  expect(sent(second), 'the leader was frozen between the two restarts').toBe(false);
+
+  await bed.until(`${other.name} to lead`, async () => (await other.health())?.role === 'leader', 60_000);
+  await untilRestarted(bed, 'host1', [first, second], t0);
+  await bed.until('twice the lease TTL since the freeze', () => Date.now() - tFrozen > 2 * ttlSeconds * 1000, 60_000);
+  // wait for the hosts' log lines of every VM.create (vdsmd flushes its log in batches)
+  await bed.until("every VM.create in the hosts' logs", () => total(rpcCalls(bed, 'VM.create', t0)) >= 2, 10_000, 100);
+  const before = { transitions: transitions(bed), creates: rpcCalls(bed, 'VM.create', t0) };
+  const tThaw = Date.now();
+  old.thaw();
+  await bed.until(
+    `${old.name} to follow after its resume`,
+    async () => (await old.health())?.role === 'follower',
+    30_000,
+  );
+  await sleep(8000); // what it would still do, it does within a few ticks
+  printTimeline('leader frozen mid-restart', t0, {
+    ...(await fenceTimeline(bed, 'host1', t0, [first.id, second.id])),
+    'leader frozen': { what: 'bed', at: tFrozen, where: old.name },
+    'leader resumed': { what: 'bed', at: tThaw, where: old.name },
+  });
+  expectWatchedAndSafe(bed, vms.host1!, t0, 'leader frozen mid-restart');
+
+  const stepped = await bed.until(
+    `the audit trail to tell that ${old.name} stepped down`,
+    async () => (await other.events()).find((e) => e.kind === 'leadership'),
+    30_000,
+  );
+  console.log(`audit: ${stepped.text}`);
+  expect(stepped.text).toContain(`${old.name} stepped down from epoch ${oldEpoch}`);
+  expect(stepped.text).toContain(`etcd refused a transaction guarded by epoch ${oldEpoch}`);
+  expect(stepped.text).toMatch(new RegExp(`etcd named ${other.name} \\(epoch \\d+\\) as leader`));
+  expect(transitions(bed), 'nothing from the old leader after its resume').toEqual(before.transitions);
+  expect(rpcCalls(bed, 'VM.create', t0), 'no VM.create from the old leader after its resume').toEqual(before.creates);
+  expect(sent(second), 'the old leader never sent the second VM.create').toBe(false);
+  await expectRecovered(bed, vms, t0);
+}
+
+/**
+ * Scenario 11: every etcd member killed (quorum lost), then host1 frozen: no replica leads and nothing is done to
+ * host1 for 30 s (three times what detection and a fence take with a leader); etcd back, a leader takes the flow
+ * up where the intents say: host1 fenced once, its HA VMs started once.
+ */
+export async function etcdGoneScenario(bed: Bed): Promise<void> {
+  const vms = await populate(bed, plan());
+  const t0 = Date.now();
+  await bed.etcd!.killAll();
+  await bed.faults!.freezeHost('host1');
+
+  const leaders = async () =>
+    (await Promise.all(bed.replicas.map(async (r) => (await r.health())?.role))).filter((x) => x === 'leader').length;
+  await bed.until('no replica to lead', async () => (await leaders()) === 0, 30_000);
+  const tNoLeader = Date.now();
+  await sleep(30_000);
+  expect(await leaders()).toBe(0);
+  expect(transitions(bed)).toEqual({ host1: [], host2: [], host3: [] });
+  expect(bed.desk.served).toEqual([]);
+  expect(total(rpcCalls(bed, 'VM.create', t0))).toBe(0);
+  expect(total(rpcCalls(bed, 'Host.fenceNode', t0))).toBe(0);
+  expect(whereSeen(bed, [...vms.host2!, ...vms.host3!], t0)).toEqual({ 'h2-ha': ['host2'], 'h3-plain': ['host3'] });
+
+  const tBack = Date.now();
+  await bed.etcd!.startAll();
+  await bed.leader(60_000);
+  const ha = vms.host1!.filter((v) => v.ha);
+  await untilFencedAndRestarted(bed, 'host1', ha, tBack);
+  await sleep(5000);
+  printTimeline('etcd gone, then back', t0, {
+    'no leader': { what: 'bed', at: tNoLeader, where: 'health' },
+    'etcd back': { what: 'bed', at: tBack, where: 'bed' },
+    ...(await fenceTimeline(
+      bed,
+      'host1',
+      t0,
+      ha.map((v) => v.id),
+    )),
+  });
+  expect(bed.bmc('host1').transitions()).toEqual(['power 0']);
   await expectRecovered(bed, vms, t0);
 }

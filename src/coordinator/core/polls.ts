@@ -51,6 +51,8 @@ function reconcileVms(c: Ctx, h: HostState, present: readonly { id: string; stat
     if (!vm) continue;
     const running = RUNNING.includes(seen.status);
     if (vm.owner === h.spec.id) {
+      // A start is confirmed once its QEMU runs: launching, it may still fail (and be listed Down with an error).
+      if (vm.state === 'starting' && seen.status === 'WaitForLaunch') continue;
       if (running && vm.state !== 'running' && vm.state !== 'stopped') {
         if (vm.state === 'starting') c.log.push(`${vm.id} Up on ${h.spec.id}`);
         if (vm.from !== null)
