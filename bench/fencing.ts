@@ -67,7 +67,7 @@ if (scenario === 'scale') await scale();
 else for (const name of scenario === 'all' ? SCENARIOS : [scenario as Scenario]) await scenarioRounds(name);
 
 /** host1 of a populated netns bed broken as `name` says; resolves once it is recovered. */
-async function breakAndRecover(bed: Bed, name: Scenario, ha: BedVm[], t0: number): Promise<void> {
+async function breakAndRecover(bed: Bed, name: Scenario, back: BedVm[], t0: number): Promise<void> {
   const leader = await bed.leader();
   const state = async () => (await bed.hostViews(leader).catch(() => [])).find((h) => h.id === 'host1')?.state;
   if (name === 'vdsmd-killed') {
@@ -84,7 +84,7 @@ async function breakAndRecover(bed: Bed, name: Scenario, ha: BedVm[], t0: number
   else await bed.bmc('host1').powerCut();
   await bed.until(
     'the VMs of host1 that come back Up elsewhere',
-    () => ha.every((v) => bed.sampler.firstUp(v.id, t0, ['host1'])),
+    () => back.every((v) => bed.sampler.firstUp(v.id, t0, ['host1'])),
     600_000,
   );
 }
@@ -99,10 +99,10 @@ async function scenarioRounds(name: Scenario): Promise<void> {
       async (bed) => {
         const vms = await populate(bed, plan());
         // with `all`, host1's plain VM comes back running too
-        const ha = vms.host1!.filter((v) => v.ha || all);
+        const back = vms.host1!.filter((v) => v.ha || all);
         const t0 = Date.now();
-        await breakAndRecover(bed, name, ha, t0);
-        const m = await fenceTimeline(bed, 'host1', t0, name === 'vdsmd-killed' ? [] : ha.map((v) => v.id));
+        await breakAndRecover(bed, name, back, t0);
+        const m = await fenceTimeline(bed, 'host1', t0, name === 'vdsmd-killed' ? [] : back.map((v) => v.id));
         const after = (k: string) => (m[k]?.at === undefined ? undefined : m[k]!.at! - t0);
         const row = {
           nonResponsive: after('NonResponsive'),

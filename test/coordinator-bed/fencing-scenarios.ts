@@ -16,7 +16,7 @@ import {
 } from './evidence.js';
 import { FAST_POLICY } from './policy.js';
 import { plan, populate } from './populate.js';
-import { coordinatorLines, fenceTimeline, printTimeline } from './timeline.js';
+import { coordinatorLines, fenceTimeline, type Mark, printTimeline } from './timeline.js';
 
 export { plan };
 
@@ -117,9 +117,15 @@ export function expectWatchedAndSafe(bed: Bed, host1Vms: BedVm[], t0: number, ti
 }
 
 /** Prints the fence's timeline (the HA VMs of host1 among `host1Vms`) and judges its window (expectWatchedAndSafe). */
-async function reportFence(bed: Bed, title: string, t0: number, host1Vms: BedVm[]): Promise<void> {
+async function reportFence(
+  bed: Bed,
+  title: string,
+  t0: number,
+  host1Vms: BedVm[],
+  extra: Record<string, Mark> = {},
+): Promise<void> {
   const ha = host1Vms.filter((v) => v.ha).map((v) => v.id);
-  printTimeline(title, t0, await fenceTimeline(bed, 'host1', t0, ha));
+  printTimeline(title, t0, { ...(await fenceTimeline(bed, 'host1', t0, ha)), ...extra });
   expectWatchedAndSafe(bed, host1Vms, t0, title);
 }
 
@@ -473,16 +479,9 @@ export async function leaderKilledScenario(bed: Bed): Promise<void> {
   await bed.until(`${other.name} to lead`, async () => (await other.health())?.role === 'leader', 60_000);
   await untilRestarted(bed, 'host1', ha, t0);
   await sleep(5000);
-  printTimeline('leader killed between off and OFF confirmed', t0, {
-    ...(await fenceTimeline(
-      bed,
-      'host1',
-      t0,
-      ha.map((v) => v.id),
-    )),
+  await reportFence(bed, 'leader killed between off and OFF confirmed', t0, vms.host1!, {
     'leader killed': { what: 'bed', at: tKilled, where: old.name },
   });
-  expectWatchedAndSafe(bed, vms.host1!, t0, 'leader killed between off and OFF confirmed');
 
   expect(bed.bmc('host1').transitions(), 'one power off, not sent again').toEqual(['power 0']);
   expect(transitions(bed)).toEqual({ host1: ['power 0'], host2: [], host3: [] });
@@ -592,12 +591,10 @@ export async function leaderFrozenMidRestartScenario(bed: Bed, ttlSeconds: numbe
     30_000,
   );
   await sleep(8000); // what it would still do, it does within a few ticks
-  printTimeline('leader frozen mid-restart', t0, {
-    ...(await fenceTimeline(bed, 'host1', t0, [first.id, second.id])),
+  await reportFence(bed, 'leader frozen mid-restart', t0, vms.host1!, {
     'leader frozen': { what: 'bed', at: tFrozen, where: old.name },
     'leader resumed': { what: 'bed', at: tThaw, where: old.name },
   });
-  expectWatchedAndSafe(bed, vms.host1!, t0, 'leader frozen mid-restart');
 
   const stepped = await bed.until(
     `the audit trail to tell that ${old.name} stepped down`,

@@ -116,7 +116,7 @@ function missingVms(c: Ctx, h: HostState, present: readonly VmSeen[], down: read
       );
     } else if (fate === 'error') {
       Object.assign(vm, { state: 'error', restart: false } satisfies Partial<VmRecord>);
-      crashed(c, vm, h, `${vm.id} Down on ${h.spec.id} with an error (${error}): in error`);
+      vmAlert(c, h, `${vm.id} Down on ${h.spec.id} with an error (${error}): in error`);
     } else {
       Object.assign(vm, { state: 'down', restart: false } satisfies Partial<VmRecord>);
       c.log.push(`${vm.id} no longer on ${h.spec.id}: Down`);
@@ -125,7 +125,8 @@ function missingVms(c: Ctx, h: HostState, present: readonly VmSeen[], down: read
   }
 }
 
-function crashed(c: Ctx, vm: VmRecord, h: HostState, text: string): void {
+/** A VM event a person must hear of: logged, and an alert in the audit trail. */
+function vmAlert(c: Ctx, h: HostState, text: string): void {
   c.log.push(text);
   c.audit.push({ at: c.now, host: h.spec.id, kind: 'vm', alert: true, text });
 }
@@ -148,7 +149,7 @@ function failedStarts(c: Ctx, h: HostState, down: readonly VmSeen[]): void {
       generation: vm.generation + 1,
       ...NOT_IN_RECOVERY,
     } satisfies Partial<VmRecord>);
-    crashed(c, vm, h, `${vm.id} did not start on ${h.spec.id} (${d.error}): in error, not tried again`);
+    vmAlert(c, h, `${vm.id} did not start on ${h.spec.id} (${d.error}): in error, not tried again`);
     c.actions.push({ kind: 'write-vm', vm: { ...vm } });
   }
 }
