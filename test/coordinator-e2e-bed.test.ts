@@ -167,10 +167,16 @@ describe('the sampler', () => {
     await askVdsm(bed.host('host1').port, bed.client, 'VM.destroy', { vmID: vm.id }, 10_000);
   }, 60_000);
 
-  it('judges made-up samples: an unknown host never clears nor makes a double', () => {
+  it('judges made-up samples: an unknown host never clears nor makes a double; a QEMU process counts as running', () => {
     const at = 0;
     expect(doubles([{ at, hosts: { a: { running: ['v'] }, b: { unknown: 'timeout' } } }])).toEqual([]);
     expect(doubles([{ at, hosts: { a: { running: ['v'] }, b: { running: ['v'] } } }])).toHaveLength(1);
+    // vdsmd cannot say, but v's QEMU runs in b's namespace (a frozen or cut host)
+    expect(doubles([{ at, hosts: { a: { running: ['v'] }, b: { unknown: 'timeout', qemu: { v: 42 } } } }])).toEqual([
+      `v on a+b at ${new Date(at).toISOString()}`,
+    ]);
+    expect(doubles([{ at, hosts: { a: { qemu: { v: 41 } }, b: { running: [], qemu: { v: 42 } } } }])).toHaveLength(1);
+    expect(doubles([{ at, hosts: { a: { running: ['v'], qemu: { v: 41 } }, b: { qemu: {} } } }])).toEqual([]);
     expect(
       doubles([
         { at, hosts: { a: { running: ['v'] } } },

@@ -4,11 +4,12 @@
  * a host, a cut management link with its BMC still reachable, a one-way cut, a frozen host, a dead BMC, a replica
  * cut from etcd, and a teardown that leaves nothing behind. Needs root (network namespaces) and the built dist/.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Bed } from './coordinator-bed/bed.js';
 import { type NetNode, netnsBedMissing } from './coordinator-bed/bed-net.js';
-import { type AskError, vmList } from './coordinator-bed/vdsm-ask.js';
+import { runsOn } from './coordinator-bed/sampler.js';
+import { type AskError, askVdsm, vmList } from './coordinator-bed/vdsm-ask.js';
 import { IP, execBounded, listNamespaces } from './cluster/netns-ip.js';
 import { alive } from './support/proc-pids.js';
 import { waitFor } from './support/wait.js';
@@ -157,6 +158,62 @@ describe.skipIf(netnsBedMissing())('the netns bed', () => {
     await waitFor('every process of host2 running', () => stopped.every((p) => procState(p) !== 'T'), 5000, 50);
     expect(await answers('host2')).toBe('answers');
   }, 90_000);
+
+  it("runs a VM as a QEMU guest of its host's namespace: it outlives vdsmd killed, a crash is its own, the power takes it", async () => {
+    const h3 = bed.host('host3');
+    const look = async () => (await bed.sampler.sampleOnce()).hosts;
+    const start = async (name: string) => {
+      const vm = bed.vm(name, { ha: false });
+      const at = Date.now();
+      await askVdsm(
+        h3.endpoint,
+        bed.client,
+        'VM.create',
+        { vmID: vm.id, vmParams: { vmId: vm.id, xml: vm.xml } },
+        20_000,
+      );
+      const pid = await waitFor(
+        `a QEMU of ${name} in host3`,
+        async () => (await look()).host3?.qemu?.[vm.id],
+        20_000,
+        200,
+      );
+      await waitFor(
+        `${name}'s guest to answer`,
+        async () => (await look()) && bed.sampler.firstAnswer(vm.id, at),
+        60_000,
+        250,
+      );
+      return { vm, pid };
+    };
+    const [a, b] = [await start('n-guest-a'), await start('n-guest-b')];
+    expect(await net().pids(net().host(3).ns)).toEqual(expect.arrayContaining([a.pid, b.pid]));
+    const hosts = await look();
+    expect(Object.keys(hosts).filter((h) => runsOn(hosts[h]!, a.vm.id))).toEqual(['host3']);
+    expect(hosts.host3?.up).toEqual(expect.arrayContaining([a.vm.id, b.vm.id]));
+
+    // vdsmd killed and started again: the guests ran on, and it recovers them from its libvirtd
+    await h3.restart();
+    expect([alive(a.pid), alive(b.pid)]).toEqual([true, true]);
+    const listed = async () => Object.fromEntries((await h3.list()).map((v) => [v.vmId, v.status]));
+    await waitFor('both listed Up again', async () => Object.values(await listed()).join() === 'Up,Up', 30_000, 250);
+    expect(bed.sampler.qemuPids(a.vm.id, 'host3')).toEqual([a.pid]);
+
+    // a guest crashing (its QEMU killed) is Down on a host that runs on
+    await h3.crashVm(b.vm.id);
+    await waitFor('n-guest-b Down', async () => (await listed())[b.vm.id] === 'Down', 20_000, 250);
+    expect(alive(a.pid)).toBe(true);
+
+    // the power takes the other one with libvirtd; powered on, a fresh libvirtd runs nothing
+    const lvDir = h3.qemu!.dir!;
+    await faults().powerOff('host3');
+    expect(alive(a.pid)).toBe(false);
+    expect(existsSync(lvDir), "the dead libvirtd's scratch directory removed").toBe(false);
+    const off = await look();
+    expect(off.host3).toMatchObject({ unknown: expect.any(String), qemu: {} });
+    await faults().powerOn('host3');
+    expect(await h3.list()).toEqual([]);
+  }, 180_000);
 
   it("cuts a host's management link both ways and leaves its BMC reachable through a peer", async () => {
     const h1 = net().host(1);

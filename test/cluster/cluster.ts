@@ -427,6 +427,9 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
     | undefined;
   const stopping: Promise<void>[] = [];
 
+  // What a host's start made before the host was complete: a failed start stops these too.
+  const partial: { sanlock: SanlockDaemon[]; storage: CutMount[] } = { sanlock: [], storage: [] };
+
   const cleanup = async () => {
     sampling = false;
     await sampler;
@@ -436,10 +439,12 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       await stopProcess(h.broker, 5000);
       await stopProcess(h.vdsmd, 5000);
       await h.hv?.close().catch(() => {});
-      await h.libvirtd.stop().catch(() => {});
+      await h.libvirtd?.stop().catch(() => {});
       await h.sanlock.stop().catch(() => {});
       await h.storage.unmount().catch(() => {});
     }
+    for (const s of partial.sanlock) await s.stop().catch(() => {});
+    for (const m of partial.storage) await m.unmount().catch(() => {});
     await Promise.allSettled(stopping);
     await net.stop();
     // VDSM_TS_KEEP_CLUSTER=1 keeps every host's logs (sanlock, vdsmd, broker, agent) for a post-mortem.
@@ -460,16 +465,19 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
         acpi: true,
       }),
     );
-    // Hosts come up in parallel: their sanlock joins (3 × io_timeout each) are the slow part.
-    await Promise.all(
+    // Hosts come up in parallel: their sanlock joins (3 × io_timeout each) are the slow part. All of them end, failed
+    // or not, before a failure is thrown: the cleanup must not race a host still starting.
+    const starts = await Promise.allSettled(
       net.hosts.map(async (nh) => {
         const hdir = join(dir, `host${nh.id}`);
         mkdirSync(join(hdir, 'storage'), { recursive: true });
         const storage = await mountCutfs(shared, join(hdir, 'storage'));
+        partial.storage.push(storage);
         const sanlock = await startSanlock({
           name: `host${nh.id}`,
           spawn: (argv, env) => net.spawnIn(nh.ns, argv, { env, stdout: join(hdir, 'sanlock.out') }),
         });
+        partial.sanlock.push(sanlock);
         hosts.push({
           id: nh.id,
           ns: nh.ns,
@@ -487,6 +495,8 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
         });
       }),
     );
+    const failed = starts.filter((r) => r.status === 'rejected').map((r) => (r.reason as Error).message);
+    if (failed.length) throw new Error(`cluster hosts did not start: ${failed.join('; ')}`);
     hosts.sort((a, b) => a.id - b.id);
     // The deployment step: one host writes the lockspace and the engine VM's lease on the shared storage.
     await initLeaseFile(join(hosts[0]!.storage.mountpoint, 'hosted-engine.lockspace'), {
@@ -509,7 +519,12 @@ export async function startCluster(opts: { hosts?: number; profile?: Profile } =
       await waitForLog(join(h.dir, 'broker.log'), /HA broker ready/, 20_000, `host ${h.id} broker`);
     for (const h of hosts) startAgent(h);
   } catch (err) {
-    await cleanup();
+    // the start's own error is the one to see; a cleanup that fails too is said after it
+    const left = await cleanup().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    if (left) (err as Error).message += `\n(and the cleanup failed: ${left.message})`;
     throw err;
   }
 

@@ -133,7 +133,12 @@ export async function mountCutfs(backing: string, mountpoint: string, opts: CutM
   if (!daemon) {
     if (top) await killAll([top, ...childrenOf(top)]).catch(() => undefined);
     await settledWithin(reaped, 2_000);
-    throw new Error(`cutfs ${backing} on ${target} did not mount within ${MOUNT_TIMEOUT_MS} ms: ${stderr}`);
+    const why = childExited()
+      ? `exited before it mounted (code ${child.exitCode}, signal ${child.signalCode})`
+      : top
+        ? `did not mount within ${MOUNT_TIMEOUT_MS} ms`
+        : `gone before it could be looked at (pid ${child.pid})`;
+    throw new Error(`cutfs ${backing} on ${target}: ${why}: ${stderr}`);
   }
   const cutfs = daemon;
 

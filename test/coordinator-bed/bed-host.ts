@@ -1,12 +1,14 @@
 /**
- * One bed host: a real vdsmd process (the built dist/cli/vdsmd.js) with mutual TLS and its own certificate, on the
- * libvirt test driver over its node file, always on the port it got first (a restart or a power-on comes back where
- * the coordinator knows it). Killing or restarting it on purpose first writes the VMs it runs into the node file, so
- * the restarted vdsmd recovers them; losing power empties the file. No vitest here.
+ * One bed host: a real vdsmd process (the built dist/cli/vdsmd.js) with mutual TLS and its own certificate, always on
+ * the port it got first (a restart or a power-on comes back where the coordinator knows it). Its guests are either
+ * real QEMU under a libvirtd of its own (`qemu`: the netns bed), which outlive a vdsmd killed and die with the power,
+ * or the libvirt test driver over its node file (loopback): killing or restarting vdsmd on purpose first writes the
+ * VMs it runs into the node file, so the restarted vdsmd recovers them; losing power empties the file. No vitest here.
  */
 import { join } from 'node:path';
 import type { Pki } from '../support/pki.js';
 import { startVdsmdProcess, type VdsmdProcess } from '../support/vdsmd-start.js';
+import type { HostQemu } from './bed-qemu.js';
 import { writeNodeFile } from './node-xml.js';
 import { hostView, type Identity } from './pki.js';
 import { type Endpoint, type TlsFiles, vmList } from './vdsm-ask.js';
@@ -42,6 +44,8 @@ export interface BedHostOptions {
   domainXml(id: string): string | undefined;
   /** A machine of its own (netns bed); loopback without. */
   machine?: HostMachine;
+  /** Its guests as QEMU under a libvirtd of its own (started before vdsmd); the test driver without. */
+  qemu?: HostQemu;
 }
 
 export class BedHost {
@@ -85,6 +89,10 @@ export class BedHost {
     return this.o.machine;
   }
 
+  get qemu(): HostQemu | undefined {
+    return this.o.qemu;
+  }
+
   alive(): boolean {
     return this.proc?.alive() === true;
   }
@@ -101,11 +109,12 @@ export class BedHost {
   async start(): Promise<void> {
     if (this.alive()) throw new Error(`${this.name}: vdsmd already runs (pid ${this.proc!.pid})`);
     const m = this.o.machine;
+    const uri = this.o.qemu ? this.o.qemu.uri : `test://${this.nodeFile}`;
     this.proc = await startVdsmdProcess({
       pki: hostView(this.o.pki, this.o.identity),
       args: m ? ['--bind', m.address, '--port', String(VDSM_PORT)] : ['--port', String(this.port)],
       ...(m ? { wrap: m.wrap } : {}),
-      env: { VDSM_LIBVIRT_URI: `test://${this.nodeFile}`, VDSM_GUEST_WAIT_TIMEOUT: '1' },
+      env: { VDSM_LIBVIRT_URI: uri, VDSM_GUEST_WAIT_TIMEOUT: '1' },
       startTimeoutMs: 30_000,
     });
     this.frozen = false;
@@ -124,6 +133,7 @@ export class BedHost {
    * of `died` shut off.
    */
   async persistRunning(died: readonly string[] = []): Promise<void> {
+    if (this.o.qemu) return; // its libvirtd keeps them
     const listed = await vmList(this.endpoint, this.o.client, 5000);
     const xmlOf = (id: string) => {
       const xml = this.o.domainXml(id);
@@ -139,12 +149,19 @@ export class BedHost {
   }
 
   /**
-   * A guest that dies by itself (its QEMU crashed). The test driver runs inside vdsmd and no guest of it can die
-   * alone, so the crash happens across a vdsmd restart: the guest is written shut off, and the restarted vdsmd's
-   * recovery finds it so and lists it Down with an error, as vdsm does with a domain that died meanwhile.
+   * A guest that dies by itself (its QEMU crashed). Under QEMU its process is SIGKILLed and vdsmd hears it from
+   * libvirt. The test driver runs inside vdsmd and no guest of it can die alone, so there the crash happens across a
+   * vdsmd restart: the guest is written shut off, and the restarted vdsmd's recovery finds it so and lists it Down
+   * with an error, as vdsm does with a domain that died meanwhile.
    */
   async crashVm(id: string): Promise<void> {
     if (!this.alive() || this.frozen) throw new Error(`${this.name}: vdsmd must run to crash a guest`);
+    if (this.o.qemu) {
+      const name = /<name>([^<]+)<\/name>/.exec(this.o.domainXml(id) ?? '')?.[1];
+      if (!name) throw new Error(`${this.name}: the bed did not define ${id}`);
+      this.note(`guest ${id} crashed (QEMU pid ${this.o.qemu.crash(name)} killed)`);
+      return;
+    }
     await this.persistRunning([id]);
     this.note(`guest ${id} crashed (across a vdsmd restart)`);
     await this.hardStop();
@@ -190,12 +207,14 @@ export class BedHost {
     await this.hardStop();
     writeNodeFile(this.nodeFile, []);
     await this.o.machine?.halt();
+    await this.o.qemu?.lost();
     for (const s of this.services) await s.down();
   }
 
   async powerOn(): Promise<void> {
     this.note('power on');
     await this.o.machine?.boot();
+    await this.o.qemu?.boot();
     for (const s of this.services) await s.up();
     if (!this.alive()) await this.start();
   }
@@ -221,8 +240,10 @@ export class BedHost {
   }
 
   async stop(): Promise<void> {
-    if (!this.proc?.alive()) return;
-    this.proc.child.kill('SIGCONT');
-    await this.proc.stop();
+    if (this.proc?.alive()) {
+      this.proc.child.kill('SIGCONT');
+      await this.proc.stop();
+    }
+    await this.o.qemu?.stop();
   }
 }

@@ -5,18 +5,22 @@
  * replicas as processes, and a sampler that asks every host what it runs. Hosts and VMs are added through the
  * coordinator's CLI, as an admin would. `withBed` stops everything it started, also when the scenario fails, and
  * then prints every replica's audit trail and log end and each vdsmd's log end. With `topology: 'netns'` the same
- * parts run as machines in network namespaces (README.md, "The netns topology"; bed-net.ts, net-faults.ts).
+ * parts run as machines in network namespaces, each VM a QEMU guest under its host's own libvirtd (README.md, "The
+ * netns topology"; bed-net.ts, net-faults.ts, bed-qemu.ts).
  * No vitest here.
  */
+import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePki, type Pki } from '../support/pki.js';
 import { waitFor } from '../support/wait.js';
 import { engineDomainXml } from '../support/vm-xml.js';
+import { tinyDomainXml, tinyGuest, type TinyGuest } from '../fixtures/tiny-guest.js';
 import { BedEtcd } from './bed-etcd.js';
 import { BedHost, type HostMachine, VDSM_PORT } from './bed-host.js';
 import { BedNet, type NetNode } from './bed-net.js';
+import { HostQemu, netnsInode } from './bed-qemu.js';
 import { Bmc, IPMI_PORT } from './bmc.js';
 import { bmcPassword, NetFaults } from './net-faults.js';
 import { issue } from './pki.js';
@@ -39,6 +43,11 @@ export interface BedOptions {
   sample?: boolean;
   /** 'loopback' (default): processes on 127.0.0.1; 'netns': machines in network namespaces (root only). */
   topology?: 'loopback' | 'netns';
+  /**
+   * What runs a VM: 'qemu' (the netns default), the tiny guest under QEMU and a libvirtd per host; 'test' (loopback
+   * always), libvirt's test driver inside vdsmd over the host's node file.
+   */
+  guests?: 'qemu' | 'test';
 }
 
 export interface BedVm {
@@ -84,6 +93,8 @@ export class Bed {
   faults: NetFaults | undefined;
   /** The harness's portholes into the namespaces, by namespace (netns topology). */
   readonly portholes = new Map<string, Porthole>();
+  /** The tiny guest every VM boots, when the guests are QEMU. */
+  private guest: TinyGuest | undefined;
 
   private constructor(
     readonly dir: string,
@@ -98,13 +109,21 @@ export class Bed {
     };
     this.desk = new RestartDesk(this.byName);
     this.sampler = new Sampler(
-      () => this.hosts.map((h) => ({ name: h.name, endpoint: () => h.endpoint })),
+      () =>
+        this.hosts.map((h) => ({
+          name: h.name,
+          endpoint: () => h.endpoint,
+          ...(h.qemu ? { netns: h.qemu.netnsInode } : {}),
+        })),
       this.client,
+      () => [...this.vms.values()].flatMap((v) => (this.guest ? [{ id: v.id, file: this.consoleOf(v.id)! }] : [])),
     );
   }
 
   static async start(o: BedOptions): Promise<Bed> {
     const dir = mkdtempSync(join(tmpdir(), 'coordinator-bed-'));
+    // QEMU runs as libvirt's unprivileged user and writes each guest's console below (the secrets stay 0700)
+    chmodSync(dir, 0o711);
     const pki = makePki();
     const secretsDir = join(dir, 'secrets');
     mkdirSync(secretsDir, { mode: 0o700 });
@@ -124,6 +143,11 @@ export class Bed {
     if (o.topology === 'netns') {
       this.net = await BedNet.start({ hosts: o.hosts, etcd: replicas ? (o.etcdMembers ?? 1) : 0, replicas });
       this.faults = new NetFaults(this, this.net);
+      if ((o.guests ?? 'qemu') === 'qemu') {
+        this.guest = await tinyGuest();
+        mkdirSync(this.consoleDir, { mode: 0o755 });
+        chmodSync(this.consoleDir, 0o755);
+      }
     }
     // One SSH key for the coordinator (unencrypted, as its secrets directory holds it), authorized on every host.
     const clientKey = this.sshClientKey;
@@ -133,6 +157,8 @@ export class Bed {
       const name = `host${i}`;
       const node = this.net?.host(i);
       const machine = node && (await this.machine(node));
+      const qemu = node && this.guest ? new HostQemu(name, node.ns, netnsInode(node.ns)) : undefined;
+      await qemu?.boot();
       const host = new BedHost({
         name,
         dir: this.dir,
@@ -141,6 +167,7 @@ export class Bed {
         client: this.client,
         domainXml: (id) => this.vms.get(id)?.xml,
         ...(machine ? { machine } : {}),
+        ...(qemu ? { qemu } : {}),
       });
       this.hosts.push(host);
       this.byName.set(name, host);
@@ -274,18 +301,54 @@ export class Bed {
     }
   }
 
-  /** `vm define` through the CLI: a tiny domain XML. */
-  /** `vm define` through the CLI; `refusedByLibvirt`: a definition libvirt refuses at start (an unknown on_crash action). */
+  /** Whether the VMs are QEMU guests (their processes and consoles are then watched too). */
+  get qemuGuests(): boolean {
+    return this.guest !== undefined;
+  }
+
+  /** Where the QEMU guests write their serial consoles (one file per VM, whichever host runs it). */
+  get consoleDir(): string {
+    return join(this.dir, 'consoles');
+  }
+
+  /** The console file of VM `id` (QEMU guests only). */
+  consoleOf(id: string): string | undefined {
+    const vm = this.vms.get(id);
+    return vm && this.guest ? join(this.consoleDir, `${vm.name}.log`) : undefined;
+  }
+
+  /** A VM's domain XML: the tiny guest under QEMU, else a small engine-like domain for the test driver. */
+  private domainXml(name: string, memMiB: number): { uuid: string; xml: string } {
+    if (!this.guest) return engineDomainXml({ name, memoryMiB: memMiB });
+    const uuid = randomUUID();
+    const g = this.guest;
+    const consoleLog = join(this.consoleDir, `${name}.log`);
+    return {
+      uuid,
+      xml: tinyDomainXml({ name, uuid, kernel: g.kernel, initrd: g.initrd, consoleLog, memoryMiB: memMiB }),
+    };
+  }
+
+  /**
+   * A VM the bed knows (its XML, its console) but has defined nowhere yet; `refusedByLibvirt`: a definition libvirt
+   * refuses at start (an unknown on_crash action).
+   */
+  vm(name: string, opts: { ha: boolean; priority?: number; memMiB?: number; refusedByLibvirt?: boolean }): BedVm {
+    const memMiB = opts.memMiB ?? (this.guest ? 96 : 64);
+    const d = this.domainXml(name, memMiB);
+    const xml = opts.refusedByLibvirt ? d.xml.replace('</domain>', '<on_crash>explode</on_crash></domain>') : d.xml;
+    const vm: BedVm = { id: d.uuid, name, xml, ha: opts.ha, priority: opts.priority ?? 50, memMiB };
+    this.vms.set(vm.id, vm);
+    return vm;
+  }
+
+  /** `vm define` through the CLI (see `vm` for the options). */
   async defineVm(
     name: string,
     opts: { ha: boolean; priority?: number; memMiB?: number; refusedByLibvirt?: boolean },
   ): Promise<BedVm> {
-    const memMiB = opts.memMiB ?? 64;
-    const d = engineDomainXml({ name, memoryMiB: memMiB });
-    const uuid = d.uuid;
-    const xml = opts.refusedByLibvirt ? d.xml.replace('</domain>', '<on_crash>explode</on_crash></domain>') : d.xml;
-    const vm: BedVm = { id: uuid, name, xml, ha: opts.ha, priority: opts.priority ?? 50, memMiB };
-    this.vms.set(uuid, vm);
+    const vm = this.vm(name, opts);
+    const xml = vm.xml;
     const file = join(this.dir, `${name}.xml`);
     writeFileSync(file, xml);
     const r = await this.anyReplica();
@@ -303,13 +366,7 @@ export class Bed {
    */
   async defineVmsByApi(plans: { name: string; ha: boolean; priority?: number; memMiB?: number }[]): Promise<BedVm[]> {
     const r = await this.anyReplica();
-    const vms = plans.map((p) => {
-      const memMiB = p.memMiB ?? 64;
-      const { uuid, xml } = engineDomainXml({ name: p.name, memoryMiB: memMiB });
-      const vm: BedVm = { id: uuid, name: p.name, xml, ha: p.ha, priority: p.priority ?? 50, memMiB };
-      this.vms.set(uuid, vm);
-      return vm;
-    });
+    const vms = plans.map((p) => this.vm(p.name, p));
     await inBatches(vms, 8, (vm) => r.post('/vms', { xml: vm.xml, ha: vm.ha, priority: vm.priority, by: ADMIN }));
     await this.until(
       'the leader to know every VM defined',

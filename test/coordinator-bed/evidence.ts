@@ -3,6 +3,7 @@
  * one "rpc" log line per request) and what a set of VMs looks like in the sampler. No vitest here.
  */
 import type { Bed, BedVm } from './bed.js';
+import { runsOn } from './sampler.js';
 
 /** How many `method` requests each host's vdsmd served since `after` (wall-clock ms), whatever their outcome. */
 export function rpcCalls(bed: Bed, method: string, after: number): Record<string, number> {
@@ -76,7 +77,8 @@ export function poweredOffAt(bed: Bed, host: string, after: number): number | un
  * A fault window judged fail closed, from the sampler alone: the longest gap between two samples, the samples per
  * unknown host, and every sample in which a VM of `vms` runs on one host while another host could not be asked and
  * had not been switched off by then: that host may run it too, so the sample is unproven (counted, never read as
- * "not there"). Pass the VMs a blind host may run (the faulted host's own).
+ * "not there"). A host whose guest processes were read is not blind: what runs there is known (a VM seen on it and
+ * elsewhere is a double, which fails on its own). Pass the VMs a blind host may run (the faulted host's own).
  */
 export function windowSafety(
   bed: Bed,
@@ -91,10 +93,10 @@ export function windowSafety(
   const unproven: string[] = [];
   for (const s of samples) {
     const blind = Object.entries(s.hosts)
-      .filter(([h, x]) => x.unknown && offAt.get(h)! > s.at)
+      .filter(([h, x]) => x.unknown && x.qemu === undefined && offAt.get(h)! > s.at)
       .map(([h]) => h);
     for (const v of blind.length ? vms : []) {
-      const on = Object.entries(s.hosts).filter(([, x]) => x.running?.includes(v.id));
+      const on = Object.entries(s.hosts).filter(([, x]) => runsOn(x, v.id));
       if (on.length)
         unproven.push(
           `${v.name} on ${on.map(([h]) => h).join('+')} while ${blind.join('+')} unknown, at ${new Date(s.at).toISOString()}`,

@@ -39,20 +39,25 @@ export async function untilFencedAndRestarted(bed: Bed, host: string, ha: { id: 
     () => bed.bmc(host).transitions().includes('power 0'),
     120_000,
   );
-  await bed.until(
-    `the HA VMs of ${host} Up on another host`,
-    () => ha.every((v) => bed.sampler.firstUp(v.id, since, [host])),
-    120_000,
-  );
+  await untilRestarted(bed, host, ha, since);
 }
 
-/** Waits until each of `ha` is Up on a host other than `host` since `since`. */
+/**
+ * Waits until each of `ha` is Up on a host other than `host` since `since` and, when the guests are QEMU, until each
+ * of those guests, started since, answered on its console (its kernel booted and its /init ran there).
+ */
 export async function untilRestarted(bed: Bed, host: string, ha: { id: string }[], since: number) {
   await bed.until(
     `the HA VMs of ${host} Up on another host`,
     () => ha.every((v) => bed.sampler.firstUp(v.id, since, [host])),
     120_000,
   );
+  if (bed.qemuGuests)
+    await bed.until(
+      `the guests of the HA VMs of ${host} to answer`,
+      () => ha.every((v) => bed.sampler.firstAnswer(v.id, since)),
+      120_000,
+    );
 }
 
 export async function hostState(bed: Bed, host: string): Promise<string | null | undefined> {
@@ -99,6 +104,9 @@ export async function vdsmdKilledScenario(bed: Bed): Promise<void> {
   });
   expect(rpcCalls(bed, 'VM.create', t0)).toEqual({ host1: 0, host2: 0, host3: 0 });
   expect(rpcCalls(bed, 'VM.destroy', t0)).toEqual({ host1: 0, host2: 0, host3: 0 });
+  if (bed.qemuGuests)
+    for (const v of vms.host1!)
+      expect(bed.sampler.qemuPids(v.id, 'host1'), `${v.name}: one QEMU process all along`).toHaveLength(1);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -349,8 +357,8 @@ const byName = async (bed: Bed) => new Map((await bed.vmViews()).map((v) => [v.n
 
 /**
  * Scenario 6: evacuation policy `all` (the replica's `default_evacuation`), host1 powered off through its BMC. It
- * holds one VM of each kind: running HA, running plain, stopped by a person, crashed (in error, once Up: its guest
- * died, bed-host.ts crashVm), and refused by libvirt at its first start (in error, never Up). The two running ones
+ * holds one VM of each kind: running HA, running plain, stopped by a person, crashed (in error, once Up: its QEMU
+ * killed, bed-host.ts crashVm), and refused by libvirt at its first start (in error, never Up). The two running ones
  * come back running elsewhere, HA first; the stopped and the crashed one are re-homed to another host and stay as
  * they are; the never-Up one is only marked Down. Nothing but the two is started.
  */
@@ -374,7 +382,8 @@ export async function evacuationAllScenario(bed: Bed): Promise<void> {
     60_000,
   );
   await bed.host('host1').crashVm(errUp.id);
-  // its restarted vdsmd lists the crashed guest Down with an error; host1 answers again (a start needs it Up)
+  // vdsmd lists the crashed guest Down with an error (QEMU: at once; test driver: after its restart, when host1
+  // answers again: a start needs it Up)
   await bed.until(
     'the leader to have host1 Up and e-err-up in error',
     async () => (await hostState(bed, 'host1')) === 'Up' && (await byName(bed)).get('e-err-up')?.state === 'error',

@@ -42,7 +42,11 @@ export function lastMatch(lines: Line[], re: RegExp, after: number): Mark | unde
   return l ? { what: re.source, at: l.at, where: l.where } : undefined;
 }
 
-/** The usual milestones of a fenced host: NonResponsive, soft fence, OFF, VM.create, VM Up. */
+/**
+ * The usual milestones of a fenced host: its last good poll (the NonResponsive decision says how long before it the
+ * host last answered), NonResponsive, soft fence, OFF, VM.create, VM Up, and (QEMU guests) the restarted guests
+ * answering on their consoles.
+ */
 export async function fenceTimeline(
   bed: Bed,
   host: string,
@@ -51,8 +55,10 @@ export async function fenceTimeline(
 ): Promise<Record<string, Mark | undefined>> {
   const lines = await coordinatorLines(bed);
   const h = host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const nonResponsive = firstMatch(lines, new RegExp(`${h}[^"]*-> ?NonResponsive`), t0);
   const marks: Record<string, Mark | undefined> = {
-    NonResponsive: firstMatch(lines, new RegExp(`${h}[^"]*-> ?NonResponsive`), t0),
+    'last good poll': lastGoodPoll(lines, h, t0),
+    NonResponsive: nonResponsive,
     'soft fence started': firstMatch(lines, new RegExp(`${h}: soft fence: SSH`), t0),
     'soft fence done': firstMatch(lines, new RegExp(`${h}(: soft fence worked| SoftFencing -> Up)`), t0),
     'to hard fence': firstMatch(lines, new RegExp(`${h} SoftFencing -> HardFencing`), t0),
@@ -68,13 +74,31 @@ export async function fenceTimeline(
     marks['first VM Up (sampler)'] = { what: 'sampler', at: Math.min(...ups.map((u) => u.at)), where: 'sampler' };
     marks['last VM Up (sampler)'] = { what: 'sampler', at: Math.max(...ups.map((u) => u.at)), where: 'sampler' };
   }
+  const answers = vms.map((id) => bed.sampler.firstAnswer(id, t0)).filter((a) => a !== undefined);
+  if (answers.length)
+    marks['last guest answers'] = {
+      what: 'console',
+      at: Math.max(...answers.map((a) => a.at)),
+      where: `sampler, ${answers.length}/${vms.length} consoles`,
+    };
   return marks;
 }
 
+/** The coordinator's last answered poll of `host`: its NonResponsive decision's time less the silence it states. */
+function lastGoodPoll(lines: Line[], host: string, t0: number): Mark | undefined {
+  const re = new RegExp(`${host}[^"]*-> ?NonResponsive[^"]*?([\\d.]+) s without an answer`);
+  const line = lines.find((x) => x.at >= t0 && re.test(x.text));
+  const silent = line && re.exec(line.text)?.[1];
+  return silent === undefined
+    ? undefined
+    : { what: 'lastOk', at: line!.at - Number(silent) * 1000, where: line!.where };
+}
+
+const since = (ms: number) => `t0 ${ms < 0 ? '−' : '+'} ${(Math.abs(ms) / 1000).toFixed(1)} s`;
+
 export function printTimeline(title: string, t0: number, marks: Record<string, Mark | undefined>): string {
   const rows = Object.entries(marks).map(
-    ([k, m]) =>
-      `  ${k.padEnd(24)} ${m?.at === undefined ? '—' : `t0 + ${((m.at - t0) / 1000).toFixed(1)} s`}${m?.where ? ` (${m.where})` : ''}`,
+    ([k, m]) => `  ${k.padEnd(24)} ${m?.at === undefined ? '—' : since(m.at - t0)}${m?.where ? ` (${m.where})` : ''}`,
   );
   const text = [`${title}: t0 (fault) = ${new Date(t0).toISOString()}`, ...rows].join('\n');
   console.log(text);
