@@ -207,11 +207,14 @@ describe.skipIf(netnsBedMissing())('the netns bed', () => {
     // the power takes the other one with libvirtd; powered on, a fresh libvirtd runs nothing
     const lvDir = h3.qemu!.dir!;
     await faults().powerOff('host3');
-    expect(alive(a.pid)).toBe(false);
-    expect(existsSync(lvDir), "the dead libvirtd's scratch directory removed").toBe(false);
-    const off = await look();
-    expect(off.host3).toMatchObject({ unknown: expect.any(String), qemu: {} });
-    await faults().powerOn('host3');
+    try {
+      expect(alive(a.pid)).toBe(false);
+      expect(existsSync(lvDir), "the dead libvirtd's scratch directory removed").toBe(false);
+      const off = await look();
+      expect(off.host3).toMatchObject({ unknown: expect.any(String), qemu: {} });
+    } finally {
+      await faults().powerOn('host3'); // the next tests need host3
+    }
     expect(await h3.list()).toEqual([]);
   }, 180_000);
 

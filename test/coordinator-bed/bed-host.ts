@@ -54,6 +54,7 @@ export class BedHost {
   port = 0;
   private proc: VdsmdProcess | undefined;
   private frozen = false;
+  private power: 'on' | 'off' | 'switching' = 'on';
   /** Every vdsmd started, oldest first (each keeps its whole log). */
   private readonly incarnations: VdsmdProcess[] = [];
   /** What happened to this host, for the report: "t kill", "t power off", ... */
@@ -203,20 +204,29 @@ export class BedHost {
 
   /** Power lost: vdsmd dies with its guests (the node file is emptied) and the machine's other services. */
   async powerOff(): Promise<void> {
+    this.power = 'switching';
     this.note('power off: vdsmd, its guests and its sshd gone');
     await this.hardStop();
     writeNodeFile(this.nodeFile, []);
     await this.o.machine?.halt();
     await this.o.qemu?.lost();
     for (const s of this.services) await s.down();
+    this.power = 'off';
   }
 
   async powerOn(): Promise<void> {
+    this.power = 'switching';
     this.note('power on');
     await this.o.machine?.boot();
     await this.o.qemu?.boot();
     for (const s of this.services) await s.up();
     if (!this.alive()) await this.start();
+    this.power = 'on';
+  }
+
+  /** 'off' once a power-off was carried out to its end (every part of the host down), 'on' once a power-on was. */
+  powerState(): 'on' | 'off' | 'switching' {
+    return this.power;
   }
 
   private async hardStop(): Promise<void> {

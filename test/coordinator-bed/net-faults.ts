@@ -93,18 +93,18 @@ export class NetFaults {
     );
   }
 
-  /** Power off through the BMC; resolves once the host's vdsmd is gone. */
+  /** Power off through the BMC; resolves once the host's power-off was carried out to its end (bed-host.ts). */
   async powerOff(host: string): Promise<void> {
     const r = await this.ipmi(host, 'off');
     if (r.code !== 0) throw new Error(`power off ${host} through its BMC: ${r.stderr.trim() || r.stdout.trim()}`);
-    await waitFor(`${host} powered off`, () => !this.bed.host(host).alive(), 15_000, 100);
+    await waitFor(`${host} powered off`, () => this.bed.host(host).powerState() === 'off', 30_000, 100);
   }
 
-  /** Power on through the BMC; resolves once its vdsmd runs again. */
+  /** Power on through the BMC; resolves once the host booted to its end (libvirtd, sshd, vdsmd). */
   async powerOn(host: string): Promise<void> {
     const r = await this.ipmi(host, 'on');
     if (r.code !== 0) throw new Error(`power on ${host} through its BMC: ${r.stderr.trim() || r.stdout.trim()}`);
-    await waitFor(`${host} powered on`, () => this.bed.host(host).alive(), 60_000, 200);
+    await waitFor(`${host} powered on`, () => this.bed.host(host).powerState() === 'on', 60_000, 200);
   }
 
   killBmc(host: string): Promise<void> {
