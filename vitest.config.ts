@@ -32,6 +32,7 @@ export const UNIT = [
   'test/host-stats.test.ts',
   'test/jsonrpc.test.ts',
   'test/libvirt-binding.test.ts',
+  'test/package-bin.test.ts',
   'test/listener.test.ts',
   'test/param-strings.test.ts',
   'test/repo-references.test.ts',

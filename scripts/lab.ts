@@ -74,8 +74,12 @@ async function up(): Promise<void> {
 }
 
 async function down(): Promise<void> {
-  if (await running()) console.log((await ask('down', 180_000)).trim());
-  else if (existsSync(PID_FILE)) {
+  if (await running()) {
+    const answer = (await ask('down', 180_000)).trim();
+    console.log(answer);
+    // its bed is gone: the log and pid file go too (after a failed stop they stay, for a person to read)
+    if (answer === 'the lab is down') rmSync(LAB_DIR, { recursive: true, force: true });
+  } else if (existsSync(PID_FILE)) {
     const pid = Number(readFileSync(PID_FILE, 'utf8'));
     try {
       process.kill(pid, 'SIGTERM'); // it stops its bed on SIGTERM
