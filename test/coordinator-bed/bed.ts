@@ -314,7 +314,11 @@ export class Bed {
   /** The console file of VM `id` (QEMU guests only). */
   consoleOf(id: string): string | undefined {
     const vm = this.vms.get(id);
-    return vm && this.guest ? join(this.consoleDir, `${vm.name}.log`) : undefined;
+    return vm && this.guest ? this.consoleFile(vm.name) : undefined;
+  }
+
+  private consoleFile(name: string): string {
+    return join(this.consoleDir, `${name}.log`);
   }
 
   /** A VM's domain XML: the tiny guest under QEMU, else a small engine-like domain for the test driver. */
@@ -322,7 +326,7 @@ export class Bed {
     if (!this.guest) return engineDomainXml({ name, memoryMiB: memMiB });
     const uuid = randomUUID();
     const g = this.guest;
-    const consoleLog = join(this.consoleDir, `${name}.log`);
+    const consoleLog = this.consoleFile(name);
     return {
       uuid,
       xml: tinyDomainXml({ name, uuid, kernel: g.kernel, initrd: g.initrd, consoleLog, memoryMiB: memMiB }),
