@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { defineConfig } from 'tsup';
 
@@ -14,6 +14,8 @@ function linkFenceAliases() {
   for (const [name, bundle] of Object.entries(bin)) {
     if (!bundle.startsWith('dist/fence/') || basename(bundle) === `${name}.js`) continue;
     if (!existsSync(bundle)) throw new Error(`fence alias ${name}: ${bundle} was not built`);
+    // A rebuild over an existing dist/ (npx tsup without npm run build's rm -rf) replaces the links.
+    rmSync(`${dirname(bundle)}/${name}`, { force: true });
     symlinkSync(basename(bundle), `${dirname(bundle)}/${name}`);
   }
 }
@@ -30,6 +32,7 @@ export default defineConfig([
       'cli/hosted-engine': 'src/cli/hosted-engine.ts',
       'cli/he-broker': 'src/cli/he-broker.ts',
       'cli/he-agent': 'src/cli/he-agent.ts',
+      'cli/vdsm-tool': 'src/cli/vdsm-tool.ts',
     },
     format: ['esm'],
     target: 'node20',
@@ -54,6 +57,8 @@ export default defineConfig([
     sourcemap: false,
     clean: false,
     banner,
+    // What `fence_<name> -V` prints (src/plugins/fence/main.ts): fixed at build, no package.json read at run time.
+    define: { __VDSM_TS_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
     onSuccess: async () => linkFenceAliases(),
   },
 ]);

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { XMLParser } from 'fast-xml-parser';
 import { FenceError, type FenceOptions } from '../../src/plugins/fence/agent.js';
+import { dialogue, HIDDEN } from '../../src/plugins/fence/dialogue.js';
 import { ms, num } from '../../src/plugins/fence/validate.js';
 
 /** One parsed reply document: the RESPONSE's STATUS/MESSAGE and every element by (upper-case) name. */
@@ -128,6 +129,7 @@ export class RibclSession {
   private readonly docs: string[] = [];
   private wake?: () => void;
   private ended?: Error;
+  private readonly talk = dialogue();
 
   private constructor(
     private readonly socket: TLSSocket,
@@ -191,6 +193,7 @@ export class RibclSession {
     if (tls10 || o.notls === true)
       Object.assign(tls, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
     const limit = ms(o, 'login_timeout');
+    dialogue().note(`Connecting to ${host}:${String(tls.port)} over TLS${tls10 || o.notls === true ? ' 1.0' : ''}`);
     const socket = tlsConnect(tls);
     const session = new RibclSession(socket, o);
     try {
@@ -209,7 +212,7 @@ export class RibclSession {
           reject(new Closed('Connection lost'));
         });
       });
-      socket.write('<?xml version="1.0"?>\r\n');
+      session.send('<?xml version="1.0"?>\r\n');
       // The answer to a bare declaration is usually an error document; only its RIBCL VERSION matters.
       const raw = await session.nextRaw(limit, LOGIN_FAILED);
       const detected = parseFloat(/<RIBCL\s+VERSION\s*=\s*["']([^"']*)["']/i.exec(raw)?.[1] ?? '');
@@ -225,10 +228,10 @@ export class RibclSession {
   }
 
   private async login(): Promise<void> {
-    this.socket.write(`<RIBCL VERSION="${this.version >= 2 ? '2.0' : '1.2'}">\r\n`);
+    this.send(`<RIBCL VERSION="${this.version >= 2 ? '2.0' : '1.2'}">\r\n`);
     if (this.version < 2) {
       // Nothing to ask an old iLO: a refused login shows in the first command's reply.
-      this.socket.write(`${this.loginTag()}\r\n</LOGIN>\r\n`);
+      this.send(`${this.loginTag(false)}\r\n</LOGIN>\r\n`, `${this.loginTag(true)}\r\n</LOGIN>\r\n`);
       return;
     }
     const reply = await this.exchange(
@@ -242,8 +245,16 @@ export class RibclSession {
     this.firmware = { version: parseFloat(fw.FIRMWARE_VERSION ?? '0') || 0, processor: fw.MANAGEMENT_PROCESSOR ?? '' };
   }
 
-  private loginTag(): string {
-    return `<LOGIN USER_LOGIN=${xmlAttr(String(this.o.login ?? ''))} PASSWORD=${xmlAttr(String(this.o.passwd ?? ''))}>`;
+  /** The LOGIN tag, or as the log shows it (`hidden`): the password masked. */
+  private loginTag(hidden: boolean): string {
+    const password = hidden ? HIDDEN : String(this.o.passwd ?? '');
+    return `<LOGIN USER_LOGIN=${xmlAttr(String(this.o.login ?? ''))} PASSWORD=${xmlAttr(password)}>`;
+  }
+
+  /** Writes to the device; the dialogue log gets `shown` (the text with its password masked). */
+  private send(text: string, shown = text): void {
+    this.talk.sent(shown);
+    this.socket.write(text);
   }
 
   /**
@@ -272,7 +283,8 @@ export class RibclSession {
     timeout: number,
     expect?: string,
   ): Promise<RibclReply> {
-    this.socket.write(`${this.loginTag()}\r\n<${section} MODE="${mode}">${body}\r\n</${section}>\r\n</LOGIN>\r\n`);
+    const block = `\r\n<${section} MODE="${mode}">${body}\r\n</${section}>\r\n</LOGIN>\r\n`;
+    this.send(this.loginTag(false) + block, this.loginTag(true) + block);
     const deadline = timeout > 0 ? Date.now() + timeout * 1000 : 0;
     for (;;) {
       const left = deadline ? Math.max(1, deadline - Date.now()) / 1000 : 0;
@@ -288,7 +300,10 @@ export class RibclSession {
     const deadline = timeout > 0 ? Date.now() + timeout * 1000 : 0;
     for (;;) {
       const doc = this.docs.shift();
-      if (doc !== undefined) return doc;
+      if (doc !== undefined) {
+        this.talk.received(doc);
+        return doc;
+      }
       if (this.ended) throw this.ended;
       const left = deadline ? deadline - Date.now() : Number.POSITIVE_INFINITY;
       if (left <= 0) throw onTimeout;

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { FenceError, type FenceOptions } from '../../src/plugins/fence/agent.js';
+import { dialogue } from '../../src/plugins/fence/dialogue.js';
 import { ms, num } from '../../src/plugins/fence/validate.js';
 
 export interface IpmitoolResult {
@@ -16,6 +17,7 @@ export class Ipmitool {
   private readonly base: string[];
   private readonly env: NodeJS.ProcessEnv;
   private readonly program: string;
+  private readonly talk = dialogue();
 
   constructor(private readonly o: FenceOptions) {
     const args = ['-I', o.lanplus === true ? 'lanplus' : 'lan', '-H', String(o.ipaddr)];
@@ -50,6 +52,8 @@ export class Ipmitool {
 
   run(...command: string[]): Promise<IpmitoolResult> {
     const timeoutMs = ms(this.o, 'power_timeout');
+    // The argv holds no secret (the password and Kg key travel in the environment), so it is logged whole.
+    this.talk.note(`Executing: ${[this.program, ...this.base, ...command].join(' ')}`);
     return new Promise((resolve, reject) => {
       execFile(
         this.program,
@@ -60,6 +64,7 @@ export class Ipmitool {
           if (e?.code === 'ENOENT' || e?.code === 'EACCES')
             return reject(new FenceError('Failed: Ipmitool not found or not accessible'));
           if (e?.killed) return reject(new FenceError('Connection timed out'));
+          this.talk.received(`${typeof e?.code === 'number' ? e.code : 0} ${stdout}${stderr}`);
           resolve({ output: `${stdout}${stderr}`, code: typeof e?.code === 'number' ? e.code : 0 });
         },
       );

@@ -4,12 +4,36 @@ import type { FenceLog } from './io.js';
 import type { AgentTable } from './table.js';
 import { ms, num } from './validate.js';
 
+/** Time as --delay sees it. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+export const systemClock: Clock = { now: () => Date.now(), sleep: (t) => sleep(t) };
+
 export interface ActionContext {
   agent: FenceAgent<unknown>;
   table: AgentTable;
   options: FenceOptions;
   log: FenceLog;
   out(line: string): void;
+  /** When the run started (ms since the epoch); --delay counts from here. */
+  startedAt?: number;
+  clock?: Clock;
+}
+
+/**
+ * --delay: an off or a reboot (fencing proper) does not reach the device before `delay` seconds have passed since
+ * the agent started, so that of two nodes fencing each other the one without a delay wins; nothing else waits
+ * (status, monitor, list, on). Upstream counts from its start as well, and waits one second more than asked.
+ */
+async function delayFencing(action: string, ctx: ActionContext): Promise<void> {
+  if ((action !== 'off' && action !== 'reboot') || num(ctx.options, 'delay') <= 0) return;
+  const clock = ctx.clock ?? systemClock;
+  const left = ms(ctx.options, 'delay') - (clock.now() - (ctx.startedAt ?? clock.now()));
+  if (left <= 0) return;
+  ctx.log.info(`Delay ${Math.ceil(left / 1000)} second(s) before logging in to the fence device`);
+  await clock.sleep(left);
 }
 
 /**
@@ -19,10 +43,7 @@ export interface ActionContext {
  */
 export async function performAction(action: string, ctx: ActionContext): Promise<number> {
   const { agent, options } = ctx;
-  if ((action === 'off' || action === 'reboot') && num(options, 'delay') > 0) {
-    ctx.log.info(`Delay ${num(options, 'delay')} second(s) before logging in to the fence device`);
-    await sleep(ms(options, 'delay'));
-  }
+  await delayFencing(action, ctx);
   let conn: unknown;
   try {
     conn = await agent.connect(options);

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { performAction } from './actions.js';
-import { type FenceAgent, FenceError } from './agent.js';
-import { createFenceLog, type FenceIo } from './io.js';
+import { type Clock, performAction, systemClock } from './actions.js';
+import { type FenceAgent, FenceError, type FenceOptions } from './agent.js';
+import { withDialogue } from './dialogue.js';
+import { createFenceLog, type FenceIo, type FenceLog } from './io.js';
+import { renderManpage } from './manpage.js';
 import { renderMetadata } from './metadata.js';
 import { ParseError, type Parsed, parseArgv, parseStdin } from './parse.js';
 import { buildTable } from './table.js';
@@ -17,7 +19,12 @@ export interface RunInput {
   argv: string[];
   stdin?: string;
   env: NodeJS.ProcessEnv;
+  /** What -V prints: the package version. */
   version?: string;
+  /** When the run started (ms since the epoch; default: now): --delay counts from here, as upstream's does. */
+  startedAt?: number;
+  /** Time as --delay sees it (tests inject one). */
+  clock?: Clock;
 }
 
 /** Runs one agent invocation end to end and returns its exit code (0 ok / 2 status off / 1 failure). */
@@ -32,31 +39,72 @@ export async function runAgent(agent: FenceAgent<unknown>, input: RunInput, io: 
     io.err(`Parse error: ${err.message}\n\nPlease use '-h' for usage\n`);
     return 1;
   }
+  const startedAt = input.startedAt ?? Date.now();
   if (parsed.values.help === true) {
     io.out(usage(table));
     return 0;
   }
-  if (parsed.values.version === true) {
-    io.out(input.version ?? '0');
+  const { options, action, errors } = resolveOptions(parsed.values, table, agent, input.env);
+  const secrets = () =>
+    table.options
+      .filter((s) => s.secret)
+      .flatMap((s) => {
+        const value = options[s.key];
+        return typeof value === 'string' ? [value] : [];
+      });
+  const sinks = { verbosity: Number(options.verbose_level ?? 0), quiet: options.quiet === true, secrets };
+  let log = createFenceLog(io, sinks);
+  for (const w of parsed.warnings) log.warn(w);
+  // As upstream: metadata (and the man page) before the version.
+  if (INFO_ACTIONS.has(action)) {
+    io.out(
+      action === 'manpage'
+        ? renderManpage(agent, table, input.version)
+        : (await renderMetadata(agent, table)).trimEnd(),
+    );
     return 0;
   }
-  const { options, action, errors } = resolveOptions(parsed.values, table, agent, input.env);
-  const log = createFenceLog(io, Number(options.verbose_level ?? 0), options.quiet === true);
-  for (const w of parsed.warnings) log.warn(w);
-  if (INFO_ACTIONS.has(action)) {
-    io.out((await renderMetadata(agent, table)).trimEnd());
+  if (parsed.values.version === true) {
+    io.out(input.version ?? 'unknown');
     return 0;
   }
   if (action === 'validate-all') {
-    for (const e of errors) log.error(e);
-    if (errors.length > 0) log.error('validate-all failed');
-    return errors.length > 0 ? 1 : 0;
+    for (const e of errors) log.error(`Failed: ${e}`);
+    if (errors.length === 0) return 0;
+    log.error('validate-all failed');
+    log.error("Please use '-h' for usage");
+    return 1;
   }
   if (errors.length > 0) {
     log.error(`Failed: ${errors[0]}`);
     log.error("Please use '-h' for usage");
     return 1;
   }
+  const debugFile = typeof options.debug === 'string' && options.debug !== '' ? options.debug : undefined;
+  if (debugFile !== undefined) {
+    if (!io.openDebugFile) log.info('debug_file is ignored in process: the dialogue goes to this log');
+    else {
+      try {
+        log = createFenceLog(io, { ...sinks, file: io.openDebugFile(debugFile) });
+      } catch {
+        log.error(`Failed: Unable to create file ${debugFile}`);
+        log.error("Please use '-h' for usage");
+        return 1;
+      }
+    }
+  }
+  return withDialogue(log, () => act(agent, table, action, options, log, io, { startedAt, clock: input.clock }));
+}
+
+async function act(
+  agent: FenceAgent<unknown>,
+  table: ReturnType<typeof buildTable>,
+  action: string,
+  options: FenceOptions,
+  log: FenceLog,
+  io: FenceIo,
+  time: { startedAt: number; clock?: Clock },
+): Promise<number> {
   try {
     // Secrets from scripts, as ClusterLabs: only once the options are valid, only when not given directly.
     for (const [secret, script] of [
@@ -67,7 +115,15 @@ export async function runAgent(agent: FenceAgent<unknown>, input: RunInput, io: 
       if (typeof program === 'string' && program !== '' && !options[secret])
         options[secret] = await passwordFromScript(program);
     }
-    return await performAction(action, { agent, table, options, log, out: io.out });
+    return await performAction(action, {
+      agent,
+      table,
+      options,
+      log,
+      out: io.out,
+      startedAt: time.startedAt,
+      clock: time.clock ?? systemClock,
+    });
   } catch (err) {
     if (err instanceof FenceError) {
       log.error(err.message);

@@ -1,10 +1,12 @@
+import { existsSync, statSync } from 'node:fs';
 import type { FenceAgent, FenceOptions } from './agent.js';
 import type { RawOptions } from './parse.js';
 import type { AgentTable } from './table.js';
 
 /** Actions that need no device and no device options. */
 export const INFO_ACTIONS = new Set(['metadata', 'manpage']);
-const NO_PLUG_ACTIONS = new Set(['list', 'list-status', 'monitor', 'metadata', 'manpage', 'validate-all']);
+/** As upstream, validate-all wants the plug too: it checks what a power action would need. */
+const NO_PLUG_ACTIONS = new Set(['list', 'list-status', 'monitor', 'metadata', 'manpage']);
 
 export interface Resolved {
   options: FenceOptions;
@@ -48,8 +50,16 @@ export function resolveOptions(
     if (table.portAsIp && options.port_as_ip === true && given('port')) options.ipaddr = options.port;
     else errors.push('You have to enter fence address');
   }
+  // Over SSH an identity file can stand in for the password (then its passphrase, if it has one).
+  const keyed = has('identity_file');
   if (has('passwd') && !agent.passwordOptional && !given('passwd') && !given('passwd_script')) {
-    errors.push('You have to enter password or password script');
+    if (!keyed) errors.push('You have to enter password or password script');
+    else if (!given('identity_file')) errors.push('You have to enter password, password script or identity file');
+  }
+  if (keyed && given('identity_file')) {
+    const file = String(options.identity_file);
+    if (options.secure !== true) errors.push('You have to use identity file together with ssh connection (-x)');
+    if (!existsSync(file) || !statSync(file).isFile()) errors.push(`Identity file ${file} does not exist`);
   }
   if (table.hasPort && !agent.plugOptional && !given('port') && !NO_PLUG_ACTIONS.has(action)) {
     errors.push('You have to enter plug number or machine identification');

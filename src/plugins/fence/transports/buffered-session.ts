@@ -3,6 +3,7 @@
  * with expect-style reading.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { dialogue, HIDDEN } from '../dialogue.js';
 
 export interface ExpectResult {
   /** Which pattern matched (its index in the list given). */
@@ -14,10 +15,10 @@ export interface ExpectResult {
 }
 
 export interface CliSession {
-  /** Sends text as is (no line end added). */
-  send(text: string): Promise<void>;
+  /** Sends text as is (no line end added); a `secret` (a password) shows in the dialogue log as `********`. */
+  send(text: string, secret?: boolean): Promise<void>;
   /** Sends a line with the session's line end (CR LF unless changed). */
-  sendLine(line: string): Promise<void>;
+  sendLine(line: string, secret?: boolean): Promise<void>;
   eol: string;
   /** Waits for the earliest match of any pattern; timeoutMs 0 waits without limit. */
   expect(patterns: RegExp[], timeoutMs: number): Promise<ExpectResult>;
@@ -38,6 +39,7 @@ export abstract class BufferedSession implements CliSession {
   private ended = false;
   private readonly decoder = new StringDecoder('utf8');
   private waiter?: () => void;
+  private readonly talk = dialogue();
 
   protected abstract write(bytes: Buffer): Promise<void>;
   abstract close(): Promise<void>;
@@ -54,12 +56,13 @@ export abstract class BufferedSession implements CliSession {
     this.waiter?.();
   }
 
-  send(text: string): Promise<void> {
+  send(text: string, secret = false): Promise<void> {
+    this.talk.sent(secret ? HIDDEN : text);
     return this.write(Buffer.from(text, 'utf8'));
   }
 
-  sendLine(line: string): Promise<void> {
-    return this.send(line + this.eol);
+  sendLine(line: string, secret = false): Promise<void> {
+    return this.send(line + this.eol, secret);
   }
 
   /** pexpect's rule: the match that starts earliest in the buffer wins; on a tie, the earlier pattern. */
@@ -85,11 +88,18 @@ export abstract class BufferedSession implements CliSession {
       };
       const check = () => {
         const found = this.search(patterns);
+        if (found) this.talk.received(found.before + found.after);
         if (found) done(() => resolve(found));
-        else if (this.ended) done(() => reject(new ExpectEof('Connection closed by the device')));
+        else if (this.ended) {
+          this.talk.received(`${this.buffer}[connection closed]`);
+          done(() => reject(new ExpectEof('Connection closed by the device')));
+        }
       };
-      if (timeoutMs > 0)
-        timer = setTimeout(() => done(() => reject(new ExpectTimeout(`No answer within ${timeoutMs} ms`))), timeoutMs);
+      const expired = () => {
+        this.talk.received(`${this.buffer}[no expected answer within ${timeoutMs} ms]`);
+        done(() => reject(new ExpectTimeout(`No answer within ${timeoutMs} ms`)));
+      };
+      if (timeoutMs > 0) timer = setTimeout(expired, timeoutMs);
       this.waiter = check;
       check();
     });

@@ -56,7 +56,7 @@ export async function cliLogin(opts: FenceOptions, prompts: RegExp[]): Promise<C
         await session.expect([RE_PASSWORD], loginMs);
       }
       if (password === undefined) throw new FenceError('Failed: You have to set login password');
-      await session.sendLine(password);
+      await session.sendLine(password, true);
       // Back at the login prompt: the password was refused (we do not retry a refused password).
       const r = await session.expect([RE_LOGIN, ...prompts], shellMs || loginMs);
       if (r.index === 0) throw new Error('login refused');

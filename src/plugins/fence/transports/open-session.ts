@@ -1,4 +1,5 @@
 import type { FenceOptions } from '../agent.js';
+import { dialogue } from '../dialogue.js';
 import type { CliSession } from './buffered-session.js';
 
 /**
@@ -6,7 +7,10 @@ import type { CliSession } from './buffered-session.js';
  * when used: a telnet run never loads ssh2.
  */
 export async function openSession(opts: FenceOptions, timeoutMs: number): Promise<CliSession> {
-  if (opts.secure === true) {
+  const ssh = opts.secure === true;
+  const port = opts.ipport ?? (ssh ? 22 : 23);
+  dialogue().note(`Connecting to ${String(opts.ipaddr)}:${port} over ${ssh ? 'SSH' : 'telnet'}`);
+  if (ssh) {
     const { openSsh } = await import('./ssh.js');
     return openSsh(opts, timeoutMs);
   }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { FenceError, type FenceOptions } from '../agent.js';
+import { dialogue } from '../dialogue.js';
 import { num } from '../validate.js';
 
 export interface Varbind {
@@ -49,31 +50,40 @@ interface NetSnmp {
 }
 const snmp = createRequire(import.meta.url)('net-snmp') as NetSnmp;
 
-/** Per-attempt wait: net-snmp's CLI tools (upstream's snmpget) retransmit every second. */
+/** net-snmp's command-line defaults, which upstream's snmpget/snmpset/snmpwalk run with: 1 s, 5 retries. */
 const ATTEMPT_MS = 1000;
-/** With timeouts disabled (Pacemaker), keep retransmitting; the caller's timeout ends us. */
-const UNLIMITED_ATTEMPTS = 1_000_000;
+const SNMPGET_ATTEMPTS = 6;
+
+/**
+ * Requests each of one SNMP request: upstream runs snmpget (its 6 attempts a second apart) and kills it after
+ * shell_timeout + login_timeout seconds, so a request is sent at most that many times, 6 at most; with timeouts
+ * disabled (0) snmpget's own 6 remain.
+ */
+export function snmpAttempts(o: FenceOptions): number {
+  const budget = num(o, 'shell_timeout') + num(o, 'login_timeout');
+  return budget > 0 ? Math.max(1, Math.min(SNMPGET_ATTEMPTS, Math.ceil(budget))) : SNMPGET_ATTEMPTS;
+}
 
 /**
  * One SNMP session over UDP for an agent run, built from the framework's options: version 1/2c with
- * community, or 3 with username/password (auth) and snmp_priv_passwd (privacy). Like upstream, a request may
- * take shell_timeout + login_timeout seconds, retransmitted every second. Nothing is spawned:
- * no community or key ever appears in a process table.
+ * community, or 3 with username/password (auth) and snmp_priv_passwd (privacy). Each request is sent as often
+ * as upstream's snmpget would send it (`snmpAttempts`), a second apart. Nothing is spawned: no community or key
+ * ever appears in a process table.
  */
 export class SnmpSession {
   private readonly session: RawSession;
+  private readonly talk = dialogue();
   constructor(o: FenceOptions) {
     const version = String(o.snmp_version ?? '1');
     const host = String(o.ipaddr);
-    // Upstream gives one budget per command; 0 (disable_timeout) means no limit of ours.
-    const budget = num(o, 'shell_timeout') + num(o, 'login_timeout');
     const options: SessionOptions = {
       port: Number(o.ipport ?? 161),
-      retries: budget > 0 ? Math.max(0, Math.ceil(budget) - 1) : UNLIMITED_ATTEMPTS,
+      retries: snmpAttempts(o) - 1,
       timeout: ATTEMPT_MS,
       transport: isIPv6(host.replace(/^\[|\]$/g, '')) ? 'udp6' : 'udp4',
     };
     const target = host.replace(/^\[|\]$/g, '');
+    this.talk.note(`SNMP v${version} to ${target}:${options.port}, ${options.retries + 1} attempt(s) per request`);
     if (version === '3') {
       this.session = snmp.createV3Session(target, this.user(o), options);
     } else {
@@ -108,14 +118,18 @@ export class SnmpSession {
   }
 
   async get(oids: string[]): Promise<(Varbind | null)[]> {
+    this.talk.sent(`get ${oids.join(' ')}`);
     const vbs = await this.call<RawVarbind[]>((cb) => this.session.get(oids, cb));
+    this.talk.received(vbs.map(show).join('\n'));
     return vbs.map((vb) => (snmp.isVarbindError(vb) ? null : convert(vb)));
   }
 
   async setInteger(oid: string, value: number): Promise<void> {
+    this.talk.sent(`set ${oid} i ${value}`);
     const vbs = await this.call<RawVarbind[]>((cb) =>
       this.session.set([{ oid, type: snmp.ObjectType.Integer, value }], cb),
     );
+    this.talk.received(vbs.map(show).join('\n'));
     for (const vb of vbs)
       if (snmp.isVarbindError(vb)) throw new FenceError(`Failed: SNMP set ${oid}: ${snmp.varbindError(vb)}`);
   }
@@ -123,6 +137,7 @@ export class SnmpSession {
   /** Every varbind under `oid`, in order (each request of the walk gets the whole budget). */
   async walk(oid: string): Promise<Varbind[]> {
     const out: Varbind[] = [];
+    this.talk.sent(`walk ${oid}`);
     await this.call<void>((cb) =>
       this.session.subtree(
         oid,
@@ -131,6 +146,7 @@ export class SnmpSession {
         (e) => cb(e, undefined),
       ),
     );
+    this.talk.received(out.map((vb) => `${vb.oid} ${vb.value}`).join('\n'));
     return out;
   }
 
@@ -140,11 +156,18 @@ export class SnmpSession {
 
   private call<T>(run: (cb: Callback<T>) => void): Promise<T> {
     return new Promise((resolve, reject) =>
-      run((error, result) =>
-        error ? reject(new FenceError(`Failed: SNMP request failed: ${error.message}`)) : resolve(result),
-      ),
+      run((error, result) => {
+        if (!error) return resolve(result);
+        this.talk.received(`[${error.message}]`);
+        reject(new FenceError(`Failed: SNMP request failed: ${error.message}`));
+      }),
     );
   }
+}
+
+/** One varbind as the log shows it: `oid value`, or `oid [error]`. */
+function show(vb: RawVarbind): string {
+  return `${vb.oid} ${snmp.isVarbindError(vb) ? `[${snmp.varbindError(vb)}]` : convert(vb).value}`;
 }
 
 function convert(vb: RawVarbind): Varbind {
