@@ -6,7 +6,7 @@ import { HostStatsSampler } from '../host/stats.js';
 import { loadAgents } from '../plugins/fence/loader.js';
 import { JsonRpcDispatcher } from '../rpc/jsonrpc.js';
 import { eventToJson } from '../rpc/notification.js';
-import { listen, type Listener, type TlsFiles } from '../rpc/server.js';
+import { listen, type Listener, type ListenOptions, type TlsFiles } from '../rpc/server.js';
 import { StompBroker } from '../rpc/stomp/broker.js';
 import { bindVerb } from '../verbs/bind.js';
 import { VERBS } from '../verbs/catalogue.js';
@@ -15,6 +15,7 @@ import type { Hypervisor } from '../virt/hypervisor.js';
 import { VirtSupervisor } from '../virt/supervisor.js';
 import type { VdsmdConfig } from './config.js';
 import { BUILTIN_FENCE_AGENTS } from './fence-agents.js';
+import { observeVdsmd, type VdsmdObservability } from './vdsmd-observe.js';
 
 export interface Vdsmd {
   port: number;
@@ -24,6 +25,8 @@ export interface Vdsmd {
   /** Resolves once libvirt is connected and its domains recovered; until then every call answers 99. */
   recovered: Promise<void>;
   virt: VirtSupervisor;
+  /** The /metrics registry and its feeders (docs/metrics.md). */
+  observe: VdsmdObservability;
   /** Marks the service ready; until then every call answers 99 (vdsm's recovery). */
   setReady(ready: boolean): void;
   close(): Promise<void>;
@@ -40,8 +43,15 @@ export interface ServiceDeps {
 export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promise<Vdsmd> {
   const { log } = deps;
   let ready = false;
+  // Scrapes may come before libvirt is even tried: the listener opens first.
+  const started: { virt?: VirtSupervisor } = {};
+  const observe = observeVdsmd({ log, vms: () => started.virt?.vms });
   const events = new EventBus();
-  const dispatcher = new JsonRpcDispatcher({ log, isReady: () => ready });
+  const dispatcher = new JsonRpcDispatcher({
+    log,
+    isReady: () => ready,
+    onRequest: (method, code, seconds) => observe.wire.request(method, code, seconds),
+  });
   const fence = await loadAgents(BUILTIN_FENCE_AGENTS, config.fencePluginDir);
   for (const { source, reason } of fence.rejected) log.warn({ source, reason }, 'fence plugin refused');
   // Said even when none loaded: a file that is not *.js or *.mjs is skipped without a word, and this shows it missing.
@@ -58,17 +68,24 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
     fence,
     hostStats,
     peerTls: tls,
+    onFenceAction: observe.fenceAction,
   };
   for (const verb of VERBS) dispatcher.register(verb.name, bindVerb(verb, ctx));
 
   const broker = new StompBroker({ log, onRequest: (body, meta) => dispatcher.handle(body, meta) });
   // As vdsm: events raised before the host is ready (recovery) are not sent.
   const unsubscribe = events.subscribe((event) => {
-    if (ready) broker.publishEvent(eventToJson(event));
+    if (ready) observe.wire.eventSent(event.method, broker.publishEvent(eventToJson(event)));
   });
   // The first CPU reading, so that the first Host.getStats already measures a real window.
   await hostStats.start();
-  const listener = await listenWithFallback(config, tls, broker, log);
+  const listener = await listenWithFallback(config, {
+    tls,
+    broker,
+    log,
+    http: observe.http,
+    connections: observe.wire,
+  });
   // Like vdsm: listen at once, answer 99 until libvirt's domains are recovered.
   const virt = new VirtSupervisor({
     uri: config.libvirtUri,
@@ -82,6 +99,7 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
     },
     open: deps.openHypervisor,
   });
+  started.virt = virt;
   const recovered = virt.start();
 
   return {
@@ -91,6 +109,7 @@ export async function startVdsmd(config: VdsmdConfig, deps: ServiceDeps): Promis
     dispatcher,
     recovered,
     virt,
+    observe,
     setReady: (value) => {
       ready = value;
     },
@@ -124,15 +143,13 @@ async function readTlsFiles(config: VdsmdConfig): Promise<TlsFiles> {
 /** Like vdsm: listening on `::` falls back to 0.0.0.0 where the host has no IPv6. */
 async function listenWithFallback(
   config: VdsmdConfig,
-  tls: TlsFiles | undefined,
-  broker: StompBroker,
-  log: Logger,
+  options: Omit<ListenOptions, 'host' | 'port'>,
 ): Promise<Listener> {
   try {
-    return await listen({ host: config.bind, port: config.port, tls, broker, log });
+    return await listen({ ...options, host: config.bind, port: config.port });
   } catch (err) {
     if (config.bind !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-    log.warn('IPv6 unavailable; listening on 0.0.0.0');
-    return listen({ host: '0.0.0.0', port: config.port, tls, broker, log });
+    options.log.warn('IPv6 unavailable; listening on 0.0.0.0');
+    return listen({ ...options, host: '0.0.0.0', port: config.port });
   }
 }

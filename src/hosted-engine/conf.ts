@@ -32,6 +32,8 @@ export interface HeConf {
   /** Graceful shutdown delay given to VM.shutdown (upstream --vm-shutdown: 120 s). */
   shutdownDelay: number;
   engineMemMiB: number;
+  /** The broker's /metrics and /health over HTTP (docs/metrics.md); absent: off, the default. */
+  metricsListen?: { host: string; port: number };
   ha: HaConfig;
 }
 
@@ -127,6 +129,17 @@ export function confFrom(kv: Map<string, string>, source = 'hosted-engine.conf')
     leaseTimeout: num('lease_timeout', 140, 1),
     shutdownDelay: num('shutdown_delay', 120, 0),
     engineMemMiB: num('engine_memory_mib', 4096, 1),
+    metricsListen: listenAddress(kv.get('metrics_listen'), `${source}: metrics_listen`),
     ha,
   };
+}
+
+/** `host:port` (`[v6]:port`); empty or `off`: no listener. Port 0 takes a free one (tests). */
+function listenAddress(value: string | undefined, what: string): { host: string; port: number } | undefined {
+  if (value === undefined || value === '' || value === 'off') return undefined;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535)
+    throw new ConfError(`${what} must be host:port ([address]:port for IPv6) or off, not "${value}"`);
+  return { host: m[1] ?? m[2]!, port };
 }

@@ -3,7 +3,8 @@ import { ALL_COMMANDS } from './stomp/frame.js';
 
 export type Protocol = 'stomp' | 'http' | 'unknown' | 'timeout' | 'closed';
 
-const HTTP_PREFIXES = ['GET /', 'PUT /'];
+/** Every request line we answer (/metrics and /health take GET and HEAD; the others get 405 or 404). */
+const HTTP_PREFIXES = ['GET /', 'HEAD /', 'POST /', 'PUT /', 'DELETE /', 'PATCH /', 'OPTIONS /'];
 const MAX_HEAD_BYTES = 4096;
 const CANDIDATES = [...ALL_COMMANDS.map((c) => c + '\n'), ...ALL_COMMANDS.map((c) => c + '\r\n'), ...HTTP_PREFIXES];
 

@@ -9,6 +9,7 @@ import {
 } from 'json-rpc-2.0';
 import type { Logger } from 'pino';
 import { RPC_ERRORS, VDSM_ERRORS, VdsmError } from '../common/errors.js';
+import { UNKNOWN_METHOD } from './metrics.js';
 import { redactSecrets } from './redact.js';
 
 /** Facts about the request that a method may use; the transport fills them. */
@@ -29,6 +30,8 @@ export interface DispatcherOptions {
   log: Logger;
   /** While this returns false every call is answered with error 99, as vdsm does during recovery. */
   isReady?: () => boolean;
+  /** Told of every answered request (WireMetrics fits): a registered method or UNKNOWN_METHOD, code, seconds. */
+  onRequest?: (method: string, code: number, seconds: number) => void;
 }
 
 type Single = { response: JSONRPCResponse | null; method?: string };
@@ -46,10 +49,12 @@ export class JsonRpcDispatcher {
   private readonly server = new JSONRPCServer<CallContext>({ errorListener: () => {} });
   private readonly log: Logger;
   private readonly isReady: () => boolean;
+  private readonly onRequest: DispatcherOptions['onRequest'];
 
   constructor(options: DispatcherOptions) {
     this.log = options.log;
     this.isReady = options.isReady ?? (() => true);
+    this.onRequest = options.onRequest;
   }
 
   register(name: string, method: Method): void {
@@ -122,16 +127,22 @@ export class JsonRpcDispatcher {
   private logged(request: unknown, ctx: CallContext, started: number, single: Single): Single {
     const error =
       single.response && 'error' in single.response ? (single.response as JSONRPCErrorResponse).error : undefined;
+    const ms = performance.now() - started;
+    const code = error ? error.code : 0;
     this.log.info(
       {
         method: single.method,
         id: (request as { id?: unknown } | null)?.id,
         flow_id: ctx.flowId,
-        ms: Math.round((performance.now() - started) * 1000) / 1000,
-        code: error ? error.code : 0,
+        ms: Math.round(ms * 1000) / 1000,
+        code,
       },
       'rpc',
     );
+    if (this.onRequest) {
+      const known = single.method !== undefined && this.server.hasMethod(single.method);
+      this.onRequest(known ? single.method! : UNKNOWN_METHOD, code, ms / 1000);
+    }
     return single;
   }
 

@@ -1,7 +1,9 @@
+import type http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { detectProtocol } from './detect.js';
+import type { WireProtocol } from './metrics.js';
 import type { StompBroker } from './stomp/broker.js';
 
 export interface TlsFiles {
@@ -19,6 +21,10 @@ export interface ListenOptions {
   log: Logger;
   /** Time allowed for the TLS handshake and for the first bytes to arrive (vdsm: 10 s each). */
   handshakeTimeoutMs?: number;
+  /** Serves the connections that speak HTTP (/metrics, /health: src/rpc/http.ts); without it they get a 404. */
+  http?: http.Server;
+  /** Told of every connection handed to a protocol, and of its end (WireMetrics fits). */
+  connections?: { connectionOpened(protocol: WireProtocol): void; connectionClosed(protocol: WireProtocol): void };
 }
 
 export interface Listener {
@@ -47,11 +53,21 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     socket.setNoDelay(true);
     socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
     void detectProtocol(socket, timeoutMs).then(({ protocol, head }) => {
+      if ((protocol === 'stomp' || protocol === 'http') && options.connections && !socket.destroyed) {
+        const observer = options.connections;
+        observer.connectionOpened(protocol);
+        socket.once('close', () => observer.connectionClosed(protocol));
+      }
       if (protocol === 'stomp') {
         broker.attach(socket, head);
         return;
       }
-      if (protocol === 'http') {
+      if (protocol === 'http' && options.http) {
+        // Node's HTTP server takes an open socket as if it had accepted it, the bytes detection read first.
+        socket.unshift(head);
+        options.http.emit('connection', socket);
+        socket.resume();
+      } else if (protocol === 'http') {
         socket.end(HTTP_NOT_FOUND);
       } else {
         if (protocol !== 'closed')
@@ -109,6 +125,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         broker.closeAll();
+        options.http?.closeAllConnections();
         for (const socket of sockets) socket.destroy();
       }),
   };

@@ -18,6 +18,8 @@ export interface VerbContext {
   vms?: VmManager;
   /** This host's own key, certificate and CA, used as a client of peer vdsmds (Host.probePeer); absent: plaintext. */
   peerTls?: ClientTls;
+  /** Told of every Host.fenceNode: the agent (or unknown), the action and its outcome (docs/metrics.md). */
+  onFenceAction?: (agent: string, action: string, outcome: string) => void;
   /** Local address the request arrived on (vdsm reports the NIC owning it as `lastClientIface`). */
   localAddress?: string;
 }

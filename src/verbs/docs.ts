@@ -36,6 +36,7 @@ export function renderApiDoc(verbs: readonly Verb[]): string {
     'Requests are JSON-RPC 2.0 over STOMP 1.2 (SEND to `jms.topic.vdsm_requests` with a `reply-to`).',
     'Boolean and integer params also take the strings `vdsm-client NS verb name=value` sends: "true"/"false" (any case)',
     'or "1"/"0" for booleans (unlike vdsm, "false" is false), decimal integers such as "30" for integers.',
+    'The same port answers HTTP `GET /metrics` (Prometheus) and `GET /health` under the same TLS rules (docs/metrics.md).',
     '',
   ];
   for (const verb of verbs) {

@@ -1,5 +1,6 @@
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { HeConf } from '../conf.js';
@@ -11,6 +12,8 @@ import type { VdsmCall } from '../monitors/types.js';
 import { FileWhiteboard } from '../whiteboard.js';
 import { brokerRpcServer } from './dispatch.js';
 import { BrokerError } from './errors.js';
+import { serveBrokerMetrics } from './http.js';
+import { BrokerMetrics } from './metrics.js';
 import { serveLines } from './rpc.js';
 
 export interface LocalMaintenanceFlags {
@@ -80,7 +83,13 @@ export interface BrokerDeps {
  * The HA broker: owns the monitors, the whiteboard, the engine VM lease and the local maintenance flags,
  * and answers the agent, vdsmd and the CLI on a local socket.
  */
-export async function startBroker(conf: HeConf, deps: BrokerDeps): Promise<{ close(): Promise<void> }> {
+export async function startBroker(
+  conf: HeConf,
+  deps: BrokerDeps,
+): Promise<{
+  close(): Promise<void>;
+  /** Where /metrics is served (metrics_listen), if anywhere. */ metrics?: AddressInfo;
+}> {
   const { log } = deps;
   const whiteboard = new FileWhiteboard(conf.metadata);
   await whiteboard.ensureSize();
@@ -120,8 +129,16 @@ export async function startBroker(conf: HeConf, deps: BrokerDeps): Promise<{ clo
     await writeFile(`${flagsFile}.tmp`, JSON.stringify(flags), { flush: true });
     await rename(`${flagsFile}.tmp`, flagsFile);
   };
+  const metrics = new BrokerMetrics({
+    whiteboard: () => whiteboard.readAll(),
+    alive: () => (alive && Date.now() - alive.at < ALIVE_VALID_MS ? alive.ids : null),
+    readings: () => monitors.readings(),
+    lockspace: () => lockspace?.state() ?? null,
+  });
+  monitors.monitors.engine.watch((value, previous) => metrics.engineReading(value, previous));
   const snapshot = async () => {
     const s = await whiteboard.readAll();
+    metrics.sawWhiteboard(s);
     return {
       globalMaintenance: s.global.maintenance,
       hosts: [...s.hosts.values()],
@@ -140,6 +157,7 @@ export async function startBroker(conf: HeConf, deps: BrokerDeps): Promise<{ clo
           block,
           Math.floor(Date.now() / 1000 - Number(process.hrtime.bigint() / 1_000_000n) / 1000),
         );
+        metrics.ownBlock(block);
         return true;
       },
       pushAlive: async ({ ids }) => {
@@ -160,6 +178,7 @@ export async function startBroker(conf: HeConf, deps: BrokerDeps): Promise<{ clo
       // What should wake the agent before its next tick: the engine VM's state here or on any host's block.
       pulse: async () => {
         const s = await whiteboard.readAll();
+        metrics.sawWhiteboard(s);
         const hosts = [...s.hosts.values()].map((b) => `${b.hostId}:${b.engineStatus.vm}`).sort();
         return [monitors.readings().engine.vm, s.global.maintenance, ...hosts].join('|');
       },
@@ -232,9 +251,18 @@ export async function startBroker(conf: HeConf, deps: BrokerDeps): Promise<{ clo
   await rm(conf.brokerSocket, { force: true });
   const listener: net.Server = await serveLines(server, conf.brokerSocket);
   await chmod(conf.brokerSocket, 0o660);
-  log.info({ socket: conf.brokerSocket, hostId: conf.hostId }, 'HA broker ready');
+  // Metrics must not cost the HA: a metrics address that cannot be had is logged, and the broker serves on.
+  const http = conf.metricsListen
+    ? await serveBrokerMetrics(metrics, conf.metricsListen, log).catch((err: NodeJS.ErrnoException) => {
+        log.error({ listen: conf.metricsListen, err: err.code ?? err.message }, 'metrics_listen: cannot listen');
+        return undefined;
+      })
+    : undefined;
+  log.info({ socket: conf.brokerSocket, hostId: conf.hostId, metrics: http?.address }, 'HA broker ready');
   return {
+    metrics: http?.address,
     close: async () => {
+      await http?.close();
       await new Promise<void>((resolve) => listener.close(() => resolve()));
       await monitors.stop();
       // The host id stays in the lockspace: leaving it would make sanlock kill an engine VM running here.

@@ -28,6 +28,7 @@ export class PeriodicMonitor<T> implements Monitor<T> {
   private timer: NodeJS.Timeout | undefined;
   private controller: AbortController | undefined;
   private inFlight: Promise<void> | undefined;
+  private readonly watchers: ((value: T, previous: T) => void)[] = [];
 
   constructor(private readonly options: PeriodicOptions<T>) {
     this.name = options.name;
@@ -42,6 +43,11 @@ export class PeriodicMonitor<T> implements Monitor<T> {
 
   last(): T {
     return this.value;
+  }
+
+  /** Calls `listener` with the new and the previous value whenever a round sets one (the broker's metrics). */
+  watch(listener: (value: T, previous: T) => void): void {
+    this.watchers.push(listener);
   }
 
   async stop(): Promise<void> {
@@ -82,7 +88,9 @@ export class PeriodicMonitor<T> implements Monitor<T> {
     if (this.options.log && JSON.stringify(value) !== JSON.stringify(this.value)) {
       this.options.log.info({ monitor: this.name, value }, 'monitor reading changed');
     }
+    const previous = this.value;
     this.value = value;
+    for (const watcher of this.watchers) watcher(value, previous);
   }
 }
 

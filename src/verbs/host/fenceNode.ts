@@ -5,6 +5,7 @@ import { hostLeaseStatus } from '../../storage/host-lease.js';
 import { defineVerb } from '../define.js';
 import { VdsmError } from '../../common/errors.js';
 import { intParam } from '../params.js';
+import type { VerbContext } from '../context.js';
 
 /** The engine sends several fields as strings ("" when unset); accept what it sends. */
 const text = z.union([z.string(), z.number()]).transform(String);
@@ -61,6 +62,64 @@ async function targetLeaseIsLive(policy: FencingPolicy | null | undefined, log: 
   return live.length > 0;
 }
 
+const fenceParams = z.object({
+  addr: z.string().describe('address of the fence device'),
+  port: text.optional().describe('plug or port on the device ("" when none)'),
+  agent: z.string().describe('agent name without the fence_ prefix, e.g. ipmilan, ilo4, apc_snmp'),
+  username: z.string().default(''),
+  password: z.string().default(''),
+  action: z.enum(['status', 'on', 'off', 'reboot']),
+  secure: z.union([z.boolean(), z.string()]).optional().describe('use ssh (true, "true" or "yes")'),
+  options: z.string().default('').describe("more agent options, newline-separated key=value lines (the engine's form)"),
+  policy: fencingPolicy.nullish().describe('fencing policy (vdsm FencingPolicy); never affects status'),
+});
+
+const fenceAnswer = z.union([
+  z.object({ power: z.enum(['on', 'off']) }),
+  z.object({ power: z.literal('unknown'), operationStatus: z.literal('initiated') }),
+  // vdsm's bridge drops the absent power: the engine gets operationStatus alone.
+  z.object({ operationStatus: z.literal('skipped') }),
+]);
+type FenceParams = z.output<typeof fenceParams>;
+type FenceAnswer = z.input<typeof fenceAnswer>;
+
+async function runFence(p: FenceParams, ctx: VerbContext): Promise<FenceAnswer> {
+  // As vdsm, the policy comes first (nothing runs when it says skip) and never applies to status.
+  if (p.action !== 'status' && (await targetLeaseIsLive(p.policy, ctx.log)))
+    return { operationStatus: 'skipped' as const };
+  // vdsm puts the agent name into a path unchecked; only names of loaded plugins run here.
+  const name = `fence_${p.agent}`;
+  const agent = /^[a-z0-9_]+$/.test(p.agent) ? ctx.fence?.agents.get(name) : undefined;
+  if (!agent) throw VdsmError.of('fenceAgent', { agent: p.agent.slice(0, 64) });
+  // Options travel as the stdin lines vdsm writes for the agent; no process and no shell involved.
+  const stdin = [`ipaddr=${p.addr}`, `login=${p.username}`, `action=${p.action}`, `passwd=${p.password}`];
+  if (p.port) stdin.push(`port=${p.port}`);
+  if (p.secure === true || (typeof p.secure === 'string' && /^(true|yes|1|on)$/i.test(p.secure)))
+    stdin.push('secure=yes');
+  stdin.push(p.options);
+  const out: string[] = [];
+  const code = await runAgent(
+    agent,
+    { name, argv: [], stdin: stdin.join('\n'), env: {} },
+    // The device dialogue (masked) goes to vdsmd's debug log; errors stay in the answer's message.
+    { out: (l) => out.push(l + '\n'), err: (t) => out.push(t), debug: (m) => ctx.log.debug({ agent: name }, m) },
+  );
+  const message = out.join('').trim();
+  if (p.action === 'status') {
+    if (code === 0) return { power: 'on' as const };
+    if (code === 2) return { power: 'off' as const };
+    throw new VdsmError(1, message);
+  }
+  if (code === 0) return { power: 'unknown' as const, operationStatus: 'initiated' as const };
+  throw new VdsmError(code === 2 ? 2 : 1, message);
+}
+
+/** What the fence counter records: the power read, the action initiated, or skipped by the policy. */
+function outcomeOf(answer: FenceAnswer): string {
+  if ('operationStatus' in answer && answer.operationStatus === 'skipped') return 'skipped';
+  return answer.power === 'unknown' ? 'initiated' : answer.power;
+}
+
 export default defineVerb({
   name: 'Host.fenceNode',
   description:
@@ -68,53 +127,18 @@ export default defineVerb({
     'device. status answers {power}; on/off/reboot answer once the agent has confirmed the new state, or ' +
     '{operationStatus: "skipped"} without touching the power when policy.storageDomainHostIdMap names a lockspace ' +
     "where sanlock sees the target's host-id lease live.",
-  params: z.object({
-    addr: z.string().describe('address of the fence device'),
-    port: text.optional().describe('plug or port on the device ("" when none)'),
-    agent: z.string().describe('agent name without the fence_ prefix, e.g. ipmilan, ilo4, apc_snmp'),
-    username: z.string().default(''),
-    password: z.string().default(''),
-    action: z.enum(['status', 'on', 'off', 'reboot']),
-    secure: z.union([z.boolean(), z.string()]).optional().describe('use ssh (true, "true" or "yes")'),
-    options: z
-      .string()
-      .default('')
-      .describe("more agent options, newline-separated key=value lines (the engine's form)"),
-    policy: fencingPolicy.nullish().describe('fencing policy (vdsm FencingPolicy); never affects status'),
-  }),
-  result: z.union([
-    z.object({ power: z.enum(['on', 'off']) }),
-    z.object({ power: z.literal('unknown'), operationStatus: z.literal('initiated') }),
-    // vdsm's bridge drops the absent power: the engine gets operationStatus alone.
-    z.object({ operationStatus: z.literal('skipped') }),
-  ]),
+  params: fenceParams,
+  result: fenceAnswer,
   handler: async (p, ctx) => {
-    // As vdsm, the policy comes first (nothing runs when it says skip) and never applies to status.
-    if (p.action !== 'status' && (await targetLeaseIsLive(p.policy, ctx.log)))
-      return { operationStatus: 'skipped' as const };
-    // vdsm puts the agent name into a path unchecked; only names of loaded plugins run here.
-    const name = `fence_${p.agent}`;
-    const agent = /^[a-z0-9_]+$/.test(p.agent) ? ctx.fence?.agents.get(name) : undefined;
-    if (!agent) throw VdsmError.of('fenceAgent', { agent: p.agent.slice(0, 64) });
-    // Options travel as the stdin lines vdsm writes for the agent; no process and no shell involved.
-    const stdin = [`ipaddr=${p.addr}`, `login=${p.username}`, `action=${p.action}`, `passwd=${p.password}`];
-    if (p.port) stdin.push(`port=${p.port}`);
-    if (p.secure === true || (typeof p.secure === 'string' && /^(true|yes|1|on)$/i.test(p.secure)))
-      stdin.push('secure=yes');
-    stdin.push(p.options);
-    const out: string[] = [];
-    const code = await runAgent(
-      agent,
-      { name, argv: [], stdin: stdin.join('\n'), env: {} },
-      { out: (l) => out.push(l + '\n'), err: (t) => out.push(t) },
-    );
-    const message = out.join('').trim();
-    if (p.action === 'status') {
-      if (code === 0) return { power: 'on' as const };
-      if (code === 2) return { power: 'off' as const };
-      throw new VdsmError(1, message);
+    // Counted by agent only when it is one of ours: the engine's agent names must not grow the label set.
+    const agent = /^[a-z0-9_]+$/.test(p.agent) && ctx.fence?.agents.has(`fence_${p.agent}`) ? p.agent : 'unknown';
+    try {
+      const answer = await runFence(p, ctx);
+      ctx.onFenceAction?.(agent, p.action, outcomeOf(answer));
+      return answer;
+    } catch (err) {
+      ctx.onFenceAction?.(agent, p.action, agent === 'unknown' ? 'no_agent' : 'failed');
+      throw err;
     }
-    if (code === 0) return { power: 'unknown' as const, operationStatus: 'initiated' as const };
-    throw new VdsmError(code === 2 ? 2 : 1, message);
   },
 });
