@@ -107,14 +107,15 @@ export async function kernelFeatures(): Promise<Record<string, string>> {
 
 /**
  * The host UUID the engine identifies this host by: /etc/vdsm/vdsm.id when an admin set one (vdsm's
- * override), else the DMI product UUID, else the systemd machine id in UUID form.
+ * override), else the DMI product UUID, else the systemd machine id in UUID form. `root` prefixes every path
+ * (vdsm-tool's scratch roots).
  */
-export async function hostUuid(): Promise<string> {
-  const override = await readLine('/etc/vdsm/vdsm.id');
+export async function hostUuid(root = ''): Promise<string> {
+  const override = await readLine(`${root}/etc/vdsm/vdsm.id`);
   if (override) return override;
-  const dmi = await readLine('/sys/class/dmi/id/product_uuid');
+  const dmi = await readLine(`${root}/sys/class/dmi/id/product_uuid`);
   if (dmi && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(dmi)) return dmi.toLowerCase();
-  const machineId = await readLine('/etc/machine-id');
+  const machineId = await readLine(`${root}/etc/machine-id`);
   if (machineId && /^[0-9a-f]{32}$/i.test(machineId)) {
     const m = machineId.toLowerCase();
     return `${m.slice(0, 8)}-${m.slice(8, 12)}-${m.slice(12, 16)}-${m.slice(16, 20)}-${m.slice(20)}`;
