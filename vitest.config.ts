@@ -23,7 +23,10 @@ export const UNIT = [
   'test/coordinator-scenarios.test.ts',
   'test/coordinator-serve-config.test.ts',
   'test/fence-agents.test.ts',
+  'test/fence-delay.test.ts',
+  'test/fence-log.test.ts',
   'test/he-broker.test.ts',
+  'test/he-broker-metrics.test.ts',
   'test/he-core.test.ts',
   'test/he-scenarios.test.ts',
   'test/he-whiteboard.test.ts',
@@ -38,9 +41,11 @@ export const UNIT = [
   'test/repo-references.test.ts',
   'test/service.test.ts',
   'test/stomp-parser.test.ts',
+  'test/vdsm-tool.test.ts',
   'test/virt-units.test.ts',
   'test/vm-lifecycle.test.ts',
   'test/vm-recovery.test.ts',
+  'test/vdsmd-metrics-service.test.ts',
 ];
 export const HEAVY = [
   'test/cluster/**/*.test.ts',

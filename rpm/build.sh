@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Build the vdsm-ts RPM.
+# Build the vdsm-ts RPMs: vdsm-ts, vdsm-ts-common, vdsm-ts-fence-agents, vdsm-ts-coordinator.
 #
 #   bash rpm/build.sh [--skip-build] [OUTDIR]
 #
 # Runs `npm run build` unless dist/ is newer than its inputs (or --skip-build /
-# VDSM_RPM_SKIP_BUILD=1), stages dist/, the libvirt addon and the production dependencies, runs
-# rpmbuild, and copies the .rpm to OUTDIR (default rpm/out/). The .rpm's path
-# is the only thing printed on stdout; progress goes to stderr.
+# VDSM_RPM_SKIP_BUILD=1), stages dist/, the libvirt addon, the production dependencies and the fence
+# agents' man pages, runs rpmbuild, and copies the .rpm files to OUTDIR (default rpm/out/). Their paths,
+# one per line, are the only thing printed on stdout; progress goes to stderr.
 set -euo pipefail
 
 skip_build=${VDSM_RPM_SKIP_BUILD:-0}
@@ -14,7 +14,7 @@ outdir=
 for arg in "$@"; do
     case $arg in
         --skip-build) skip_build=1 ;;
-        -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
         -*) echo "build.sh: unknown option $arg" >&2; exit 2 ;;
         *) outdir=$arg ;;
     esac
@@ -28,7 +28,7 @@ cd "$root"
 command -v rpmbuild >/dev/null || { echo "build.sh: rpmbuild not found (apt-get install -y rpm)" >&2; exit 1; }
 
 addon=build/Release/vdsm_libvirt.node
-bundles=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/gen-api-doc.js dist/cli/hosted-engine.js dist/cli/he-broker.js dist/cli/he-agent.js dist/cli/vdsm-ts-coordinator.js)
+bundles=(dist/cli/vdsmd.js dist/cli/vdsm-client.js dist/cli/vdsm-tool.js dist/cli/gen-api-doc.js dist/cli/hosted-engine.js dist/cli/he-broker.js dist/cli/he-agent.js dist/cli/vdsm-ts-coordinator.js dist/fence/fence_ipmilan.js)
 entries=("${bundles[@]}" "$addon")
 # Each output against its own inputs: the bundles against the TypeScript and the build config, the addon against its
 # C++ source (comparing the addon with every .ts file rebuilt dist/ under the feet of a running test suite).
@@ -58,7 +58,14 @@ mkdir -p "$app"
 cp -a dist package.json "$app/"
 mkdir -p "$app/build/Release"
 cp "$addon" "$app/build/Release/"
-cp rpm/vdsmd.service rpm/vdsm-ts-ha-broker.service rpm/vdsm-ts-ha-agent.service etc/vdsm.conf "$tmp/SOURCES/"
+cp rpm/vdsmd.service rpm/ovirt-ha-broker.service rpm/ovirt-ha-agent.service rpm/vdsm-ts-coordinator.service \
+    rpm/10-vdsm-ts-libvirt-access.rules etc/vdsm.conf "$tmp/SOURCES/"
+# Each agent and alias writes its own man page from the option table its metadata comes from.
+mkdir -p "$tmp/SOURCES/man8"
+for agent in dist/fence/fence_*; do
+    name=$(basename "$agent" .js)
+    node "$agent" -o manpage >"$tmp/SOURCES/man8/$name.8" || { echo "build.sh: $name -o manpage failed" >&2; exit 1; }
+done
 
 # Production dependencies are copied from the local node_modules, as listed by
 # npm itself: no registry or cache access, and exactly the tree we tested.
@@ -99,6 +106,8 @@ rpmbuild -bb --quiet --nodeps \
 
 shopt -s nullglob
 rpms=("$tmp"/RPMS/*/vdsm-ts-*.rpm)
-[[ ${#rpms[@]} -eq 1 ]] || { echo "build.sh: expected one .rpm, got ${#rpms[@]}" >&2; exit 1; }
-cp "${rpms[0]}" "$outdir/"
-echo "$outdir/$(basename "${rpms[0]}")"
+[[ ${#rpms[@]} -eq 4 ]] || { echo "build.sh: expected four .rpm files, got ${#rpms[@]}" >&2; exit 1; }
+for rpm in "${rpms[@]}"; do
+    cp "$rpm" "$outdir/"
+    echo "$outdir/$(basename "$rpm")"
+done

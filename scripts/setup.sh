@@ -21,6 +21,9 @@ lean=(libvirt-dev pkg-config g++ make)
 lean+=(etcd-server)
 # etcdctl, to look inside the test clusters.
 [ "${1:-}" = test ] && lean+=(etcd-client)
+# The packages' own test: a throwaway machine with a real systemd (systemd-nspawn) to install the RPMs in, curl to
+# scrape /metrics there, and Pacemaker's stonith_admin reading the installed fence agent's metadata.
+[ "${1:-}" = test ] && lean+=(systemd-container curl pacemaker-cli-utils)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo

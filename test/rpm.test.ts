@@ -1,4 +1,4 @@
-// Builds the RPM with rpm/build.sh and installs it into a scratch root.
+// Builds the RPMs with rpm/build.sh and installs them into a scratch root (test/rpm-systemd.test.ts boots them).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
@@ -24,6 +24,8 @@ const pkgJson = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as 
 };
 const app = '/usr/lib/vdsm-ts';
 const dbpath = ['--define', '_dbpath /var/lib/rpm'];
+const rpmVersion = pkgJson.version.replaceAll('-', '~');
+const PACKAGES = ['vdsm-ts', 'vdsm-ts-common', 'vdsm-ts-fence-agents', 'vdsm-ts-coordinator'];
 
 const noRpmbuild = missing('rpmbuild (Debian rpm)', spawnSync('sh', ['-c', 'command -v rpmbuild']).status !== 0);
 
@@ -57,7 +59,9 @@ function seedShell(root: string): void {
 describe.skipIf(noRpmbuild)('rpm package', () => {
   let tmp = '';
   let rpmFile = '';
+  let rpmFiles: string[] = [];
   let root = '';
+  const pkg = (name: string) => rpmFiles.find((f) => f.endsWith(`/${name}-${rpmVersion}-1.x86_64.rpm`))!;
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'vdsm-rpm-test-'));
@@ -69,7 +73,8 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
       timeoutMs: 230_000,
     });
     if (build.code !== 0) throw new Error(`rpm/build.sh exited ${build.code}\n${build.stdout}\n${build.stderr}`);
-    rpmFile = build.stdout.trim().split('\n').pop()!;
+    rpmFiles = build.stdout.trim().split('\n');
+    rpmFile = pkg('vdsm-ts');
     root = join(tmp, 'root');
     mkdirSync(root);
   }, 240_000);
@@ -78,22 +83,42 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('builds an x86_64 rpm (the libvirt addon is native) carrying the version from package.json', () => {
-    expect(existsSync(rpmFile)).toBe(true);
-    expect(rpmFile).toMatch(new RegExp(`/vdsm-ts-${pkgJson.version.replaceAll('-', '~')}-1\\.x86_64\\.rpm$`));
+  it('builds four x86_64 rpms (the libvirt addon is native) carrying the version from package.json', () => {
+    expect(rpmFiles).toHaveLength(4);
+    for (const name of PACKAGES) expect(existsSync(pkg(name)), name).toBe(true);
+  });
+
+  it('puts each file in its package: agents and man pages, the coordinator, the shared runtime', () => {
+    const list = (name: string) => run('rpm', ['-qpl', pkg(name)]).split('\n');
+    const agents = Object.keys((JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: object }).bin)
+      .filter((n) => n.startsWith('fence_'))
+      .sort();
+    const fence = list('vdsm-ts-fence-agents');
+    expect(fence.filter((f) => f.startsWith('/usr/sbin/')).sort()).toEqual(agents.map((a) => `/usr/sbin/${a}`));
+    expect(fence.filter((f) => f.includes('/man8/')).sort()).toEqual(agents.map((a) => `/usr/share/man/man8/${a}.8`));
+    expect(list('vdsm-ts-coordinator')).toEqual(
+      expect.arrayContaining(['/usr/bin/vdsm-ts-coordinator', '/usr/lib/systemd/system/vdsm-ts-coordinator.service']),
+    );
+    const common = list('vdsm-ts-common');
+    expect(common).toContain(`${app}/dist/fence/fence_ipmilan.js`);
+    expect(
+      common.filter((f) => f.startsWith('/usr/bin/') || f.startsWith('/usr/sbin/') || f.endsWith('.node')),
+    ).toEqual([]);
   });
 
   it('lists the expected files, and only production dependencies', () => {
-    const files = run('rpm', ['-qpl', rpmFile]).split('\n');
+    const files = [rpmFile, pkg('vdsm-ts-common')].flatMap((f) => run('rpm', ['-qpl', f]).split('\n'));
     for (const f of [
       '/usr/bin/vdsmd',
       '/usr/bin/vdsm-client',
       '/usr/bin/hosted-engine',
       '/usr/bin/he-broker',
       '/usr/bin/he-agent',
+      '/usr/bin/vdsm-tool',
       '/usr/lib/systemd/system/vdsmd.service',
-      '/usr/lib/systemd/system/vdsm-ts-ha-broker.service',
-      '/usr/lib/systemd/system/vdsm-ts-ha-agent.service',
+      '/usr/lib/systemd/system/ovirt-ha-broker.service',
+      '/usr/lib/systemd/system/ovirt-ha-agent.service',
+      '/usr/share/polkit-1/rules.d/10-vdsm-ts-libvirt-access.rules',
       '/usr/lib/tmpfiles.d/vdsm-ts.conf',
       '/etc/vdsm/vdsm.conf',
       '/etc/pki/vdsm/keys',
@@ -116,11 +141,19 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
   });
 
   it('declares sensible requires and guarded scriptlets', () => {
-    const requires = run('rpm', ['-qp', '--requires', rpmFile]).split('\n');
-    expect(requires).toContain('nodejs(engine) >= 20');
-    expect(requires).toContain('/usr/bin/node');
-    expect(requires).toContain('libvirt.so.0()(64bit)'); // from the addon's ELF
-    expect(requires.filter((r) => r.startsWith('npm(') || r.includes('node_modules'))).toEqual([]);
+    const requires = (name: string) => run('rpm', ['-qp', '--requires', pkg(name)]).split('\n');
+    const common = requires('vdsm-ts-common');
+    expect(common).toContain('nodejs(engine) >= 20');
+    expect(common).toContain('/usr/bin/node');
+    expect(requires('vdsm-ts')).toContain('libvirt.so.0()(64bit)'); // from the addon's ELF
+    expect(requires('vdsm-ts')).toContain(`vdsm-ts-fence-agents = ${rpmVersion}-1`);
+    expect(requires('vdsm-ts-fence-agents')).toContain('/usr/bin/ipmitool');
+    expect(requires('vdsm-ts-coordinator')).toContain('/usr/bin/etcd');
+    for (const name of PACKAGES) {
+      expect(requires(name).filter((r) => r.startsWith('npm(') || r.includes('node_modules'))).toEqual([]);
+    }
+    const conflicts = run('rpm', ['-qp', '--conflicts', pkg('vdsm-ts-fence-agents')]).split('\n');
+    expect(conflicts).toEqual(expect.arrayContaining(['fence-agents-ipmilan', 'fence-agents-apc-snmp']));
 
     const scripts = run('rpm', ['-qp', '--scripts', rpmFile]);
     for (const phase of ['preinstall', 'postinstall', 'preuninstall', 'postuninstall']) {
@@ -134,10 +167,12 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
 
   it('installs into a scratch root with its scriptlets', () => {
     seedShell(root);
-    run('rpm', ['--root', root, ...dbpath, '-i', '--nodeps', rpmFile]);
-    expect(run('rpm', ['--root', root, ...dbpath, '-q', 'vdsm-ts']).trim()).toBe(
-      `vdsm-ts-${pkgJson.version.replaceAll('-', '~')}-1.x86_64`,
-    );
+    run('rpm', ['--root', root, ...dbpath, '-i', '--nodeps', ...rpmFiles]);
+    expect(
+      run('rpm', ['--root', root, ...dbpath, '-q', ...PACKAGES])
+        .trim()
+        .split('\n'),
+    ).toEqual(PACKAGES.map((name) => `${name}-${rpmVersion}-1.x86_64`));
 
     const mode = (p: string) => statSync(join(root, p)).mode & 0o7777;
     expect(mode('/usr/bin/vdsmd')).toBe(0o755);
@@ -182,7 +217,7 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
       { encoding: 'utf8' },
     );
     expect([r.status, r.stdout]).toEqual([1, 'Hosted Engine has not been deployed\n']);
-    for (const unit of ['vdsm-ts-ha-broker.service', 'vdsm-ts-ha-agent.service']) {
+    for (const unit of ['ovirt-ha-broker.service', 'ovirt-ha-agent.service']) {
       expect(readFileSync(join(root, '/usr/lib/systemd/system', unit), 'utf8')).toContain(
         'ConditionFileNotEmpty=/etc/ovirt-hosted-engine/hosted-engine.conf',
       );
@@ -190,7 +225,7 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
   });
 
   it('erases cleanly from the scratch root', () => {
-    run('rpm', ['--root', root, ...dbpath, '-e', 'vdsm-ts']);
+    run('rpm', ['--root', root, ...dbpath, '-e', ...PACKAGES]);
     expect(existsSync(join(root, '/usr/bin/vdsmd'))).toBe(false);
     expect(existsSync(join(root, app))).toBe(false);
   });
