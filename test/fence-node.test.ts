@@ -10,6 +10,7 @@ import { captureLog } from './support/capture-log.js';
 import { testConfig } from './support/config.js';
 import { EngineClient } from './support/engine.js';
 import { engineIpmiFence } from './support/engine-fence.js';
+import { DUMMY_POWER_PLUGIN } from './support/fence-plugins.js';
 
 const PASSWORD = 'fenceNode-pw9';
 let sim: IpmiSim;
@@ -19,13 +20,7 @@ let pluginDir: string;
 let logLines: () => Record<string, unknown>[];
 
 // A drop-in plugin as an admin would install one: plain ESM, an in-memory outlet.
-const DUMMY = `let power = 'on';
-export default {
-  name: 'fence_dummy', shortdesc: 'Test agent', longdesc: 'In-memory power', uses: ['ipaddr', 'login', 'passwd'],
-  connect: async () => ({}),
-  getPower: async () => power,
-  setPower: async (_c, _p, want) => { power = want; },
-};`;
+const DUMMY = DUMMY_POWER_PLUGIN;
 
 beforeAll(async () => {
   pluginDir = mkdtempSync(join(tmpdir(), 'fence-d-'));

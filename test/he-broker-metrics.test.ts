@@ -6,10 +6,10 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { brokerClient } from '../src/hosted-engine/broker/client.js';
 import { startBroker } from '../src/hosted-engine/broker/server.js';
 import { ConfError, confFrom } from '../src/hosted-engine/conf.js';
-import type { HostBlock } from '../src/hosted-engine/types.js';
 import { captureLog } from './support/capture-log.js';
 import { helpOf, sampleValue } from './support/prom-text.js';
 import { waitFor } from './support/wait.js';
+import { hostBlock } from './support/he-block.js';
 
 const dirs: string[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -54,19 +54,7 @@ async function startMetricsBroker(
   return { conf, service, broker: brokerClient(conf.brokerSocket), url: `http://127.0.0.1:${service.metrics?.port}` };
 }
 
-const block = (over: Partial<HostBlock> = {}): HostBlock => ({
-  hostId: 1,
-  hostTs: 100,
-  score: 3400,
-  engineStatus: { vm: 'down', health: 'bad', detail: 'unknown', reason: 'vm not running on this host' },
-  hostname: 'host1.example',
-  maintenance: false,
-  stopped: false,
-  confOnSharedStorage: true,
-  localConfTimestamp: 100,
-  state: 'EngineDown',
-  ...over,
-});
+const block = hostBlock;
 
 describe('metrics_listen in hosted-engine.conf', () => {
   it('is off unless set; takes host:port and [v6]:port; refuses anything else', () => {

@@ -15,9 +15,9 @@ import type { BrokerStatus } from '../src/hosted-engine/broker/schemas.js';
 import { startBroker } from '../src/hosted-engine/broker/server.js';
 import { confFrom } from '../src/hosted-engine/conf.js';
 import { SanlockError, type SanlockRun } from '../src/storage/sanlock-run.js';
-import type { HostBlock } from '../src/hosted-engine/types.js';
 import { FileWhiteboard, SLOT_BYTES, WhiteboardReadBackError } from '../src/hosted-engine/whiteboard.js';
 import { captureLog } from './support/capture-log.js';
+import { hostBlock } from './support/he-block.js';
 
 const dirs: string[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -97,19 +97,7 @@ async function refusal(call: Promise<unknown>, name: BrokerErrorName): Promise<B
   return err as BrokerError;
 }
 
-const block = (over: Partial<HostBlock> = {}): HostBlock => ({
-  hostId: 1,
-  hostTs: 100,
-  score: 3400,
-  engineStatus: { vm: 'down', health: 'bad', detail: 'unknown', reason: 'vm not running on this host' },
-  hostname: 'host1.example',
-  maintenance: false,
-  stopped: false,
-  confOnSharedStorage: true,
-  localConfTimestamp: 100,
-  state: 'EngineDown',
-  ...over,
-});
+const block = hostBlock;
 
 /** sanlock as the broker asks it: host 2 in the state given, the engine VM lease free unless reading it fails. */
 function fakeSanlock(opts: { host2?: string; readLeader?: 'free' | 'fails' }): SanlockRun {

@@ -14,6 +14,7 @@ import { testConfig } from './support/config.js';
 import { EngineClient } from './support/engine.js';
 import { sampleValue } from './support/prom-text.js';
 import { waitFor } from './support/wait.js';
+import { DUMMY_POWER_PLUGIN } from './support/fence-plugins.js';
 
 /** libvirt's test driver, with a switch that drops the connection (as libvirtd going away) and refuses new ones. */
 class FlakyLibvirt {
@@ -40,13 +41,7 @@ class FlakyLibvirt {
   }
 }
 
-const POWER_PLUGIN = `let power = 'on';
-export default {
-  name: 'fence_dummy', shortdesc: 'Test agent', longdesc: 'In-memory power', uses: ['ipaddr', 'login', 'passwd'],
-  connect: async () => ({}),
-  getPower: async () => power,
-  setPower: async (_c, _p, want) => { power = want; },
-};`;
+const POWER_PLUGIN = DUMMY_POWER_PLUGIN;
 const FAILING_PLUGIN = `export default {
   name: 'fence_failing', shortdesc: 'Test agent', longdesc: 'Never answers', uses: ['ipaddr'],
   connect: async () => { throw new Error('no route to the BMC'); },

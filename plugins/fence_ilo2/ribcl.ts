@@ -4,6 +4,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { FenceError, type FenceOptions } from '../../src/plugins/fence/agent.js';
 import { dialogue, HIDDEN } from '../../src/plugins/fence/dialogue.js';
 import { ms, num } from '../../src/plugins/fence/validate.js';
+import { escapeXml } from '../../src/plugins/fence/xml.js';
 
 /** One parsed reply document: the RESPONSE's STATUS/MESSAGE and every element by (upper-case) name. */
 export interface RibclReply {
@@ -29,16 +30,7 @@ const parser = new XMLParser({
 
 /** XML attribute value, always double-quoted; `&`, `<`, `>`, `"` and line breaks become references. */
 export function xmlAttr(value: string): string {
-  const refs: Record<string, string> = {
-    '&': '&amp;',
-    '<': '&lt;',
-    '>': '&gt;',
-    '"': '&quot;',
-    '\n': '&#10;',
-    '\r': '&#13;',
-    '\t': '&#9;',
-  };
-  return `"${value.replace(/[&<>"\n\r\t]/g, (c) => refs[c]!)}"`;
+  return `"${escapeXml(value)}"`;
 }
 
 function findElement(node: unknown, name: string): Record<string, string> | undefined {

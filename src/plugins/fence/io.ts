@@ -1,4 +1,5 @@
 /** Where an agent run writes: stdout lines (the contract) and timestamped stderr log lines (free text). */
+import { escapeXml } from './xml.js';
 export interface FenceIo {
   out(line: string): void;
   err(text: string): void;
@@ -43,17 +44,6 @@ export function redact(text: string, secrets: Iterable<string>): string {
   }
   return out;
 }
-
-const XML_REFS: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  '\n': '&#10;',
-  '\r': '&#13;',
-  '\t': '&#9;',
-};
-const escapeXml = (s: string) => s.replace(/[&<>"\n\r\t]/g, (c) => XML_REFS[c]!);
 
 /** ClusterLabs' format: `YYYY-MM-DD HH:MM:SS,mmm LEVEL: message`. Errors always; the rest per verbosity. */
 export function createFenceLog(io: FenceIo, sinks: LogSinks): FenceLog {
