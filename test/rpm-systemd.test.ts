@@ -112,8 +112,17 @@ describe.skipIf(cannot)('the RPMs under a real systemd', () => {
     expect((await box!.run('vdsm-tool', ['is-configured'])).code).not.toBe(0);
     const start = await box!.run('systemctl', ['start', 'vdsmd'], { timeoutMs: 60_000 });
     expect(start.code).not.toBe(0);
-    const journal = await box!.check('journalctl', ['-u', 'vdsmd', '--no-pager', '-o', 'cat']);
-    expect(journal).toMatch(/not configured/i);
+    // journald takes the pre-start's stderr asynchronously: it may land after systemctl has reported the failure.
+    const journal = await waitFor(
+      "the pre-start's reason in the journal",
+      async () => {
+        const r = await box!.run('journalctl', ['-u', 'vdsmd', '--no-pager', '-o', 'cat']);
+        return /not configured/i.test(r.stdout) ? r.stdout : '';
+      },
+      20_000,
+      250,
+    );
+    expect(journal).toMatch(/modules .* are not configured: run 'vdsm-tool configure/);
     await box!.run('systemctl', ['reset-failed', 'vdsmd']);
   }, 90_000);
 

@@ -40,6 +40,14 @@ export interface BootOptions {
   bootTimeoutMs?: number;
 }
 
+function killInit(pid: number): void {
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'systemd') process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone already */
+  }
+}
+
 export async function bootContainer(opts: BootOptions): Promise<Container> {
   const root = join(opts.dir, 'root');
   mkdirSync(root, { recursive: true });
@@ -138,6 +146,8 @@ export async function bootContainer(opts: BootOptions): Promise<Container> {
       stop: async () => {
         // SIGTERM asks nspawn to halt the container cleanly; SIGKILL after the bound.
         await stopProcess(nspawn, 60_000);
+        // A SIGKILLed nspawn leaves its container running: killing the namespace's init ends every process in it.
+        killInit(initPid);
         await unmount();
       },
     };
