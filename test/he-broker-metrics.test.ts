@@ -39,6 +39,9 @@ function confFor(dir: string, extra: [string, string][] = []) {
   );
 }
 
+/** The metrics' clock in the tests that time transitions: set by the test, never the wall clock. */
+let clockMs = 1_000_000;
+
 /** A broker on host 1 whose vdsmd says the engine VM is not here (VM.getStats: no such VM, code 1). */
 async function startMetricsBroker(
   metricsListen = '127.0.0.1:0',
@@ -49,7 +52,7 @@ async function startMetricsBroker(
   dirs.push(dir);
   const conf = confFor(dir, [['metrics_listen', metricsListen], ...extra]);
   const vdsm = async () => Promise.reject(Object.assign(new Error('vdsmd says no'), { code: vdsmCode() }));
-  const service = await startBroker(conf, { vdsm, log: captureLog().log });
+  const service = await startBroker(conf, { vdsm, log: captureLog().log, metricsClock: () => clockMs });
   closers.push(() => service.close());
   return { conf, service, broker: brokerClient(conf.brokerSocket), url: `http://127.0.0.1:${service.metrics?.port}` };
 }
@@ -84,7 +87,7 @@ describe('metrics_listen in hosted-engine.conf', () => {
 
 describe('the broker on metrics_listen', () => {
   it('shows every host block, the agent judgement, the monitors and the engine VM state with its transition', async () => {
-    const startedAt = Date.now() / 1000;
+    clockMs = 1_000_000;
     const { broker, url } = await startMetricsBroker();
     await broker.call('putHost', { block: block({ score: 2400, state: 'EngineDown' }) });
     await broker.call('putHost', { block: block({ hostTs: 101, state: 'EngineStart' }) });
@@ -109,11 +112,10 @@ describe('the broker on metrics_listen', () => {
     expect(sampleValue(text, 'he_host_stopped', { host_id: '1' })).toBe(0);
     expect(sampleValue(text, 'he_host_update_age_seconds', { host_id: '1' })).toBeGreaterThanOrEqual(0);
     expect(sampleValue(text, 'he_engine_vm_state', { state: 'unknown' })).toBe(0);
-    const transition = sampleValue(text, 'he_engine_vm_last_transition_timestamp_seconds')!;
-    expect(transition).toBeGreaterThanOrEqual(startedAt);
-    expect(transition).toBeLessThanOrEqual(Date.now() / 1000);
-    expect(sampleValue(text, 'he_engine_vm_state_seconds')).toBeGreaterThanOrEqual(0);
-    expect(sampleValue(text, 'he_agent_state_last_transition_timestamp_seconds')).toBeGreaterThanOrEqual(startedAt);
+    // The metrics' clock stood still at 1000 s: the monitor's first round and the agent's publish both happened then.
+    expect(sampleValue(text, 'he_engine_vm_last_transition_timestamp_seconds')).toBe(1000);
+    expect(sampleValue(text, 'he_engine_vm_state_seconds')).toBe(0);
+    expect(sampleValue(text, 'he_agent_state_last_transition_timestamp_seconds')).toBe(1000);
     // vdsmd gives no host stats here: those monitors have no reading; storage (the whiteboard file) answers.
     expect(sampleValue(text, 'he_monitor_status', { monitor: 'engine-health' })).toBe(1);
     expect(sampleValue(text, 'he_monitor_status', { monitor: 'mem-free' })).toBe(0);
@@ -131,10 +133,11 @@ describe('the broker on metrics_listen', () => {
 
   it("times the engine VM's transitions: unknown while vdsmd fails, then down once it says the VM is not here", async () => {
     let code = 99;
+    clockMs = 1_000_000;
     const { url } = await startMetricsBroker('127.0.0.1:0', [['monitor_interval', '0.2']], () => code);
     const scrape = async () => (await fetch(`${url}/metrics`)).text();
     expect(sampleValue(await scrape(), 'he_engine_vm_state', { state: 'unknown' })).toBe(1);
-    const flipped = Date.now() / 1000;
+    clockMs = 2_000_000;
     code = 1;
     const text = await waitFor(
       'the engine VM seen down',
@@ -146,8 +149,9 @@ describe('the broker on metrics_listen', () => {
       100,
     );
     expect(sampleValue(text, 'he_engine_vm_state', { state: 'unknown' })).toBe(0);
-    expect(sampleValue(text, 'he_engine_vm_last_transition_timestamp_seconds')).toBeGreaterThanOrEqual(flipped);
-    expect(sampleValue(text, 'he_engine_vm_state_seconds')).toBeLessThan(Date.now() / 1000 - flipped + 1);
+    expect(sampleValue(text, 'he_engine_vm_last_transition_timestamp_seconds')).toBe(2000);
+    clockMs = 2_030_000;
+    expect(sampleValue(await scrape(), 'he_engine_vm_state_seconds')).toBe(30);
   });
 
   it('/health says 503 degraded once the shared storage is gone, and the scrape says the whiteboard was not read', async () => {

@@ -26,7 +26,6 @@ const MIB = 1024 * 1024;
 /** A scrape does not wait longer on the shared storage (Prometheus' default scrape timeout is 10 s). */
 const WHITEBOARD_READ_MS = 5_000;
 
-const nowSeconds = () => Date.now() / 1000;
 const flag = (b: boolean | null) => (b === null ? NaN : b ? 1 : 0);
 
 export interface BrokerHealth {
@@ -37,15 +36,22 @@ export interface BrokerHealth {
 export class BrokerMetrics {
   readonly registry = new Registry();
   private engineVm: EngineHealth['vm'];
-  private engineSince = nowSeconds();
+  private engineSince: number;
   private agentState: string | undefined;
   private agentSince = NaN;
   /** Per host id: the last host timestamp seen in its block and when (our clock) it last changed. */
   private readonly updates = new Map<number, { hostTs: number; at: number }>();
   /** Reads the whiteboard for the scrape (prom-client collects every metric at once, so it comes first). */
   private readonly refresh: () => Promise<void>;
+  private readonly nowSeconds: () => number;
 
-  constructor(private readonly view: BrokerView) {
+  /** `now`: the clock transitions are timed by, in ms (Date.now unless a test stands in for it). */
+  constructor(
+    private readonly view: BrokerView,
+    now: () => number = Date.now,
+  ) {
+    this.nowSeconds = () => now() / 1000;
+    this.engineSince = this.nowSeconds();
     this.engineVm = view.readings().engine.vm;
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- collect() gets the gauge as `this`
     const metrics = this;
@@ -132,7 +138,7 @@ export class BrokerMetrics {
     perHost(
       'he_host_update_age_seconds',
       "Seconds since this broker saw the host's block timestamp change (counted from the broker's start).",
-      (b) => nowSeconds() - (metrics.updates.get(b.hostId)?.at ?? nowSeconds()),
+      (b) => metrics.nowSeconds() - (metrics.updates.get(b.hostId)?.at ?? metrics.nowSeconds()),
     );
 
     new Gauge({
@@ -206,7 +212,7 @@ export class BrokerMetrics {
       help: "Seconds since the engine VM's last state change on this host (or since the broker's start).",
       registers,
       collect() {
-        this.set(nowSeconds() - metrics.engineSince);
+        this.set(metrics.nowSeconds() - metrics.engineSince);
       },
     });
     new Gauge({
@@ -232,21 +238,21 @@ export class BrokerMetrics {
   engineReading(value: EngineHealth, previous: EngineHealth): void {
     if (value.vm === previous.vm) return;
     this.engineVm = value.vm;
-    this.engineSince = nowSeconds();
+    this.engineSince = this.nowSeconds();
   }
 
   /** The block the local agent just published (putHost). */
   ownBlock(block: HostBlock): void {
     if (block.state === this.agentState) return;
     this.agentState = block.state;
-    this.agentSince = nowSeconds();
+    this.agentSince = this.nowSeconds();
   }
 
   /** Every whiteboard read: notes which hosts' timestamps moved. */
   sawWhiteboard(snapshot: WhiteboardSnapshot): void {
     for (const b of snapshot.hosts.values()) {
       const seen = this.updates.get(b.hostId);
-      if (seen?.hostTs !== b.hostTs) this.updates.set(b.hostId, { hostTs: b.hostTs, at: nowSeconds() });
+      if (seen?.hostTs !== b.hostTs) this.updates.set(b.hostId, { hostTs: b.hostTs, at: this.nowSeconds() });
     }
   }
 

@@ -77,6 +77,8 @@ export interface BrokerDeps {
   log: Logger;
   /** How sanlock is run: the sanlock CLI unless a test stands in for it. */
   sanlockRun?: SanlockRun;
+  /** The clock /metrics times transitions by, in ms: Date.now unless a test stands in for it. */
+  metricsClock?: () => number;
 }
 
 /**
@@ -129,12 +131,15 @@ export async function startBroker(
     await writeFile(`${flagsFile}.tmp`, JSON.stringify(flags), { flush: true });
     await rename(`${flagsFile}.tmp`, flagsFile);
   };
-  const metrics = new BrokerMetrics({
-    whiteboard: () => whiteboard.readAll(),
-    alive: () => (alive && Date.now() - alive.at < ALIVE_VALID_MS ? alive.ids : null),
-    readings: () => monitors.readings(),
-    lockspace: () => lockspace?.state() ?? null,
-  });
+  const metrics = new BrokerMetrics(
+    {
+      whiteboard: () => whiteboard.readAll(),
+      alive: () => (alive && Date.now() - alive.at < ALIVE_VALID_MS ? alive.ids : null),
+      readings: () => monitors.readings(),
+      lockspace: () => lockspace?.state() ?? null,
+    },
+    deps.metricsClock,
+  );
   monitors.monitors.engine.watch((value, previous) => metrics.engineReading(value, previous));
   const snapshot = async () => {
     const s = await whiteboard.readAll();
