@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { type Clock, performAction, systemClock } from './actions.js';
+import { type Clock, performAction } from './actions.js';
 import { type FenceAgent, FenceError, type FenceOptions } from './agent.js';
 import { withDialogue } from './dialogue.js';
 import { createFenceLog, type FenceIo, type FenceLog } from './io.js';
@@ -69,17 +69,10 @@ export async function runAgent(agent: FenceAgent<unknown>, input: RunInput, io: 
     return 0;
   }
   if (action === 'validate-all') {
-    for (const e of errors) log.error(`Failed: ${e}`);
     if (errors.length === 0) return 0;
-    log.error('validate-all failed');
-    log.error("Please use '-h' for usage");
-    return 1;
+    return refuse(log, ...errors.map((e) => `Failed: ${e}`), 'validate-all failed');
   }
-  if (errors.length > 0) {
-    log.error(`Failed: ${errors[0]}`);
-    log.error("Please use '-h' for usage");
-    return 1;
-  }
+  if (errors.length > 0) return refuse(log, `Failed: ${errors[0]}`);
   const debugFile = typeof options.debug === 'string' && options.debug !== '' ? options.debug : undefined;
   if (debugFile !== undefined) {
     if (!io.openDebugFile) log.info('debug_file is ignored in process: the dialogue goes to this log');
@@ -87,13 +80,18 @@ export async function runAgent(agent: FenceAgent<unknown>, input: RunInput, io: 
       try {
         log = createFenceLog(io, { ...sinks, file: io.openDebugFile(debugFile) });
       } catch {
-        log.error(`Failed: Unable to create file ${debugFile}`);
-        log.error("Please use '-h' for usage");
-        return 1;
+        return refuse(log, `Failed: Unable to create file ${debugFile}`);
       }
     }
   }
   return withDialogue(log, () => act(agent, table, action, options, log, io, { startedAt, clock: input.clock }));
+}
+
+/** ClusterLabs' answer to options it will not run with: the reasons, the pointer to -h, exit 1. */
+function refuse(log: FenceLog, ...reasons: string[]): number {
+  for (const reason of reasons) log.error(reason);
+  log.error("Please use '-h' for usage");
+  return 1;
 }
 
 async function act(
@@ -122,7 +120,7 @@ async function act(
       log,
       out: io.out,
       startedAt: time.startedAt,
-      clock: time.clock ?? systemClock,
+      clock: time.clock,
     });
   } catch (err) {
     if (err instanceof FenceError) {

@@ -83,14 +83,17 @@ const fenceAnswer = z.union([
 type FenceParams = z.output<typeof fenceParams>;
 type FenceAnswer = z.input<typeof fenceAnswer>;
 
-async function runFence(p: FenceParams, ctx: VerbContext): Promise<FenceAnswer> {
+/** vdsm puts the agent name into a path unchecked; only names of loaded plugins run here. */
+function loadedAgent(p: FenceParams, ctx: VerbContext) {
+  return /^[a-z0-9_]+$/.test(p.agent) ? ctx.fence?.agents.get(`fence_${p.agent}`) : undefined;
+}
+
+async function runFence(p: FenceParams, ctx: VerbContext, agent: ReturnType<typeof loadedAgent>): Promise<FenceAnswer> {
   // As vdsm, the policy comes first (nothing runs when it says skip) and never applies to status.
   if (p.action !== 'status' && (await targetLeaseIsLive(p.policy, ctx.log)))
     return { operationStatus: 'skipped' as const };
-  // vdsm puts the agent name into a path unchecked; only names of loaded plugins run here.
-  const name = `fence_${p.agent}`;
-  const agent = /^[a-z0-9_]+$/.test(p.agent) ? ctx.fence?.agents.get(name) : undefined;
   if (!agent) throw VdsmError.of('fenceAgent', { agent: p.agent.slice(0, 64) });
+  const name = `fence_${p.agent}`;
   // Options travel as the stdin lines vdsm writes for the agent; no process and no shell involved.
   const stdin = [`ipaddr=${p.addr}`, `login=${p.username}`, `action=${p.action}`, `passwd=${p.password}`];
   if (p.port) stdin.push(`port=${p.port}`);
@@ -131,13 +134,14 @@ export default defineVerb({
   result: fenceAnswer,
   handler: async (p, ctx) => {
     // Counted by agent only when it is one of ours: the engine's agent names must not grow the label set.
-    const agent = /^[a-z0-9_]+$/.test(p.agent) && ctx.fence?.agents.has(`fence_${p.agent}`) ? p.agent : 'unknown';
+    const agent = loadedAgent(p, ctx);
+    const label = agent ? p.agent : 'unknown';
     try {
-      const answer = await runFence(p, ctx);
-      ctx.onFenceAction?.(agent, p.action, outcomeOf(answer));
+      const answer = await runFence(p, ctx, agent);
+      ctx.onFenceAction?.(label, p.action, outcomeOf(answer));
       return answer;
     } catch (err) {
-      ctx.onFenceAction?.(agent, p.action, agent === 'unknown' ? 'no_agent' : 'failed');
+      ctx.onFenceAction?.(label, p.action, agent ? 'failed' : 'no_agent');
       throw err;
     }
   },

@@ -88,9 +88,10 @@ export abstract class BufferedSession implements CliSession {
       };
       const check = () => {
         const found = this.search(patterns);
-        if (found) this.talk.received(found.before + found.after);
-        if (found) done(() => resolve(found));
-        else if (this.ended) {
+        if (found) {
+          this.talk.received(found.before + found.after);
+          done(() => resolve(found));
+        } else if (this.ended) {
           this.talk.received(`${this.buffer}[connection closed]`);
           done(() => reject(new ExpectEof('Connection closed by the device')));
         }
