@@ -21,6 +21,7 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 const pkgJson = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
   version: string;
   dependencies: Record<string, string>;
+  bin: Record<string, string>;
 };
 const app = '/usr/lib/vdsm-ts';
 const dbpath = ['--define', '_dbpath /var/lib/rpm'];
@@ -90,7 +91,7 @@ describe.skipIf(noRpmbuild)('rpm package', () => {
 
   it('puts each file in its package: agents and man pages, the coordinator, the shared runtime', () => {
     const list = (name: string) => run('rpm', ['-qpl', pkg(name)]).split('\n');
-    const agents = Object.keys((JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: object }).bin)
+    const agents = Object.keys(pkgJson.bin)
       .filter((n) => n.startsWith('fence_'))
       .sort();
     const fence = list('vdsm-ts-fence-agents');
